@@ -1,0 +1,178 @@
+"""The contract between the Cryptoki core and the mechanism families (PKCS #11 v2.40 s5.8-5.14).
+
+A mechanism family module (digest, ecdsa, rsa, ...) exposes ``register(registry)`` and adds
+one ``MechanismSpec`` per mechanism type. The core owns sessions, objects, access rules and
+operation state; a mechanism owns only the algorithm: parameter checks, key checks, lengths
+and the calls into the crypto port.
+
+Rules every mechanism follows:
+
+* raise tokenport.errors only (translate crypto-library exceptions at the crypto port);
+* a factory validates the key (class, type, size) and the parameter before returning, with
+  KeyTypeInconsistent, KeySizeRange, MechanismParamInvalid; it never checks usage flags
+  (CKA_SIGN ...) -- the core does that with KEY_FUNCTION_NOT_PERMITTED;
+* a context whose mechanism has no multi-part form raises FunctionNotSupported from update()
+  and final(); the core ends the operation after any error;
+* verification failures raise SignatureInvalid (or SignatureLenRange), never return False;
+* secrets never appear in exception messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from tokenport.attributes.kinds import AttrValue
+from tokenport.mechanisms.params import Params
+
+if TYPE_CHECKING:
+    from tokenport.ports.crypto import CryptoBackend
+
+T = TypeVar("T")
+
+
+class KeyView(Protocol):
+    """What a mechanism sees of a key object (the core implements it).
+
+    ``get`` returns decoded attribute values, including the secret attributes of a private
+    object (decrypted by the core while the user is logged in). ``cached`` memoizes a value
+    derived from the key -- typically the crypto backend's parsed key -- until the object
+    changes or the user logs out, so a key is parsed once, not on every C_SignInit.
+    """
+
+    @property
+    def object_class(self) -> int: ...
+
+    @property
+    def key_type(self) -> int: ...
+
+    def get(self, attr: int, default: AttrValue | None = None) -> AttrValue | None: ...
+
+    def require(self, attr: int) -> AttrValue:
+        """Like get, but a missing attribute raises KeyTypeInconsistent."""
+        ...
+
+    def cached(self, purpose: str, build: Callable[[], T]) -> T: ...
+
+
+@dataclass(frozen=True)
+class MechanismContext:
+    """Services a mechanism may use: the crypto port and the token's random source."""
+
+    crypto: CryptoBackend
+    random_bytes: Callable[[int], bytes]
+
+
+class DigestContext(Protocol):
+    """An active digest (C_DigestInit .. C_DigestFinal)."""
+
+    def update(self, data: bytes) -> None: ...
+    def final(self) -> bytes: ...
+    def once(self, data: bytes) -> bytes:
+        """Single-part C_Digest."""
+        ...
+
+
+class SignContext(Protocol):
+    """An active signature or MAC computation (C_SignInit ..)."""
+
+    def update(self, data: bytes) -> None: ...
+    def final(self) -> bytes: ...
+    def once(self, data: bytes) -> bytes:
+        """Single-part C_Sign."""
+        ...
+
+
+class VerifyContext(Protocol):
+    """An active verification (C_VerifyInit ..). Failures raise SignatureInvalid."""
+
+    def update(self, data: bytes) -> None: ...
+    def final(self, signature: bytes) -> None: ...
+    def once(self, data: bytes, signature: bytes) -> None:
+        """Single-part C_Verify."""
+        ...
+
+
+class CipherContext(Protocol):
+    """An active encryption or decryption (C_EncryptInit / C_DecryptInit ..)."""
+
+    def update(self, data: bytes) -> bytes: ...
+    def final(self) -> bytes: ...
+    def once(self, data: bytes) -> bytes:
+        """Single-part C_Encrypt / C_Decrypt."""
+        ...
+
+
+AttrMap = Mapping[int, AttrValue]
+
+DigestFactory = Callable[[MechanismContext, Params], DigestContext]
+SignFactory = Callable[[MechanismContext, KeyView, Params], SignContext]
+VerifyFactory = Callable[[MechanismContext, KeyView, Params], VerifyContext]
+CipherFactory = Callable[[MechanismContext, KeyView, Params], CipherContext]
+KeyGenerator = Callable[[MechanismContext, Params, AttrMap], dict[int, AttrValue]]
+"""C_GenerateKey: from the caller's template (e.g. CKA_VALUE_LEN) to the key material
+attributes (CKA_VALUE, CKA_VALUE_LEN). Bad template values raise TemplateIncomplete /
+AttributeValueInvalid / KeySizeRange."""
+KeyPairGenerator = Callable[
+    [MechanismContext, Params, AttrMap, AttrMap], tuple[dict[int, AttrValue], dict[int, AttrValue]]
+]
+"""C_GenerateKeyPair: from the public and private templates to (public material, private
+material): EC -> ({EC_PARAMS, EC_POINT}, {EC_PARAMS, VALUE}); RSA -> ({MODULUS,
+PUBLIC_EXPONENT, MODULUS_BITS}, {MODULUS, PUBLIC_EXPONENT, PRIVATE_EXPONENT, PRIME_1,
+PRIME_2, EXPONENT_1, EXPONENT_2, COEFFICIENT}); Ed25519 -> ({EC_PARAMS, EC_POINT},
+{EC_PARAMS, VALUE})."""
+WrapFunction = Callable[[MechanismContext, KeyView, Params, bytes], bytes]
+"""C_WrapKey: (wrapping key, parameter, encoded key to wrap) -> wrapped bytes."""
+UnwrapFunction = Callable[[MechanismContext, KeyView, Params, bytes], bytes]
+"""C_UnwrapKey: (unwrapping key, parameter, wrapped bytes) -> encoded key."""
+DeriveFunction = Callable[[MechanismContext, KeyView, Params], bytes]
+"""C_DeriveKey: (base key, parameter) -> derived secret bytes (the core builds the key)."""
+
+
+@dataclass(frozen=True)
+class MechanismSpec:
+    """One mechanism: its C_GetMechanismInfo data and the operations it supports.
+
+    ``flags`` are the CKF_* mechanism flags and must match the operations present.
+    ``key_types`` lists the CKK_* values a key must have (empty: no key, e.g. digests).
+    ``generated_key_type`` is the CKK_* of keys made by generate_key / generate_key_pair.
+    """
+
+    mechanism: int
+    min_key_size: int
+    max_key_size: int
+    flags: int
+    key_types: frozenset[int] = frozenset()
+    generated_key_type: int | None = None
+    digest: DigestFactory | None = None
+    sign: SignFactory | None = None
+    verify: VerifyFactory | None = None
+    encrypt: CipherFactory | None = None
+    decrypt: CipherFactory | None = None
+    generate_key: KeyGenerator | None = None
+    generate_key_pair: KeyPairGenerator | None = None
+    wrap: WrapFunction | None = None
+    unwrap: UnwrapFunction | None = None
+    derive: DeriveFunction | None = None
+
+
+@dataclass
+class MechanismRegistry:
+    """All mechanisms a token offers, keyed by CKM value (data, filled by register())."""
+
+    specs: dict[int, MechanismSpec] = field(default_factory=dict)
+
+    def add(self, spec: MechanismSpec) -> None:
+        if spec.mechanism in self.specs:
+            raise ValueError(f"mechanism 0x{spec.mechanism:x} registered twice")
+        self.specs[spec.mechanism] = spec
+
+    def get(self, mechanism: int) -> MechanismSpec | None:
+        return self.specs.get(mechanism)
+
+    def __iter__(self) -> Iterator[MechanismSpec]:
+        return iter(sorted(self.specs.values(), key=lambda s: s.mechanism))
+
+    def __len__(self) -> int:
+        return len(self.specs)
