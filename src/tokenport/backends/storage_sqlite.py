@@ -1,0 +1,396 @@
+"""The durable storage port (the PAL) on one SQLite database file (stdlib sqlite3).
+
+Layout and durability
+    The database is opened in WAL mode with ``synchronous=FULL``: when ``save_object`` or
+    ``destroy_object`` returns, the change is in the fsync'ed write-ahead log and survives
+    a crash or power loss. ``secure_delete`` overwrites freed pages with zeros; old page
+    images can stay in the ``-wal`` file until a checkpoint, so ``close()`` tries a
+    truncating checkpoint (private records are encrypted above the PAL in any case).
+
+Several processes
+    Any number of processes (and store objects) may open the same file. Writes take the
+    write lock up front (``BEGIN IMMEDIATE``) and wait up to ``busy_timeout`` seconds for
+    it. ``generation()`` sees commits of other connections without reopening: it asks
+    SQLite for ``PRAGMA data_version`` (which changes when *another* connection commits)
+    and re-reads the store-wide counter row only then; this connection's own writes set the
+    cached counter directly. The value returned is the counter itself, so it is the same
+    number in every process looking at the same file.
+
+Schema (``PRAGMA user_version`` = 1, ``PRAGMA application_id`` marks a tokenport store)
+    ``records(handle INTEGER PRIMARY KEY AUTOINCREMENT, label BLOB UNIQUE NOT NULL,
+    private INTEGER, revision INTEGER, data BLOB)``: handles are never reused (AUTOINCREMENT),
+    so a stale handle in another process can never name a different record. ``data`` is the
+    last column so that reading label/handle/revision stops at the row's first page and
+    never walks a large record's overflow chain. The UNIQUE constraint indexes ``label``;
+    lookups and prefix scans (``label >= prefix AND label < upper``, BLOBs compare as
+    unsigned bytes) search that index. ``counter(id = 0, value)`` is the one-row store-wide
+    counter: each write bumps it in the same transaction, and a saved record takes the new
+    value as its revision.
+
+Files
+    The directory is created with mode 0700 (only the last component; existing directories
+    are left alone) and the database file with mode 0600 before SQLite opens it; SQLite
+    gives its ``-wal`` and ``-shm`` files the mode of the database file. Existing files keep
+    the mode an administrator gave them.
+
+Errors (translated here, once)
+    ``SQLITE_FULL`` -> ``DeviceMemory``; ``SQLITE_NOMEM`` -> ``HostMemory``; every other
+    SQLite or OS failure -> ``DeviceError`` naming the file (never record contents); an
+    unknown handle -> ``ObjectHandleInvalid``. A failed write is rolled back.
+
+Threads and fork
+    One connection per store object, shared by threads under one lock. A child process
+    after ``fork()`` never touches the parent's connection (SQLite forbids it): the first
+    call in the child opens a fresh connection and leaves the inherited one untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tokenport import errors
+from tokenport.ports.storage import StoredEntry
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = int.from_bytes(b"TkPt", "big")
+DEFAULT_BUSY_TIMEOUT = 30.0
+
+_SCHEMA = (
+    (
+        "CREATE TABLE records ("
+        " handle INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " label BLOB UNIQUE NOT NULL,"
+        " private INTEGER NOT NULL DEFAULT 0,"
+        " revision INTEGER NOT NULL,"
+        " data BLOB NOT NULL)"
+    ),
+    "CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 0), value INTEGER NOT NULL)",
+    "INSERT INTO counter (id, value) VALUES (0, 0)",
+    f"PRAGMA application_id = {APPLICATION_ID}",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+SQL_FIND = "SELECT handle FROM records WHERE label = ?"
+SQL_GET = "SELECT data, private FROM records WHERE handle = ?"
+SQL_INSERT = "INSERT INTO records (label, private, revision, data) VALUES (?, ?, ?, ?)"
+SQL_UPDATE = "UPDATE records SET private = ?, revision = ?, data = ? WHERE handle = ?"
+SQL_DELETE = "DELETE FROM records WHERE handle = ?"
+SQL_BUMP = "UPDATE counter SET value = value + 1 WHERE id = 0"
+SQL_COUNTER = "SELECT value FROM counter WHERE id = 0"
+SQL_ENUM_ALL = "SELECT label, handle, revision FROM records ORDER BY label"
+SQL_ENUM_FROM = "SELECT label, handle, revision FROM records WHERE label >= ? ORDER BY label"
+SQL_ENUM_RANGE = (
+    "SELECT label, handle, revision FROM records WHERE label >= ? AND label < ? ORDER BY label"
+)
+
+_T = TypeVar("_T")
+_Bytes = bytes | bytearray | memoryview
+
+
+def prefix_upper_bound(prefix: bytes) -> bytes | None:
+    """The least byte string greater than every string that starts with ``prefix``.
+
+    None when there is none (``prefix`` is empty or all 0xFF bytes): then every label
+    ``>= prefix`` starts with it.
+    """
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+class SqliteObjectStore:
+    """An ObjectStore on the SQLite database file ``path`` (created on first use)."""
+
+    def __init__(self, path: Path | str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        self._path = Path(path).absolute()
+        self._busy_timeout = busy_timeout
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._pid = os.getpid()
+        self._inherited: list[sqlite3.Connection] = []
+        self._data_version: int | None = None
+        self._generation = 0
+
+    def __repr__(self) -> str:
+        return f"SqliteObjectStore({str(self._path)!r})"
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    # -- the PAL ------------------------------------------------------------------------
+
+    def initialize(self) -> None:
+        self._call("open", lambda conn: None)
+
+    def save_object(self, label: _Bytes, data: _Bytes, *, private: bool = False) -> int:
+        key = _label(label)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise errors.ArgumentsBad("record data must be bytes")
+        value = bytes(data)
+        flag = int(bool(private))
+
+        def write(conn: sqlite3.Connection, revision: int) -> int:
+            row = conn.execute(SQL_FIND, (key,)).fetchone()
+            if row is None:
+                handle = conn.execute(SQL_INSERT, (key, flag, revision, value)).lastrowid
+                assert handle is not None
+                return handle
+            conn.execute(SQL_UPDATE, (flag, revision, value, row[0]))
+            return int(row[0])
+
+        return self._write("save", write)
+
+    def find_object(self, label: _Bytes) -> int | None:
+        key = (_label(label),)
+        row = self._call("find", lambda conn: conn.execute(SQL_FIND, key).fetchone())
+        return None if row is None else int(row[0])
+
+    def get_object_value(self, handle: int) -> tuple[bytes, bool]:
+        key = (_handle(handle),)
+        row = self._call("read", lambda conn: conn.execute(SQL_GET, key).fetchone())
+        if row is None:
+            raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
+        return bytes(row[0]), bool(row[1])
+
+    def get_object_value_cleanup(self, data: bytes | bytearray) -> None:
+        # SQLite hands out immutable bytes: nothing to wipe. A caller's mutable copy is zeroed.
+        if isinstance(data, bytearray):
+            data[:] = bytes(len(data))
+
+    def destroy_object(self, handle: int) -> None:
+        key = (_handle(handle),)
+
+        def write(conn: sqlite3.Connection, revision: int) -> None:
+            if conn.execute(SQL_DELETE, key).rowcount != 1:
+                raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
+
+        self._write("destroy", write)
+
+    def enumerate_objects(self, prefix: _Bytes = b"") -> list[StoredEntry]:
+        if not isinstance(prefix, (bytes, bytearray, memoryview)):
+            raise errors.ArgumentsBad("storage label prefix must be bytes")
+        start = bytes(prefix)
+        upper = prefix_upper_bound(start)
+
+        def scan(conn: sqlite3.Connection) -> list[Any]:
+            if not start:
+                return conn.execute(SQL_ENUM_ALL).fetchall()
+            if upper is None:
+                return conn.execute(SQL_ENUM_FROM, (start,)).fetchall()
+            return conn.execute(SQL_ENUM_RANGE, (start, upper)).fetchall()
+
+        rows = self._call("enumerate", scan)
+        return [StoredEntry(bytes(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def generation(self) -> int:
+        # The hot path (called on many API calls): no closures, one cheap PRAGMA.
+        if self._pid != os.getpid():
+            self._after_fork()
+        with self._lock:
+            conn = self._conn if self._conn is not None else self._connect()
+            try:
+                (version,) = conn.execute("PRAGMA data_version").fetchone()
+                if version != self._data_version:
+                    # data_version first: a commit landing between the two reads is then in
+                    # the counter, and it changes data_version again for the next call.
+                    (self._generation,) = conn.execute(SQL_COUNTER).fetchone()
+                    self._data_version = version
+            except sqlite3.Error as exc:
+                raise self._translate(exc, "read generation") from exc
+            return self._generation
+
+    def close(self) -> None:
+        if self._pid != os.getpid():
+            self._after_fork()
+        with self._lock:
+            conn, self._conn = self._conn, None
+            self._closed = True
+            if conn is None:
+                return
+            try:
+                conn.execute("PRAGMA busy_timeout = 0")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.Error:
+                pass  # best effort: another connection is busy; it will checkpoint later
+            try:
+                conn.close()
+            except sqlite3.Error as exc:
+                raise self._translate(exc, "close") from exc
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _call(self, action: str, body: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``body(conn)`` under the lock, with SQLite errors translated."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        with self._lock:
+            conn = self._conn if self._conn is not None else self._connect()
+            try:
+                return body(conn)
+            except sqlite3.Error as exc:
+                raise self._translate(exc, action) from exc
+
+    def _write(self, action: str, body: Callable[[sqlite3.Connection, int], _T]) -> _T:
+        """``body(conn, new_revision)`` in one IMMEDIATE transaction that bumps the counter."""
+
+        def transaction(conn: sqlite3.Connection) -> _T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(SQL_BUMP)
+                (revision,) = conn.execute(SQL_COUNTER).fetchone()
+                result = body(conn, revision)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # SQLite already rolled back, or the connection is broken
+                raise
+            self._generation = revision
+            return result
+
+        return self._call(action, transaction)
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open the connection (lock held). Raises DeviceError after close()."""
+        if self._closed:
+            raise errors.DeviceError(f"tokenport store {self._path}: used after close()")
+        try:
+            self._conn = self._open()
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "open") from exc
+        return self._conn
+
+    def _after_fork(self) -> None:
+        # In a forked child: the parent's lock may be held by a thread that does not exist
+        # here, and SQLite connections must not cross fork(). Keep the inherited connection
+        # referenced (closing it here could disturb the parent's locks) and start afresh.
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        if self._conn is not None:
+            self._inherited.append(self._conn)
+            self._conn = None
+        self._data_version = None
+
+    def _open(self) -> sqlite3.Connection:
+        self._create_files()
+        uri = "file:" + urllib.parse.quote(os.fspath(self._path)) + "?mode=rw"
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            timeout=self._busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if str(mode).lower() != "wal":
+                raise errors.DeviceError(
+                    f"tokenport store {self._path}: cannot use WAL journal mode (got {mode});"
+                    " is the file on a network file system?"
+                )
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("PRAGMA trusted_schema = OFF")
+            self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._data_version = None
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = _pragma_int(conn, "user_version")
+        if version == 0:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Re-read under the write lock: another process may have just created it.
+                if _pragma_int(conn, "user_version") == 0:
+                    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                    if tables or _pragma_int(conn, "application_id") not in (0, APPLICATION_ID):
+                        raise errors.DeviceError(
+                            f"tokenport store {self._path}: not a tokenport store"
+                        )
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            version = _pragma_int(conn, "user_version")
+        if _pragma_int(conn, "application_id") != APPLICATION_ID:
+            raise errors.DeviceError(f"tokenport store {self._path}: not a tokenport store")
+        if version > SCHEMA_VERSION:
+            raise errors.DeviceError(
+                f"tokenport store {self._path}: schema version {version} is newer than this"
+                f" tokenport supports ({SCHEMA_VERSION}); upgrade tokenport"
+            )
+        # Future schema versions migrate here, one step per version, inside BEGIN IMMEDIATE.
+
+    def _create_files(self) -> None:
+        directory = self._path.parent
+        try:
+            if not directory.is_dir():
+                directory.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    directory.mkdir(mode=0o700)
+                except FileExistsError:
+                    pass  # created concurrently by another process
+                else:
+                    os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+            try:
+                fd = os.open(self._path, flags, 0o600)
+            except FileExistsError:
+                return
+            try:
+                os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise errors.DeviceError(
+                f"tokenport store {self._path}: cannot create: {exc.strerror or exc}"
+            ) from exc
+
+    def _translate(self, exc: sqlite3.Error, action: str) -> errors.PKCS11Error:
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+        if primary == sqlite3.SQLITE_FULL or (primary is None and "is full" in str(exc)):
+            return errors.DeviceMemory(f"tokenport store {self._path}: {action}: store is full")
+        if primary == sqlite3.SQLITE_NOMEM:
+            return errors.HostMemory(f"tokenport store {self._path}: {action}: out of memory")
+        return errors.DeviceError(f"tokenport store {self._path}: {action} failed: {exc} ({name})")
+
+
+def _pragma_int(conn: sqlite3.Connection, name: str) -> int:
+    return int(conn.execute(f"PRAGMA {name}").fetchone()[0])
+
+
+def _label(label: _Bytes) -> bytes:
+    if not isinstance(label, (bytes, bytearray, memoryview)):
+        raise errors.ArgumentsBad("storage label must be bytes")
+    key = bytes(label)
+    if not key:
+        raise errors.ArgumentsBad("storage label must not be empty")
+    return key
+
+
+def _handle(handle: int) -> int:
+    if isinstance(handle, bool) or not isinstance(handle, int):
+        raise errors.ObjectHandleInvalid("tokenport store: handle must be an integer")
+    if not 0 < handle < 2**63:
+        raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
+    return handle
