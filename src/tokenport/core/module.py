@@ -1,118 +1,383 @@
 """The library: PKCS #11 v2.40 s5.4-5.15 as a Python object (no module-level state).
 
 ``Module`` is what the C ABI drives, one method per C function, with Python values in and
-out. Every method raises tokenport.errors on failure; lengths and buffers are the ABI's
-business (methods return whole bytes). Thread safety: one re-entrant lock per Module
-serializes calls.
-
-This file is the signature contract; bodies are filled in by the core implementation.
+out. Every method raises tokenport.errors on failure; lengths and buffers are the C ABI's
+business (methods return whole bytes). One re-entrant lock per Module serializes calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from typing import TYPE_CHECKING
 
-from tokenport.attributes.kinds import Template
+from tokenport import __version__
+from tokenport.ck import CKF, CKS, CKU, CRYPTOKI_VERSION
+from tokenport.core.crypto_calls import CryptoCalls
+from tokenport.core.directory import TokenDirectory
+from tokenport.core.handles import HandleTable
 from tokenport.core.info import (
-    AttributeResult,
     LibraryInfo,
     MechanismInfo,
     SessionInfo,
     SlotInfo,
     TokenInfo,
+    Version,
 )
-from tokenport.mechanisms.params import Mechanism
+from tokenport.core.object_calls import ObjectCalls
+from tokenport.core.session import Session
+from tokenport.core.state import synchronized
+from tokenport.core.token import Token, TokenSettings
+from tokenport.errors import (
+    CryptokiAlreadyInitialized,
+    FunctionNotSupported,
+    MechanismInvalid,
+    NoEvent,
+    PinLenRange,
+    SessionExists,
+    SessionParallelNotSupported,
+    SessionReadOnly,
+    SessionReadOnlyExists,
+    SessionReadWriteSoExists,
+    TokenNotRecognized,
+    UserAlreadyLoggedIn,
+    UserAnotherAlreadyLoggedIn,
+    UserNotLoggedIn,
+    UserTypeInvalid,
+)
+from tokenport.mechanisms.base import MechanismRegistry
+from tokenport.objects.factory import ObjectFactory
+from tokenport.ports.entropy import RandomSource
+from tokenport.ports.storage import ObjectStore
+
+if TYPE_CHECKING:
+    from tokenport.config import Config
+    from tokenport.ports.crypto import CryptoBackend
+
+MANUFACTURER = "tokenport"
+MODEL = "tokenport"
+LIBRARY_VERSION = Version(*(int(p) for p in __version__.split(".")[:2]))
+UNAVAILABLE = 0xFFFFFFFFFFFFFFFF
 
 
-class Module:
-    """One PKCS #11 library instance: C_Initialize .. C_Finalize and everything between."""
+class Module(ObjectCalls, CryptoCalls):
+    """One PKCS #11 library instance: C_Initialize .. C_Finalize and everything between.
 
-    # s5.4 general purpose
-    def initialize(self) -> None: ...
-    def finalize(self) -> None: ...
-    def get_info(self) -> LibraryInfo: ...
+    ``config`` defaults to tokenport.config.load_config() (TOKENPORT_CONF / TOKENPORT_HOME);
+    ``store``, ``crypto``, ``random`` and ``registry`` replace the configured ports (tests
+    pass an in-memory store; a store passed in is not closed by finalize()).
+    """
 
-    # s5.5 slot and token management
-    def get_slot_list(self, token_present: bool) -> list[int]: ...
-    def get_slot_info(self, slot_id: int) -> SlotInfo: ...
-    def get_token_info(self, slot_id: int) -> TokenInfo: ...
-    def wait_for_slot_event(self, flags: int) -> int: ...
-    def get_mechanism_list(self, slot_id: int) -> list[int]: ...
-    def get_mechanism_info(self, slot_id: int, mechanism_type: int) -> MechanismInfo: ...
-    def init_token(self, slot_id: int, so_pin: bytes, label: bytes) -> None: ...
-    def init_pin(self, session: int, pin: bytes) -> None: ...
-    def set_pin(self, session: int, old_pin: bytes, new_pin: bytes) -> None: ...
-
-    # s5.6 session management
-    def open_session(self, slot_id: int, flags: int) -> int: ...
-    def close_session(self, session: int) -> None: ...
-    def close_all_sessions(self, slot_id: int) -> None: ...
-    def get_session_info(self, session: int) -> SessionInfo: ...
-    def login(self, session: int, user_type: int, pin: bytes) -> None: ...
-    def logout(self, session: int) -> None: ...
-
-    # s5.7 object management
-    def create_object(self, session: int, template: Template) -> int: ...
-    def copy_object(self, session: int, handle: int, template: Template) -> int: ...
-    def destroy_object(self, session: int, handle: int) -> None: ...
-    def get_object_size(self, session: int, handle: int) -> int: ...
-    def get_attribute_value(
-        self, session: int, handle: int, types: Sequence[int]
-    ) -> list[AttributeResult]: ...
-    def set_attribute_value(self, session: int, handle: int, template: Template) -> None: ...
-    def find_objects_init(self, session: int, template: Template) -> None: ...
-    def find_objects(self, session: int, max_count: int) -> list[int]: ...
-    def find_objects_final(self, session: int) -> None: ...
-
-    # s5.8 encryption, s5.9 decryption
-    def encrypt_init(self, session: int, mechanism: Mechanism, key: int) -> None: ...
-    def encrypt(self, session: int, data: bytes) -> bytes: ...
-    def encrypt_update(self, session: int, data: bytes) -> bytes: ...
-    def encrypt_final(self, session: int) -> bytes: ...
-    def decrypt_init(self, session: int, mechanism: Mechanism, key: int) -> None: ...
-    def decrypt(self, session: int, data: bytes) -> bytes: ...
-    def decrypt_update(self, session: int, data: bytes) -> bytes: ...
-    def decrypt_final(self, session: int) -> bytes: ...
-
-    # s5.10 message digesting
-    def digest_init(self, session: int, mechanism: Mechanism) -> None: ...
-    def digest(self, session: int, data: bytes) -> bytes: ...
-    def digest_update(self, session: int, data: bytes) -> None: ...
-    def digest_key(self, session: int, key: int) -> None: ...
-    def digest_final(self, session: int) -> bytes: ...
-
-    # s5.11 signing and MACing, s5.12 verification
-    def sign_init(self, session: int, mechanism: Mechanism, key: int) -> None: ...
-    def sign(self, session: int, data: bytes) -> bytes: ...
-    def sign_update(self, session: int, data: bytes) -> None: ...
-    def sign_final(self, session: int) -> bytes: ...
-    def verify_init(self, session: int, mechanism: Mechanism, key: int) -> None: ...
-    def verify(self, session: int, data: bytes, signature: bytes) -> None: ...
-    def verify_update(self, session: int, data: bytes) -> None: ...
-    def verify_final(self, session: int, signature: bytes) -> None: ...
-
-    # s5.14 key management
-    def generate_key(self, session: int, mechanism: Mechanism, template: Template) -> int: ...
-    def generate_key_pair(
+    def __init__(
         self,
-        session: int,
-        mechanism: Mechanism,
-        public_template: Template,
-        private_template: Template,
-    ) -> tuple[int, int]: ...
-    def wrap_key(self, session: int, mechanism: Mechanism, wrapping_key: int, key: int) -> bytes: ...
-    def unwrap_key(
-        self,
-        session: int,
-        mechanism: Mechanism,
-        unwrapping_key: int,
-        wrapped_key: bytes,
-        template: Template,
-    ) -> int: ...
-    def derive_key(
-        self, session: int, mechanism: Mechanism, base_key: int, template: Template
-    ) -> int: ...
+        config: Config | None = None,
+        *,
+        store: ObjectStore | None = None,
+        crypto: CryptoBackend | None = None,
+        random: RandomSource | None = None,
+        registry: MechanismRegistry | None = None,
+    ) -> None:
+        from tokenport.config import load_config
 
-    # s5.15 random number generation
-    def seed_random(self, session: int, seed: bytes) -> None: ...
-    def generate_random(self, session: int, length: int) -> bytes: ...
+        self._config = config if config is not None else load_config()
+        if crypto is None:
+            from tokenport.backends.crypto_pyca import default_crypto
+
+            crypto = default_crypto()
+        if random is None:
+            from tokenport.backends.entropy_os import OsRandomSource
+
+            random = OsRandomSource()
+        if registry is None:
+            from tokenport.mechanisms import default_registry
+
+            registry = default_registry()
+        self._crypto = crypto
+        self._random = random
+        self._registry = registry
+        self._factory = ObjectFactory(crypto)
+        self._given_store = store
+        self._store = None
+        self._directory = None
+        self._sessions = {}
+        self._handles = HandleTable()
+        self._next_session = 1
+        self._lock = threading.RLock()
+
+    # -- s5.4 general purpose -----------------------------------------------------------------
+
+    @synchronized
+    def initialize(self) -> None:
+        """C_Initialize: open the store and discover the tokens."""
+        if self._directory is not None:
+            raise CryptokiAlreadyInitialized()
+        if self._given_store is not None:
+            store = self._given_store
+        else:
+            from tokenport.config import open_store
+
+            store = open_store(self._config)
+        store.initialize()
+        settings = TokenSettings(
+            self._config.max_pin_attempts, self._config.pin_kdf_iterations,
+            self._config.min_pin_len, self._config.max_pin_len,
+        )
+        directory = TokenDirectory(store, self._crypto, self._random.random_bytes, settings)
+        directory.on_token_removed = self._token_removed
+        directory.refresh()
+        self._store = store
+        self._directory = directory
+
+    @synchronized
+    def finalize(self) -> None:
+        """C_Finalize: close every session, forget login state, release the store."""
+        directory = self._dir()
+        for token in directory.tokens():
+            token.logout()
+            token.objects.drop_session_objects()
+        self._sessions.clear()
+        self._handles = HandleTable()
+        if self._store is not None and self._given_store is None:
+            self._store.close()
+        self._store = None
+        self._directory = None
+
+    @property
+    def initialized(self) -> bool:
+        return self._directory is not None
+
+    @property
+    def crypto(self) -> CryptoBackend:
+        """The crypto port this module uses (for tools that parse key files)."""
+        return self._crypto
+
+    @synchronized
+    def get_info(self) -> LibraryInfo:
+        """C_GetInfo."""
+        self._dir()
+        return LibraryInfo(
+            cryptoki_version=Version(*CRYPTOKI_VERSION),
+            manufacturer_id=MANUFACTURER,
+            flags=0,
+            library_description="tokenport PKCS #11 software token",
+            library_version=LIBRARY_VERSION,
+        )
+
+    # -- s5.5 slots and tokens ----------------------------------------------------------------
+
+    @synchronized
+    def get_slot_list(self, token_present: bool) -> list[int]:
+        """C_GetSlotList: every token's slot and the free slot (all hold a token)."""
+        directory = self._dir()
+        directory.refresh()
+        return directory.slot_ids()
+
+    @synchronized
+    def get_slot_info(self, slot_id: int) -> SlotInfo:
+        """C_GetSlotInfo."""
+        directory = self._dir()
+        directory.refresh()
+        directory.token_in_slot(slot_id)
+        return SlotInfo(
+            slot_description=f"tokenport slot {slot_id}",
+            manufacturer_id=MANUFACTURER,
+            flags=int(CKF.TOKEN_PRESENT),
+            hardware_version=Version(0, 0),
+            firmware_version=LIBRARY_VERSION,
+        )
+
+    @synchronized
+    def get_token_info(self, slot_id: int) -> TokenInfo:
+        """C_GetTokenInfo: true flags and session counts of this application."""
+        directory = self._dir()
+        directory.refresh()
+        token = directory.token_in_slot(slot_id)
+        if token is None:
+            label, serial = "", ""
+            flags = int(CKF.RNG | CKF.LOGIN_REQUIRED | CKF.RESTORE_KEY_NOT_NEEDED)
+        else:
+            label, serial, flags = token.label, token.serial, token.flags()
+        sessions = [s for s in self._sessions.values() if token is not None and s.token is token]
+        return TokenInfo(
+            label=label,
+            manufacturer_id=MANUFACTURER,
+            model=MODEL,
+            serial_number=serial,
+            flags=flags,
+            max_session_count=0,
+            session_count=len(sessions),
+            max_rw_session_count=0,
+            rw_session_count=sum(1 for s in sessions if s.read_write),
+            max_pin_len=self._config.max_pin_len,
+            min_pin_len=self._config.min_pin_len,
+            total_public_memory=UNAVAILABLE,
+            free_public_memory=UNAVAILABLE,
+            total_private_memory=UNAVAILABLE,
+            free_private_memory=UNAVAILABLE,
+            hardware_version=Version(0, 0),
+            firmware_version=LIBRARY_VERSION,
+            utc_time="",
+        )
+
+    @synchronized
+    def wait_for_slot_event(self, flags: int) -> int:
+        """C_WaitForSlotEvent: slots never change by insertion; only non-blocking calls."""
+        self._dir()
+        if flags & CKF.DONT_BLOCK:
+            raise NoEvent()
+        raise FunctionNotSupported("blocking C_WaitForSlotEvent is not supported")
+
+    @synchronized
+    def get_mechanism_list(self, slot_id: int) -> list[int]:
+        """C_GetMechanismList."""
+        directory = self._dir()
+        directory.token_in_slot(slot_id)
+        return [spec.mechanism for spec in self._registry]
+
+    @synchronized
+    def get_mechanism_info(self, slot_id: int, mechanism_type: int) -> MechanismInfo:
+        """C_GetMechanismInfo: key size range and flags of one mechanism."""
+        self._dir().token_in_slot(slot_id)
+        spec = self._registry.get(mechanism_type)
+        if spec is None:
+            raise MechanismInvalid()
+        return MechanismInfo(spec.min_key_size, spec.max_key_size, spec.flags)
+
+    @synchronized
+    def init_token(self, slot_id: int, so_pin: bytes, label: bytes) -> None:
+        """C_InitToken: initialize the free slot's token, or re-initialize one (SO PIN)."""
+        directory = self._dir()
+        directory.refresh()
+        token = directory.token_in_slot(slot_id)
+        text = label.rstrip(b" \x00").decode("utf-8", "replace")
+        if token is None:
+            self._check_new_pin(so_pin)
+            directory.create_token(slot_id, so_pin, text)
+            return
+        if any(s.token is token for s in self._sessions.values()):
+            raise SessionExists("close all sessions of the token first")
+        token.reinitialize(so_pin, text)
+        self._handles.forget_token(token.serial)
+
+    def _check_new_pin(self, pin: bytes) -> None:
+        if not self._config.min_pin_len <= len(pin) <= self._config.max_pin_len:
+            raise PinLenRange(
+                f"PIN length must be {self._config.min_pin_len}..{self._config.max_pin_len}"
+            )
+
+    @synchronized
+    def init_pin(self, session: int, pin: bytes) -> None:
+        """C_InitPIN: the SO sets the user PIN (also unlocking a locked user PIN)."""
+        current = self._session(session)
+        if current.state != CKS.RW_SO_FUNCTIONS:
+            raise UserNotLoggedIn("C_InitPIN needs the SO logged in to a R/W session")
+        current.token.init_user_pin(pin)
+
+    @synchronized
+    def set_pin(self, session: int, old_pin: bytes, new_pin: bytes) -> None:
+        """C_SetPIN: change the PIN of the logged-in role (the user's when nobody is)."""
+        current = self._session(session)
+        if not current.read_write:
+            raise SessionReadOnly()
+        role = int(CKU.SO) if current.token.logged_in == CKU.SO else int(CKU.USER)
+        current.token.change_pin(role, old_pin, new_pin)
+
+    # -- s5.6 sessions ---------------------------------------------------------------------
+
+    @synchronized
+    def open_session(self, slot_id: int, flags: int) -> int:
+        """C_OpenSession."""
+        directory = self._dir()
+        if not flags & CKF.SERIAL_SESSION:
+            raise SessionParallelNotSupported()
+        directory.refresh()
+        token = directory.token_in_slot(slot_id)
+        if token is None:
+            raise TokenNotRecognized("the token in this slot is not initialized")
+        read_write = bool(flags & CKF.RW_SESSION)
+        if token.logged_in == CKU.SO and not read_write:
+            raise SessionReadWriteSoExists()
+        handle = self._next_session
+        self._next_session += 1
+        self._sessions[handle] = Session(handle, slot_id, token, read_write)
+        return handle
+
+    @synchronized
+    def close_session(self, session: int) -> None:
+        """C_CloseSession: its session objects go; the last session logs the token out."""
+        self._close(self._session(session))
+
+    def _close(self, session: Session) -> None:
+        token = session.token
+        for obj in list(token.objects):
+            if obj.owner_session == session.handle:
+                self._handles.forget(token.serial, obj.uid)
+        token.objects.drop_session_objects(session.handle)
+        del self._sessions[session.handle]
+        if not any(s.token is token for s in self._sessions.values()):
+            token.logout()
+
+    @synchronized
+    def close_all_sessions(self, slot_id: int) -> None:
+        """C_CloseAllSessions."""
+        directory = self._dir()
+        token = directory.token_in_slot(slot_id)
+        for session in list(self._sessions.values()):
+            if session.token is token:
+                self._close(session)
+
+    @synchronized
+    def get_session_info(self, session: int) -> SessionInfo:
+        """C_GetSessionInfo."""
+        current = self._session(session)
+        flags = CKF.SERIAL_SESSION | (CKF.RW_SESSION if current.read_write else 0)
+        return SessionInfo(current.slot_id, current.state, int(flags), 0)
+
+    @synchronized
+    def login(self, session: int, user_type: int, pin: bytes) -> None:
+        """C_Login (s5.6) with persistent lockout counters."""
+        current = self._session(session)
+        token = current.token
+        if user_type not in (CKU.SO, CKU.USER, CKU.CONTEXT_SPECIFIC):
+            raise UserTypeInvalid()
+        if user_type == CKU.CONTEXT_SPECIFIC:
+            if token.logged_in != CKU.USER:
+                raise UserNotLoggedIn()
+            token.verify_pin(CKU.USER, pin)
+            return
+        if token.logged_in == user_type:
+            raise UserAlreadyLoggedIn()
+        if token.logged_in is not None:
+            raise UserAnotherAlreadyLoggedIn()
+        if user_type == CKU.SO and any(
+            s.token is token and not s.read_write for s in self._sessions.values()
+        ):
+            raise SessionReadOnlyExists()
+        token.login(user_type, pin)
+
+    @synchronized
+    def logout(self, session: int) -> None:
+        """C_Logout: private objects and the master key leave memory."""
+        current = self._session(session)
+        if current.token.logged_in is None:
+            raise UserNotLoggedIn()
+        current.token.logout()
+
+    def _token_removed(self, token: Token) -> None:
+        for session in list(self._sessions.values()):
+            if session.token is token:
+                del self._sessions[session.handle]
+        self._handles.forget_token(token.serial)
+
+    # -- tokenport extensions (not PKCS #11 functions) ---------------------------------------
+
+    @synchronized
+    def delete_token(self, slot_id: int) -> None:
+        """Remove an initialized token and all its objects (no open sessions allowed)."""
+        directory = self._dir()
+        directory.refresh()
+        token = directory.token_in_slot(slot_id)
+        if token is None:
+            raise TokenNotRecognized("the free slot has no token to delete")
+        if any(s.token is token for s in self._sessions.values()):
+            raise SessionExists("close all sessions of the token first")
+        directory.delete_token(token)
