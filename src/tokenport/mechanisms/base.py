@@ -126,8 +126,10 @@ WrapFunction = Callable[[MechanismContext, KeyView, Params, bytes], bytes]
 """C_WrapKey: (wrapping key, parameter, encoded key to wrap) -> wrapped bytes."""
 UnwrapFunction = Callable[[MechanismContext, KeyView, Params, bytes], bytes]
 """C_UnwrapKey: (unwrapping key, parameter, wrapped bytes) -> encoded key."""
-DeriveFunction = Callable[[MechanismContext, KeyView, Params], bytes]
-"""C_DeriveKey: (base key, parameter) -> derived secret bytes (the core builds the key)."""
+DeriveFunction = Callable[[MechanismContext, KeyView, Params, int | None], bytes]
+"""C_DeriveKey: (base key, parameter, wanted length or None) -> the derived key value (the
+core builds the key). With a length (CKA_VALUE_LEN) it returns exactly that many bytes,
+truncating as the mechanism's specification says, or raises TemplateInconsistent."""
 
 
 @dataclass(frozen=True)

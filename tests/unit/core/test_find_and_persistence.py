@@ -26,7 +26,8 @@ def find(module: Module, session: int, template: list[tuple[int, object]]) -> li
 def test_find_by_label_id_class_and_any(module: Module, user: int) -> None:
     handles = [
         module.create_object(user, [
-            (CKA.CLASS, int(CKO.DATA)), (CKA.LABEL, f"obj{i}".encode()),
+            (CKA.CLASS, int(CKO.SECRET_KEY)), (CKA.KEY_TYPE, int(CKK.GENERIC_SECRET)),
+            (CKA.VALUE, bytes(16)), (CKA.LABEL, f"obj{i}".encode()),
             (CKA.ID, bytes([i % 3])), (CKA.TOKEN, i % 2 == 0),
         ])
         for i in range(30)
@@ -36,7 +37,8 @@ def test_find_by_label_id_class_and_any(module: Module, user: int) -> None:
     assert find(module, user, [(CKA.ID, b"\x01"), (CKA.TOKEN, True)]) == [
         h for i, h in enumerate(handles) if i % 3 == 1 and i % 2 == 0
     ]
-    assert len(find(module, user, [(CKA.CLASS, int(CKO.DATA))])) == 30
+    assert len(find(module, user, [(CKA.CLASS, int(CKO.SECRET_KEY))])) == 30
+    assert find(module, user, [(CKA.CLASS, int(CKO.DATA))]) == []
     assert len(find(module, user, [])) == 30
     assert find(module, user, [(CKA.LABEL, b"missing")]) == []
     assert find(module, user, [(CKA.MODULUS, b"\x01")]) == []

@@ -99,7 +99,7 @@ def test_digest_and_digest_key(module: Module, user: int) -> None:
         (CKA.CLASS, int(CKO.SECRET_KEY)), (CKA.KEY_TYPE, int(CKK.GENERIC_SECRET)),
         (CKA.VALUE, b"k" * 20),
     ])
-    module.digest_init(user, Mechanism(CKM.SHA1))
+    module.digest_init(user, Mechanism(CKM.SHA_1))
     module.digest_update(user, b"pre")
     module.digest_key(user, key)
     assert module.digest_final(user) == hashlib.sha1(b"pre" + b"k" * 20).digest()

@@ -1,0 +1,572 @@
+"""The crypto port on pyca/cryptography (the only module that imports ``cryptography``).
+
+Every pyca exception is translated here, once, into tokenport.errors (see ``_translate``);
+error messages are fixed strings, never library text or data.
+
+Randomness. The mechanisms take the random inputs they can from the token's DRBG
+(``MechanismContext.random_bytes``): AES / generic secret key values, EC private scalars,
+Ed25519 seeds, IVs. pyca/cryptography gives no way to inject randomness into the following,
+which therefore use OpenSSL's own CSPRNG:
+
+* RSA key generation (prime search);
+* ECDSA per-signature nonces (k);
+* RSA blinding inside OpenSSL, RSA-PSS salts, OAEP seeds, PKCS #1 v1.5 encryption padding,
+  and the implicit-rejection key of PKCS #1 v1.5 decryption;
+* the blinding factor of ``rsa_private_raw`` (this module draws it from ``secrets``, the OS
+  source, since it is not key material and needs no reproducibility).
+
+PKCS #1 v1.5 decryption uses OpenSSL's implicit rejection (OpenSSL >= 3.2, the mitigation of
+the Marvin / Bleichenbacher attacks): a ciphertext with bad padding decrypts to a
+pseudo-random message derived from the key and the ciphertext instead of raising an error, so
+no padding oracle exists. ``rsa_decrypt_pkcs1v15`` therefore raises EncryptedDataInvalid only
+in the cases OpenSSL still reports.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from cryptography import exceptions as pyca_exceptions
+from cryptography import x509
+from cryptography.hazmat.primitives import cmac, hashes, hmac, keywrap, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
+
+from tokenport import errors
+from tokenport.mechanisms import der
+from tokenport.ports.crypto import (
+    AeadEncryptor,
+    CryptoBackend,
+    CurveName,
+    DecodedPrivateKey,
+    HashContext,
+    HashName,
+    RsaPrivateNumbers,
+    StreamCipher,
+    X509Fields,
+)
+
+_HASHES: dict[HashName, Callable[[], hashes.HashAlgorithm]] = {
+    "md5": hashes.MD5,
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+_CURVES: dict[CurveName, Callable[[], ec.EllipticCurve]] = {
+    "P-256": ec.SECP256R1,
+    "P-384": ec.SECP384R1,
+    "P-521": ec.SECP521R1,
+}
+_CURVE_BY_PYCA_NAME: dict[str, CurveName] = {
+    "secp256r1": "P-256",
+    "secp384r1": "P-384",
+    "secp521r1": "P-521",
+}
+_PREHASH_SIZES: tuple[tuple[int, Callable[[], hashes.HashAlgorithm]], ...] = (
+    (20, hashes.SHA1),
+    (28, hashes.SHA224),
+    (32, hashes.SHA256),
+    (48, hashes.SHA384),
+    (64, hashes.SHA512),
+)
+"""Digest lengths pyca's Prehashed accepts, with a hash of that size (ECDSA ignores which)."""
+
+
+@contextmanager
+def _translate(value_error: type[errors.PKCS11Error], message: str) -> Iterator[None]:
+    """Map pyca exceptions to tokenport.errors; ValueError/TypeError become ``value_error``."""
+    try:
+        yield
+    except errors.PKCS11Error:
+        raise
+    except pyca_exceptions.InvalidSignature:
+        raise errors.SignatureInvalid("signature does not verify") from None
+    except pyca_exceptions.InvalidTag:
+        raise errors.EncryptedDataInvalid("authentication tag does not verify") from None
+    except keywrap.InvalidUnwrap:
+        raise errors.WrappedKeyInvalid("key unwrap integrity check failed") from None
+    except pyca_exceptions.AlreadyFinalized:
+        raise errors.OperationNotInitialized("operation already finished") from None
+    except pyca_exceptions.UnsupportedAlgorithm:
+        raise errors.FunctionFailed("algorithm not available in the crypto library") from None
+    except (ValueError, TypeError, OverflowError):
+        raise value_error(message) from None
+
+
+def _hash(alg: HashName) -> hashes.HashAlgorithm:
+    try:
+        return _HASHES[alg]()
+    except KeyError:
+        raise errors.MechanismInvalid("hash not supported") from None
+
+
+def _aes(key: bytes) -> algorithms.AES:
+    if len(key) not in (16, 24, 32):
+        raise errors.KeySizeRange("AES keys are 16, 24 or 32 bytes")
+    return algorithms.AES(key)
+
+
+class _Digest:
+    """A pyca hash / HMAC / CMAC context as a HashContext with translated errors."""
+
+    def __init__(self, ctx: hashes.Hash | hmac.HMAC | cmac.CMAC) -> None:
+        self._ctx = ctx
+
+    def update(self, data: bytes) -> None:
+        with _translate(errors.ArgumentsBad, "hash input rejected"):
+            self._ctx.update(data)
+
+    def finalize(self) -> bytes:
+        with _translate(errors.ArgumentsBad, "hash already finalized"):
+            return self._ctx.finalize()
+
+
+class _Stream:
+    """A pyca cipher context as a StreamCipher with translated errors."""
+
+    def __init__(self, ctx: CipherContext) -> None:
+        self._ctx = ctx
+
+    def update(self, data: bytes) -> bytes:
+        with _translate(errors.DataLenRange, "cipher input rejected"):
+            return self._ctx.update(data)
+
+    def finalize(self) -> bytes:
+        with _translate(errors.DataLenRange, "input is not a whole number of blocks"):
+            return self._ctx.finalize()
+
+
+class _GcmEncryptor:
+    def __init__(self, key: bytes, iv: bytes, aad: bytes) -> None:
+        with _translate(errors.MechanismParamInvalid, "GCM IV must be 8 to 128 bytes"):
+            self._ctx = Cipher(_aes(key), modes.GCM(iv)).encryptor()
+        if aad:
+            self._ctx.authenticate_additional_data(aad)
+
+    def update(self, data: bytes) -> bytes:
+        with _translate(errors.DataLenRange, "GCM input rejected"):
+            return self._ctx.update(data)
+
+    def finalize(self) -> tuple[bytes, bytes]:
+        with _translate(errors.DataLenRange, "GCM input rejected"):
+            tail = self._ctx.finalize()
+            return tail, self._ctx.tag
+
+
+def _as(key: object, kind: type[object], what: str) -> object:
+    if not isinstance(key, kind):
+        raise errors.KeyTypeInconsistent(f"expected a {what} key object")
+    return key
+
+
+def _date(value: datetime) -> bytes:
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}".encode("ascii")
+
+
+class PycaCrypto:
+    """CryptoBackend on pyca/cryptography (OpenSSL)."""
+
+    # -- hashes and MACs --------------------------------------------------------------------
+    def hash_new(self, alg: HashName) -> HashContext:
+        return _Digest(hashes.Hash(_hash(alg)))
+
+    def hmac_new(self, alg: HashName, key: bytes) -> HashContext:
+        with _translate(errors.KeySizeRange, "HMAC key rejected"):
+            return _Digest(hmac.HMAC(key, _hash(alg)))
+
+    def cmac_aes_new(self, key: bytes) -> HashContext:
+        return _Digest(cmac.CMAC(_aes(key)))
+
+    # -- AES ----------------------------------------------------------------------------------
+    def aes_ecb(self, key: bytes, encrypt: bool) -> StreamCipher:
+        cipher = Cipher(_aes(key), modes.ECB())
+        return _Stream(cipher.encryptor() if encrypt else cipher.decryptor())
+
+    def aes_cbc(self, key: bytes, iv: bytes, encrypt: bool) -> StreamCipher:
+        with _translate(errors.MechanismParamInvalid, "CBC IV must be 16 bytes"):
+            cipher = Cipher(_aes(key), modes.CBC(iv))
+        return _Stream(cipher.encryptor() if encrypt else cipher.decryptor())
+
+    def aes_ctr(self, key: bytes, counter_block: bytes) -> StreamCipher:
+        with _translate(errors.MechanismParamInvalid, "CTR counter block must be 16 bytes"):
+            cipher = Cipher(_aes(key), modes.CTR(counter_block))
+        return _Stream(cipher.encryptor())
+
+    def aes_gcm_encryptor(self, key: bytes, iv: bytes, aad: bytes) -> AeadEncryptor:
+        return _GcmEncryptor(key, iv, aad)
+
+    def aes_gcm_decrypt_detached(
+        self, key: bytes, iv: bytes, ciphertext: bytes, aad: bytes, tag: bytes
+    ) -> bytes:
+        if not 4 <= len(tag) <= 16:
+            raise errors.EncryptedDataInvalid("GCM tag length out of range")
+        with _translate(errors.MechanismParamInvalid, "GCM IV must be 8 to 128 bytes"):
+            mode = modes.GCM(iv, tag, min_tag_length=len(tag))
+            ctx = Cipher(_aes(key), mode).decryptor()
+        with _translate(errors.EncryptedDataInvalid, "GCM decryption failed"):
+            if aad:
+                ctx.authenticate_additional_data(aad)
+            plain = ctx.update(ciphertext)
+            return plain + ctx.finalize()
+
+    def aes_gcm_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        with _translate(errors.ArgumentsBad, "AES-GCM key or nonce rejected"):
+            return AESGCM(key).encrypt(nonce, plaintext, aad)
+
+    def aes_gcm_decrypt(
+        self, key: bytes, nonce: bytes, ciphertext_and_tag: bytes, aad: bytes
+    ) -> bytes:
+        if len(ciphertext_and_tag) < 16:
+            raise errors.EncryptedDataInvalid("AES-GCM input shorter than its tag")
+        with _translate(errors.EncryptedDataInvalid, "AES-GCM decryption failed"):
+            return AESGCM(key).decrypt(nonce, ciphertext_and_tag, aad)
+
+    def aes_key_wrap(self, kek: bytes, key: bytes) -> bytes:
+        _aes(kek)
+        with _translate(errors.DataLenRange, "RFC 3394 input must be 8n bytes, n >= 2"):
+            return keywrap.aes_key_wrap(kek, key)
+
+    def aes_key_unwrap(self, kek: bytes, wrapped: bytes) -> bytes:
+        _aes(kek)
+        with _translate(errors.WrappedKeyLenRange, "RFC 3394 wrapped key length invalid"):
+            return keywrap.aes_key_unwrap(kek, wrapped)
+
+    def aes_key_wrap_pad(self, kek: bytes, key: bytes) -> bytes:
+        _aes(kek)
+        with _translate(errors.DataLenRange, "RFC 5649 input must not be empty"):
+            return keywrap.aes_key_wrap_with_padding(kek, key)
+
+    def aes_key_unwrap_pad(self, kek: bytes, wrapped: bytes) -> bytes:
+        _aes(kek)
+        with _translate(errors.WrappedKeyLenRange, "RFC 5649 wrapped key length invalid"):
+            return keywrap.aes_key_unwrap_with_padding(kek, wrapped)
+
+    # -- key derivation ---------------------------------------------------------------------
+    def pbkdf2_sha256(self, secret: bytes, salt: bytes, iterations: int, length: int) -> bytes:
+        with _translate(errors.ArgumentsBad, "PBKDF2 parameters rejected"):
+            kdf = PBKDF2HMAC(hashes.SHA256(), length, salt, iterations)
+            return kdf.derive(secret)
+
+    def x963_kdf(self, alg: HashName, secret: bytes, shared_info: bytes, length: int) -> bytes:
+        with _translate(errors.MechanismParamInvalid, "X9.63 KDF parameters rejected"):
+            return X963KDF(_hash(alg), length, shared_info or None).derive(secret)
+
+    # -- elliptic curves ------------------------------------------------------------------
+    def _curve(self, curve: CurveName) -> ec.EllipticCurve:
+        try:
+            return _CURVES[curve]()
+        except KeyError:
+            raise errors.CurveNotSupported("curve not supported") from None
+
+    def ec_private_from_scalar(self, curve: CurveName, d: int) -> object:
+        with _translate(errors.AttributeValueInvalid, "EC private value out of range"):
+            return ec.derive_private_key(d, self._curve(curve))
+
+    def ec_public_from_point(self, curve: CurveName, point: bytes) -> object:
+        with _translate(errors.AttributeValueInvalid, "EC point is not on the curve"):
+            return ec.EllipticCurvePublicKey.from_encoded_point(self._curve(curve), point)
+
+    def ec_private_scalar(self, key: object) -> int:
+        priv = _as(key, ec.EllipticCurvePrivateKey, "EC private")
+        assert isinstance(priv, ec.EllipticCurvePrivateKey)
+        return priv.private_numbers().private_value
+
+    def _ec_public(self, key: object) -> ec.EllipticCurvePublicKey:
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return key.public_key()
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            return key
+        raise errors.KeyTypeInconsistent("expected an EC key object")
+
+    def ec_public_point(self, key: object) -> bytes:
+        return self._ec_public(key).public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+
+    @staticmethod
+    def _ecdsa_prehash(order_bits: int, hash_value: bytes) -> tuple[bytes, hashes.HashAlgorithm]:
+        """A digest pyca accepts whose ECDSA integer equals that of ``hash_value``.
+
+        ECDSA uses e = the leftmost ``order_bits`` bits of the hash (FIPS 186-4 s6.4,
+        SEC 1 s4.1.3 step 5), and OpenSSL applies the same rule to whatever it is given, so
+        any digest-sized string whose leftmost ``order_bits`` bits equal e works.
+        """
+        excess = 8 * len(hash_value) - order_bits
+        e = int.from_bytes(hash_value, "big") >> max(excess, 0)
+        for size, alg in _PREHASH_SIZES:
+            if 8 * size <= order_bits:
+                if e < 1 << (8 * size):
+                    return e.to_bytes(size, "big"), alg()
+            else:
+                return (e << (8 * size - order_bits)).to_bytes(size, "big"), alg()
+        raise errors.DataLenRange("hash value too long for this curve")
+
+    def ecdsa_sign_hash(self, key: object, hash_value: bytes) -> tuple[int, int]:
+        priv = _as(key, ec.EllipticCurvePrivateKey, "EC private")
+        assert isinstance(priv, ec.EllipticCurvePrivateKey)
+        digest, alg = self._ecdsa_prehash(priv.curve.key_size, hash_value)
+        with _translate(errors.FunctionFailed, "ECDSA signing failed"):
+            signature = priv.sign(digest, ec.ECDSA(utils.Prehashed(alg)))
+        r, s = utils.decode_dss_signature(signature)
+        return r, s
+
+    def ecdsa_verify_hash(self, key: object, r: int, s: int, hash_value: bytes) -> None:
+        pub = self._ec_public(key)
+        digest, alg = self._ecdsa_prehash(pub.curve.key_size, hash_value)
+        with _translate(errors.SignatureInvalid, "signature does not verify"):
+            signature = utils.encode_dss_signature(r, s)
+            pub.verify(signature, digest, ec.ECDSA(utils.Prehashed(alg)))
+
+    def ecdh(self, private_key: object, peer_public_key: object) -> bytes:
+        priv = _as(private_key, ec.EllipticCurvePrivateKey, "EC private")
+        peer = _as(peer_public_key, ec.EllipticCurvePublicKey, "EC public")
+        assert isinstance(priv, ec.EllipticCurvePrivateKey)
+        assert isinstance(peer, ec.EllipticCurvePublicKey)
+        with _translate(errors.MechanismParamInvalid, "peer key not on the same curve"):
+            return priv.exchange(ec.ECDH(), peer)
+
+    # -- Ed25519 ------------------------------------------------------------------------------
+    def ed25519_private_from_seed(self, seed: bytes) -> object:
+        with _translate(errors.AttributeValueInvalid, "Ed25519 private key must be 32 bytes"):
+            return ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+
+    def ed25519_public_from_bytes(self, public: bytes) -> object:
+        with _translate(errors.AttributeValueInvalid, "Ed25519 public key must be 32 bytes"):
+            return ed25519.Ed25519PublicKey.from_public_bytes(public)
+
+    def ed25519_seed(self, key: object) -> bytes:
+        priv = _as(key, ed25519.Ed25519PrivateKey, "Ed25519 private")
+        assert isinstance(priv, ed25519.Ed25519PrivateKey)
+        return priv.private_bytes_raw()
+
+    def _ed_public(self, key: object) -> ed25519.Ed25519PublicKey:
+        if isinstance(key, ed25519.Ed25519PrivateKey):
+            return key.public_key()
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            return key
+        raise errors.KeyTypeInconsistent("expected an Ed25519 key object")
+
+    def ed25519_public_bytes(self, key: object) -> bytes:
+        return self._ed_public(key).public_bytes_raw()
+
+    def ed25519_sign(self, key: object, message: bytes) -> bytes:
+        priv = _as(key, ed25519.Ed25519PrivateKey, "Ed25519 private")
+        assert isinstance(priv, ed25519.Ed25519PrivateKey)
+        return priv.sign(message)
+
+    def ed25519_verify(self, key: object, signature: bytes, message: bytes) -> None:
+        with _translate(errors.SignatureInvalid, "signature does not verify"):
+            self._ed_public(key).verify(signature, message)
+
+    # -- RSA ------------------------------------------------------------------------------------
+    def rsa_generate(self, bits: int, public_exponent: int) -> object:
+        with _translate(errors.AttributeValueInvalid, "RSA public exponent must be 3 or 65537"):
+            return rsa.generate_private_key(public_exponent, bits)
+
+    def rsa_private_from_numbers(self, numbers: RsaPrivateNumbers) -> object:
+        with _translate(errors.AttributeValueInvalid, "inconsistent RSA private key"):
+            public = rsa.RSAPublicNumbers(numbers.e, numbers.n)
+            return rsa.RSAPrivateNumbers(
+                numbers.p, numbers.q, numbers.d, numbers.dp, numbers.dq, numbers.qinv, public
+            ).private_key()
+
+    def rsa_recover_primes(self, n: int, e: int, d: int) -> tuple[int, int]:
+        with _translate(errors.AttributeValueInvalid, "inconsistent RSA private key"):
+            p, q = rsa.rsa_recover_prime_factors(n, e, d)
+            return p, q
+
+    def rsa_public_from_numbers(self, n: int, e: int) -> object:
+        with _translate(errors.AttributeValueInvalid, "invalid RSA public key"):
+            return rsa.RSAPublicNumbers(e, n).public_key()
+
+    def _rsa_private(self, key: object) -> rsa.RSAPrivateKey:
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key
+        raise errors.KeyTypeInconsistent("expected an RSA private key object")
+
+    def _rsa_public(self, key: object) -> rsa.RSAPublicKey:
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key.public_key()
+        if isinstance(key, rsa.RSAPublicKey):
+            return key
+        raise errors.KeyTypeInconsistent("expected an RSA key object")
+
+    def rsa_private_numbers(self, key: object) -> RsaPrivateNumbers:
+        nums = self._rsa_private(key).private_numbers()
+        pub = nums.public_numbers
+        return RsaPrivateNumbers(
+            pub.n, pub.e, nums.d, nums.p, nums.q, nums.dmp1, nums.dmq1, nums.iqmp
+        )
+
+    def rsa_public_numbers(self, key: object) -> tuple[int, int]:
+        nums = self._rsa_public(key).public_numbers()
+        return nums.n, nums.e
+
+    def rsa_sign_pkcs1v15(self, key: object, alg: HashName, digest: bytes) -> bytes:
+        with _translate(errors.DataLenRange, "digest does not fit the key"):
+            return self._rsa_private(key).sign(
+                digest, padding.PKCS1v15(), utils.Prehashed(_hash(alg))
+            )
+
+    def rsa_verify_pkcs1v15(
+        self, key: object, signature: bytes, alg: HashName, digest: bytes
+    ) -> None:
+        with _translate(errors.SignatureInvalid, "signature does not verify"):
+            self._rsa_public(key).verify(
+                signature, digest, padding.PKCS1v15(), utils.Prehashed(_hash(alg))
+            )
+
+    @staticmethod
+    def _pss(mgf_alg: HashName, salt_len: int) -> padding.PSS:
+        return padding.PSS(mgf=padding.MGF1(_hash(mgf_alg)), salt_length=salt_len)
+
+    def rsa_sign_pss(
+        self, key: object, alg: HashName, digest: bytes, mgf_alg: HashName, salt_len: int
+    ) -> bytes:
+        with _translate(errors.MechanismParamInvalid, "PSS parameters do not fit the key"):
+            return self._rsa_private(key).sign(
+                digest, self._pss(mgf_alg, salt_len), utils.Prehashed(_hash(alg))
+            )
+
+    def rsa_verify_pss(
+        self,
+        key: object,
+        signature: bytes,
+        alg: HashName,
+        digest: bytes,
+        mgf_alg: HashName,
+        salt_len: int,
+    ) -> None:
+        with _translate(errors.SignatureInvalid, "signature does not verify"):
+            self._rsa_public(key).verify(
+                signature, digest, self._pss(mgf_alg, salt_len), utils.Prehashed(_hash(alg))
+            )
+
+    def rsa_encrypt_pkcs1v15(self, key: object, data: bytes) -> bytes:
+        with _translate(errors.DataLenRange, "data too long for the key"):
+            return self._rsa_public(key).encrypt(data, padding.PKCS1v15())
+
+    def rsa_decrypt_pkcs1v15(self, key: object, data: bytes) -> bytes:
+        with _translate(errors.EncryptedDataInvalid, "decryption failed"):
+            return self._rsa_private(key).decrypt(data, padding.PKCS1v15())
+
+    @staticmethod
+    def _oaep(alg: HashName, mgf_alg: HashName, label: bytes) -> padding.OAEP:
+        return padding.OAEP(
+            mgf=padding.MGF1(_hash(mgf_alg)), algorithm=_hash(alg), label=label or None
+        )
+
+    def rsa_encrypt_oaep(
+        self, key: object, data: bytes, alg: HashName, mgf_alg: HashName, label: bytes
+    ) -> bytes:
+        with _translate(errors.DataLenRange, "data too long for the key"):
+            return self._rsa_public(key).encrypt(data, self._oaep(alg, mgf_alg, label))
+
+    def rsa_decrypt_oaep(
+        self, key: object, data: bytes, alg: HashName, mgf_alg: HashName, label: bytes
+    ) -> bytes:
+        with _translate(errors.EncryptedDataInvalid, "decryption failed"):
+            return self._rsa_private(key).decrypt(data, self._oaep(alg, mgf_alg, label))
+
+    def rsa_public_raw(self, key: object, block: bytes) -> bytes:
+        n, e = self.rsa_public_numbers(key)
+        k = (n.bit_length() + 7) // 8
+        m = int.from_bytes(block, "big")
+        if len(block) != k or m >= n:
+            raise errors.DataLenRange("raw RSA input must be k bytes and less than n")
+        return pow(m, e, n).to_bytes(k, "big")
+
+    def rsa_private_raw(self, key: object, block: bytes) -> bytes:
+        nums = self.rsa_private_numbers(key)
+        n = nums.n
+        k = (n.bit_length() + 7) // 8
+        c = int.from_bytes(block, "big")
+        if len(block) != k or c >= n:
+            raise errors.DataLenRange("raw RSA input must be k bytes and less than n")
+        # Base blinding (RFC 8017 s5.1.2 note): the exponentiation never sees c itself.
+        while True:
+            r = secrets.randbelow(n - 3) + 2
+            if math.gcd(r, n) == 1:
+                break
+        blinded = (c * pow(r, nums.e, n)) % n
+        m1 = pow(blinded, nums.dp, nums.p)
+        m2 = pow(blinded, nums.dq, nums.q)
+        h = (nums.qinv * (m1 - m2)) % nums.p
+        m = ((m2 + h * nums.q) * pow(r, -1, n)) % n
+        if pow(m, nums.e, n) != c:  # fault check before releasing a result
+            raise errors.FunctionFailed("RSA private operation failed its consistency check")
+        return m.to_bytes(k, "big")
+
+    # -- encodings ------------------------------------------------------------------------
+    def public_key_info(self, key: object) -> bytes:
+        public: object = key
+        if isinstance(
+            key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
+        ):
+            public = key.public_key()
+        if not isinstance(
+            public, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)
+        ):
+            raise errors.KeyTypeInconsistent("expected an RSA, EC or Ed25519 key object")
+        return public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def pkcs8_encode(self, key: object) -> bytes:
+        if not isinstance(
+            key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
+        ):
+            raise errors.KeyNotWrappable("not a private key object")
+        return key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    def pkcs8_decode(self, der_bytes: bytes) -> DecodedPrivateKey:
+        with _translate(errors.WrappedKeyInvalid, "not a DER PKCS #8 private key"):
+            key = serialization.load_der_private_key(der_bytes, password=None)
+        if isinstance(key, rsa.RSAPrivateKey):
+            return DecodedPrivateKey("rsa", key)
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            curve = _CURVE_BY_PYCA_NAME.get(key.curve.name)
+            if curve is None:
+                raise errors.CurveNotSupported("curve of the wrapped key not supported")
+            return DecodedPrivateKey("ec", key, curve)
+        if isinstance(key, ed25519.Ed25519PrivateKey):
+            return DecodedPrivateKey("ed25519", key)
+        raise errors.WrappedKeyInvalid("wrapped private key type not supported")
+
+    def x509_fields(self, der_bytes: bytes) -> X509Fields:
+        with _translate(errors.AttributeValueInvalid, "not a DER X.509 certificate"):
+            cert = x509.load_der_x509_certificate(der_bytes)
+            not_before = _date(cert.not_valid_before_utc)
+            not_after = _date(cert.not_valid_after_utc)
+            items = der.sequence_items(cert.tbs_certificate_bytes)
+        skip = 1 if items and items[0][0] == 0xA0 else 0  # [0] EXPLICIT version
+        fields = items[skip : skip + 6]
+        if len(fields) < 6 or fields[0][0] != der.TAG_INTEGER:
+            raise errors.AttributeValueInvalid("not a DER X.509 certificate")
+        serial, _sig_alg, issuer, _validity, subject, spki = fields
+        return X509Fields(
+            subject=subject,
+            issuer=issuer,
+            serial_number=serial,
+            public_key_info=spki,
+            not_before=not_before,
+            not_after=not_after,
+        )
+
+
+def default_crypto() -> CryptoBackend:
+    """The host's crypto backend."""
+    return PycaCrypto()

@@ -1,0 +1,250 @@
+"""Elliptic curves over prime fields: key pairs, ECDSA, ECDSA with hashing, ECDH.
+
+PKCS #11 v2.40 Current Mechanisms s2.3 Elliptic Curve: CKM_EC_KEY_PAIR_GEN (CKA_EC_PARAMS
+from the public template, a named curve; CKA_EC_POINT returned as the DER OCTET STRING of the
+uncompressed point), CKM_ECDSA ("ECDSA without hashing": single-part, over a caller-supplied
+hash of any length, signature r || s each as long as the order), CKM_ECDSA_SHA1 and the
+SHA-224/256/384/512 variants ("ECDSA with hashing": single- and multi-part),
+CKM_ECDH1_DERIVE (CK_ECDH1_DERIVE_PARAMS; CKD_NULL and the ANSI X9.63 CKD_SHA*_KDF
+functions; the peer's public value as a raw point or a DER OCTET STRING). Curves: P-256, P-384, P-521; key sizes in CK_MECHANISM_INFO are in bits.
+
+Randomness: the private scalar comes from the token's random source (FIPS 186-4 B.4.1,
+extra random bits); ECDSA signing nonces are generated inside the crypto library.
+
+ECDH output: ``length`` bytes when the caller asked for a length (CKA_VALUE_LEN), else the
+natural size. With CKD_NULL that is Z (the x coordinate) truncated by removing leading bytes,
+as the specification says of raw shared secrets; with a KDF it is X9.63 output of ``length``
+bytes (``len(Z)`` when no length was asked for).
+
+Not offered: CKM_ECDH1_COFACTOR_DERIVE, CKM_ECMQV_DERIVE, compressed points in generated keys
+(compressed CKA_EC_POINT values are accepted on import), explicit curve parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tokenport.attributes.kinds import AttrValue
+from tokenport.ck import CKA, CKD, CKF, CKK, CKM, CKO
+from tokenport.errors import (
+    TemplateInconsistent,
+    AttributeValueInvalid,
+    MechanismParamInvalid,
+    SignatureLenRange,
+    TemplateIncomplete,
+)
+from tokenport.mechanisms import curves, keys
+from tokenport.mechanisms.base import (
+    AttrMap,
+    KeyView,
+    MechanismContext,
+    MechanismRegistry,
+    MechanismSpec,
+)
+from tokenport.mechanisms.common import (
+    HashThenSign,
+    HashThenVerify,
+    SinglePartSign,
+    SinglePartVerify,
+    check_key,
+    check_size,
+    int_bytes,
+    no_param,
+)
+from tokenport.mechanisms.params import Ecdh1DeriveParams, Params
+from tokenport.ports.crypto import CryptoBackend, HashName
+
+MIN_BITS = 256
+MAX_BITS = 521
+EC_FLAGS = CKF.EC_F_P | CKF.EC_NAMEDCURVE | CKF.EC_UNCOMPRESS
+KDF_OUTPUT_BYTES = 512
+_EC = frozenset({CKK.EC})
+
+ECDSA_HASHES: dict[int, HashName] = {
+    CKM.ECDSA_SHA1: "sha1",
+    CKM.ECDSA_SHA224: "sha224",
+    CKM.ECDSA_SHA256: "sha256",
+    CKM.ECDSA_SHA384: "sha384",
+    CKM.ECDSA_SHA512: "sha512",
+}
+"""ECDSA-with-hash mechanism -> hash."""
+
+KDF_HASHES: dict[int, HashName] = {
+    CKD.SHA1_KDF: "sha1",
+    CKD.SHA224_KDF: "sha224",
+    CKD.SHA256_KDF: "sha256",
+    CKD.SHA384_KDF: "sha384",
+    CKD.SHA512_KDF: "sha512",
+}
+"""CKD_* X9.63 key derivation function -> hash."""
+
+
+def random_scalar(random_bytes: Callable[[int], bytes], order: int) -> int:
+    """A private scalar in [1, n-1] from N+64 random bits (FIPS 186-4 B.4.1)."""
+    c = int.from_bytes(random_bytes((order.bit_length() + 64 + 7) // 8), "big")
+    return c % (order - 1) + 1
+
+
+def generate_ec_key_pair(
+    ctx: MechanismContext, param: Params, public_template: AttrMap, private_template: AttrMap
+) -> tuple[dict[int, AttrValue], dict[int, AttrValue]]:
+    """CKM_EC_KEY_PAIR_GEN: a key pair on the curve named by the public CKA_EC_PARAMS."""
+    no_param(param)
+    params = public_template.get(CKA.EC_PARAMS)
+    if params is None:
+        raise TemplateIncomplete("CKA_EC_PARAMS is required in the public key template")
+    curve = curves.weierstrass_curve(params)
+    assert isinstance(params, bytes)
+    d = random_scalar(ctx.random_bytes, curve.order)
+    private = ctx.crypto.ec_private_from_scalar(curve.name, d)
+    point = ctx.crypto.ec_public_point(private)
+    public_material: dict[int, AttrValue] = {
+        CKA.EC_PARAMS: params,
+        CKA.EC_POINT: curves.encode_point(point),
+    }
+    private_material: dict[int, AttrValue] = {
+        CKA.EC_PARAMS: params,
+        CKA.VALUE: int_bytes(d, curve.size),
+    }
+    return public_material, private_material
+
+
+# -- ECDSA -----------------------------------------------------------------------------------------
+
+
+def _signer(crypto: CryptoBackend, key: KeyView) -> Callable[[bytes], bytes]:
+    """ECDSA over a hash value, as raw r || s."""
+    check_key(key, CKO.PRIVATE_KEY, _EC)
+    curve = keys.ec_key_curve(key)
+    check_size(curve.bits, MIN_BITS, MAX_BITS)
+    private = keys.ec_private_key(crypto, key)
+
+    def sign(hash_value: bytes) -> bytes:
+        r, s = crypto.ecdsa_sign_hash(private, hash_value)
+        return int_bytes(r, curve.size) + int_bytes(s, curve.size)
+
+    return sign
+
+
+def _verifier(crypto: CryptoBackend, key: KeyView) -> Callable[[bytes, bytes], None]:
+    """ECDSA verification of raw r || s over a hash value."""
+    check_key(key, CKO.PUBLIC_KEY, _EC)
+    curve = keys.ec_key_curve(key)
+    check_size(curve.bits, MIN_BITS, MAX_BITS)
+    public = keys.ec_public_key(crypto, key)
+
+    def verify(hash_value: bytes, signature: bytes) -> None:
+        if len(signature) != 2 * curve.size:
+            raise SignatureLenRange("ECDSA signature has the wrong length for the curve")
+        r = int.from_bytes(signature[: curve.size], "big")
+        s = int.from_bytes(signature[curve.size :], "big")
+        crypto.ecdsa_verify_hash(public, r, s, hash_value)
+
+    return verify
+
+
+def ecdsa_sign(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePartSign:
+    no_param(param)
+    return SinglePartSign(_signer(ctx.crypto, key))
+
+
+def ecdsa_verify(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePartVerify:
+    no_param(param)
+    return SinglePartVerify(_verifier(ctx.crypto, key))
+
+
+def _register_hashed(registry: MechanismRegistry, mechanism: int, alg: HashName) -> None:
+    def sign(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenSign:
+        no_param(param)
+        return HashThenSign(ctx.crypto.hash_new(alg), _signer(ctx.crypto, key))
+
+    def verify(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenVerify:
+        no_param(param)
+        return HashThenVerify(ctx.crypto.hash_new(alg), _verifier(ctx.crypto, key))
+
+    registry.add(
+        MechanismSpec(
+            mechanism,
+            MIN_BITS,
+            MAX_BITS,
+            CKF.SIGN | CKF.VERIFY | EC_FLAGS,
+            key_types=_EC,
+            sign=sign,
+            verify=verify,
+        )
+    )
+
+
+# -- ECDH ------------------------------------------------------------------------------------------
+
+
+def ecdh1_derive(
+    ctx: MechanismContext, key: KeyView, param: Params, length: int | None
+) -> bytes:
+    """CKM_ECDH1_DERIVE: Z, or X9.63 KDF output over Z and the shared data."""
+    if not isinstance(param, Ecdh1DeriveParams):
+        raise MechanismParamInvalid("ECDH1 derivation needs CK_ECDH1_DERIVE_PARAMS")
+    if param.kdf == CKD.NULL:
+        if param.shared_data:
+            raise MechanismParamInvalid("CKD_NULL takes no shared data")
+        alg: HashName | None = None
+    elif param.kdf in KDF_HASHES:
+        alg = KDF_HASHES[param.kdf]
+    else:
+        raise MechanismParamInvalid("key derivation function not supported")
+    check_key(key, CKO.PRIVATE_KEY, _EC)
+    curve = keys.ec_key_curve(key)
+    check_size(curve.bits, MIN_BITS, MAX_BITS)
+    private = keys.ec_private_key(ctx.crypto, key)
+    try:
+        point = curves.unwrap_point(param.public_data, curves.weierstrass_point_lengths(curve))
+        peer = ctx.crypto.ec_public_from_point(curve.name, point)
+    except AttributeValueInvalid:
+        raise MechanismParamInvalid("the peer's public value is not a point on the curve") from None
+    z = ctx.crypto.ecdh(private, peer)
+    if alg is None:
+        if length is None:
+            return z
+        if not 0 < length <= len(z):
+            raise TemplateInconsistent("CKA_VALUE_LEN is longer than the shared secret")
+        return z[len(z) - length :]
+    if length is not None and not 0 < length <= KDF_OUTPUT_BYTES:
+        raise TemplateInconsistent("CKA_VALUE_LEN is out of range for the KDF")
+    return ctx.crypto.x963_kdf(alg, z, param.shared_data, length or len(z))
+
+
+def register(registry: MechanismRegistry) -> None:
+    """Add the EC mechanisms (key sizes in bits)."""
+    registry.add(
+        MechanismSpec(
+            CKM.EC_KEY_PAIR_GEN,
+            MIN_BITS,
+            MAX_BITS,
+            CKF.GENERATE_KEY_PAIR | EC_FLAGS,
+            generated_key_type=CKK.EC,
+            generate_key_pair=generate_ec_key_pair,
+        )
+    )
+    registry.add(
+        MechanismSpec(
+            CKM.ECDSA,
+            MIN_BITS,
+            MAX_BITS,
+            CKF.SIGN | CKF.VERIFY | EC_FLAGS,
+            key_types=_EC,
+            sign=ecdsa_sign,
+            verify=ecdsa_verify,
+        )
+    )
+    for mechanism, alg in ECDSA_HASHES.items():
+        _register_hashed(registry, mechanism, alg)
+    registry.add(
+        MechanismSpec(
+            CKM.ECDH1_DERIVE,
+            MIN_BITS,
+            MAX_BITS,
+            CKF.DERIVE | EC_FLAGS,
+            key_types=_EC,
+            derive=ecdh1_derive,
+        )
+    )

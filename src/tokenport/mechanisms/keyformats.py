@@ -1,0 +1,160 @@
+"""Key material checks and encodings the core needs outside any one mechanism.
+
+* ``complete_key_attributes`` validates the material of a key being created (C_CreateObject,
+  C_UnwrapKey) and returns the attributes the token derives from it: CKA_PUBLIC_KEY_INFO
+  (PKCS #11 3.0 s4.8 / s4.9, the DER SubjectPublicKeyInfo) for RSA, EC and Ed25519 public and
+  private keys; CKA_MODULUS_BITS for RSA public keys (v2.40 Current Mechanisms s2.1.2);
+  CKA_VALUE_LEN for secret keys (v2.40 s4.10); CKA_EC_POINT in its DER OCTET STRING form
+  when it was given as a raw point (s2.3.3, s2.3.6 of 3.0 for Edwards keys).
+* ``encode_private_key_pkcs8`` / ``decode_private_key_pkcs8``: the private key encoding of
+  C_WrapKey / C_UnwrapKey (v2.40 Current Mechanisms s2.7 "Wrapping/unwrapping private keys":
+  an unencrypted PKCS #8 PrivateKeyInfo, RFC 5208). Secret keys are wrapped as their
+  CKA_VALUE by the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tokenport.attributes.kinds import AttrValue
+from tokenport.ck import CKA, CKK, CKO
+from tokenport.errors import (
+    AttributeValueInvalid,
+    KeyNotWrappable,
+    TemplateIncomplete,
+    TemplateInconsistent,
+)
+from tokenport.mechanisms import curves, keys
+from tokenport.mechanisms.base import KeyView
+from tokenport.mechanisms.common import get_bytes, get_int, int_bytes
+from tokenport.ports.crypto import CryptoBackend
+
+AES_KEY_SIZES = frozenset({16, 24, 32})
+HMAC_KEY_TYPES = frozenset(
+    {
+        CKK.GENERIC_SECRET,
+        CKK.MD5_HMAC,
+        CKK.SHA_1_HMAC,
+        CKK.SHA224_HMAC,
+        CKK.SHA256_HMAC,
+        CKK.SHA384_HMAC,
+        CKK.SHA512_HMAC,
+    }
+)
+
+
+def _secret(key_type: int, attrs: Mapping[int, AttrValue]) -> dict[int, AttrValue]:
+    value = get_bytes(attrs.get, CKA.VALUE, TemplateIncomplete)
+    if key_type == CKK.AES and len(value) not in AES_KEY_SIZES:
+        raise AttributeValueInvalid("an AES key is 16, 24 or 32 bytes")
+    if key_type in HMAC_KEY_TYPES and not value:
+        raise AttributeValueInvalid("a secret key value must not be empty")
+    return {CKA.VALUE_LEN: len(value)}
+
+
+def _ec_point_attrs(given: bytes, point: bytes) -> dict[int, AttrValue]:
+    encoded = curves.encode_point(point)
+    return {} if given == encoded else {CKA.EC_POINT: encoded}
+
+
+def _public(
+    crypto: CryptoBackend, key_type: int, attrs: Mapping[int, AttrValue]
+) -> dict[int, AttrValue]:
+    get = attrs.get
+    if key_type == CKK.RSA:
+        obj = keys.build_rsa_public(crypto, get, TemplateIncomplete)
+        bits = get_int(get, CKA.MODULUS, TemplateIncomplete).bit_length()
+        given_bits = attrs.get(CKA.MODULUS_BITS)
+        if given_bits is not None and given_bits != bits:
+            raise TemplateInconsistent("CKA_MODULUS_BITS does not match CKA_MODULUS")
+        return {CKA.PUBLIC_KEY_INFO: crypto.public_key_info(obj), CKA.MODULUS_BITS: bits}
+    if key_type == CKK.EC:
+        curve = keys.ec_curve(get, TemplateIncomplete)
+        point = keys.ec_point(get, curve, TemplateIncomplete)
+        obj = crypto.ec_public_from_point(curve.name, point)
+        out = _ec_point_attrs(get_bytes(get, CKA.EC_POINT, TemplateIncomplete), point)
+        return {CKA.PUBLIC_KEY_INFO: crypto.public_key_info(obj), **out}
+    if key_type == CKK.EC_EDWARDS:
+        obj = keys.build_ed25519_public(crypto, get, TemplateIncomplete)
+        point = keys.ed25519_point(get, TemplateIncomplete)
+        out = _ec_point_attrs(get_bytes(get, CKA.EC_POINT, TemplateIncomplete), point)
+        return {CKA.PUBLIC_KEY_INFO: crypto.public_key_info(obj), **out}
+    return {}
+
+
+def _private(
+    crypto: CryptoBackend, key_type: int, attrs: Mapping[int, AttrValue]
+) -> dict[int, AttrValue]:
+    get = attrs.get
+    if key_type == CKK.RSA:
+        obj = keys.build_rsa_private(crypto, get, TemplateIncomplete)
+    elif key_type == CKK.EC:
+        obj = keys.build_ec_private(crypto, get, TemplateIncomplete)
+    elif key_type == CKK.EC_EDWARDS:
+        obj = keys.build_ed25519_private(crypto, get, TemplateIncomplete)
+    else:
+        return {}
+    return {CKA.PUBLIC_KEY_INFO: crypto.public_key_info(obj)}
+
+
+def complete_key_attributes(
+    crypto: CryptoBackend, object_class: int, key_type: int, attrs: Mapping[int, AttrValue]
+) -> dict[int, AttrValue]:
+    """Validate a new key's material and return the attributes to add to it.
+
+    Missing material raises TemplateIncomplete; malformed or inconsistent material
+    AttributeValueInvalid (TemplateInconsistent for a contradicting CKA_MODULUS_BITS); a curve
+    other than P-256/P-384/P-521 (EC) or Ed25519 (Edwards) CurveNotSupported. Key types this
+    module does not know get only CKA_VALUE_LEN (secret keys) or nothing.
+    """
+    if object_class == CKO.SECRET_KEY:
+        return _secret(key_type, attrs)
+    if object_class == CKO.PUBLIC_KEY:
+        return _public(crypto, key_type, attrs)
+    if object_class == CKO.PRIVATE_KEY:
+        return _private(crypto, key_type, attrs)
+    return {}
+
+
+def encode_private_key_pkcs8(crypto: CryptoBackend, key: KeyView) -> bytes:
+    """The DER PKCS #8 PrivateKeyInfo of an RSA, EC or Ed25519 private key object."""
+    if key.object_class != CKO.PRIVATE_KEY:
+        raise KeyNotWrappable("only private keys are encoded as PKCS #8")
+    if key.key_type == CKK.RSA:
+        obj = keys.rsa_private_key(crypto, key)
+    elif key.key_type == CKK.EC:
+        obj = keys.ec_private_key(crypto, key)
+    elif key.key_type == CKK.EC_EDWARDS:
+        obj = keys.ed25519_private_key(crypto, key)
+    else:
+        raise KeyNotWrappable("this private key type cannot be wrapped")
+    return crypto.pkcs8_encode(obj)
+
+
+def decode_private_key_pkcs8(crypto: CryptoBackend, der: bytes) -> tuple[int, dict[int, AttrValue]]:
+    """(CKK_*, key material attributes) of a DER PKCS #8 PrivateKeyInfo.
+
+    WrappedKeyInvalid if it is not a PKCS #8 RSA, EC or Ed25519 key; CurveNotSupported for an
+    EC key on another curve.
+    """
+    decoded = crypto.pkcs8_decode(der)
+    if decoded.kind == "rsa":
+        nums = crypto.rsa_private_numbers(decoded.key)
+        return CKK.RSA, {
+            CKA.MODULUS: int_bytes(nums.n),
+            CKA.PUBLIC_EXPONENT: int_bytes(nums.e),
+            CKA.PRIVATE_EXPONENT: int_bytes(nums.d),
+            CKA.PRIME_1: int_bytes(nums.p),
+            CKA.PRIME_2: int_bytes(nums.q),
+            CKA.EXPONENT_1: int_bytes(nums.dp),
+            CKA.EXPONENT_2: int_bytes(nums.dq),
+            CKA.COEFFICIENT: int_bytes(nums.qinv),
+        }
+    if decoded.kind == "ec":
+        curve = next(c for c in curves.CURVES if c.name == decoded.curve)
+        d = crypto.ec_private_scalar(decoded.key)
+        return CKK.EC, {CKA.EC_PARAMS: curve.params, CKA.VALUE: int_bytes(d, curve.size)}
+    return CKK.EC_EDWARDS, {
+        CKA.EC_PARAMS: curves.ED25519_PARAMS,
+        CKA.VALUE: crypto.ed25519_seed(decoded.key),
+    }

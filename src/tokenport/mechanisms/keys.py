@@ -1,0 +1,167 @@
+"""From key attributes to the crypto port's key objects (PKCS #11 v2.40 s4.8-4.9, Current
+Mechanisms s2.1.2-2.1.3 RSA, s2.3.3-2.3.4 EC; PKCS #11 3.0 s2.3.5-2.3.6 Edwards keys).
+
+The ``build_*`` functions read attributes through a getter, so they serve both key objects
+(KeyView.get, at operation time) and templates (Mapping.get, when keyformats validates a key
+being created); ``missing`` is the error for absent material (KeyTypeInconsistent for an
+existing object, TemplateIncomplete for a template). The ``*_key`` functions wrap them in
+KeyView.cached so an object's key is parsed once.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tokenport.ck import CKA
+from tokenport.errors import AttributeValueInvalid, KeyTypeInconsistent, PKCS11Error
+from tokenport.mechanisms import curves
+from tokenport.mechanisms.base import KeyView
+from tokenport.mechanisms.common import Getter, get_bytes, get_int, opt_int
+from tokenport.ports.crypto import CryptoBackend, RsaPrivateNumbers
+
+# -- RSA --------------------------------------------------------------------------------------
+
+
+def build_rsa_public(crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]) -> object:
+    n = get_int(get, CKA.MODULUS, missing)
+    e = get_int(get, CKA.PUBLIC_EXPONENT, missing)
+    return crypto.rsa_public_from_numbers(n, e)
+
+
+def build_rsa_private(crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]) -> object:
+    """The private key from CKA_MODULUS and CKA_PRIVATE_EXPONENT plus either the primes or
+    CKA_PUBLIC_EXPONENT; absent CRT values are computed."""
+    n = get_int(get, CKA.MODULUS, missing)
+    d = get_int(get, CKA.PRIVATE_EXPONENT, missing)
+    e = opt_int(get, CKA.PUBLIC_EXPONENT)
+    p = opt_int(get, CKA.PRIME_1)
+    q = opt_int(get, CKA.PRIME_2)
+    if p is None or q is None:
+        if e is None:
+            raise missing("an RSA private key needs CKA_PUBLIC_EXPONENT or its primes")
+        p, q = crypto.rsa_recover_primes(n, e, d)
+        p, q = max(p, q), min(p, q)
+        dp = dq = qinv = None
+    else:
+        dp = opt_int(get, CKA.EXPONENT_1)
+        dq = opt_int(get, CKA.EXPONENT_2)
+        qinv = opt_int(get, CKA.COEFFICIENT)
+    if p < 2 or q < 2 or p * q != n:
+        raise AttributeValueInvalid("RSA primes do not match the modulus")
+    if e is None:
+        try:
+            e = pow(d, -1, math.lcm(p - 1, q - 1))
+        except ValueError:
+            raise AttributeValueInvalid("RSA private exponent is not invertible") from None
+    try:
+        numbers = RsaPrivateNumbers(
+            n=n,
+            e=e,
+            d=d,
+            p=p,
+            q=q,
+            dp=dp if dp is not None else d % (p - 1),
+            dq=dq if dq is not None else d % (q - 1),
+            qinv=qinv if qinv is not None else pow(q, -1, p),
+        )
+    except ValueError:
+        raise AttributeValueInvalid("RSA primes are not coprime") from None
+    return crypto.rsa_private_from_numbers(numbers)
+
+
+def modulus_bits(key: KeyView) -> int:
+    """Bit length of CKA_MODULUS (the RSA key size)."""
+    return get_int(key.get, CKA.MODULUS, KeyTypeInconsistent).bit_length()
+
+
+def rsa_private_key(crypto: CryptoBackend, key: KeyView) -> object:
+    return key.cached(
+        "rsa.private", lambda: build_rsa_private(crypto, key.get, KeyTypeInconsistent)
+    )
+
+
+def rsa_public_key(crypto: CryptoBackend, key: KeyView) -> object:
+    return key.cached("rsa.public", lambda: build_rsa_public(crypto, key.get, KeyTypeInconsistent))
+
+
+# -- EC ----------------------------------------------------------------------------------------
+
+
+def ec_curve(get: Getter, missing: type[PKCS11Error]) -> curves.Curve:
+    """The curve of an EC key from CKA_EC_PARAMS."""
+    return curves.weierstrass_curve(get_bytes(get, CKA.EC_PARAMS, missing))
+
+
+def ec_scalar(curve: curves.Curve, value: bytes) -> int:
+    """The private value d of CKA_VALUE, checked to be in [1, n-1]."""
+    d = int.from_bytes(value, "big")
+    if not 1 <= d < curve.order:
+        raise AttributeValueInvalid("EC private value out of range")
+    return d
+
+
+def build_ec_private(crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]) -> object:
+    curve = ec_curve(get, missing)
+    d = ec_scalar(curve, get_bytes(get, CKA.VALUE, missing))
+    return crypto.ec_private_from_scalar(curve.name, d)
+
+
+def ec_point(get: Getter, curve: curves.Curve, missing: type[PKCS11Error]) -> bytes:
+    """The SEC 1 point inside CKA_EC_POINT (DER OCTET STRING or raw)."""
+    value = get_bytes(get, CKA.EC_POINT, missing)
+    return curves.unwrap_point(value, curves.weierstrass_point_lengths(curve))
+
+
+def build_ec_public(crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]) -> object:
+    curve = ec_curve(get, missing)
+    return crypto.ec_public_from_point(curve.name, ec_point(get, curve, missing))
+
+
+def ec_key_curve(key: KeyView) -> curves.Curve:
+    return key.cached("ec.curve", lambda: ec_curve(key.get, KeyTypeInconsistent))
+
+
+def ec_private_key(crypto: CryptoBackend, key: KeyView) -> object:
+    return key.cached("ec.private", lambda: build_ec_private(crypto, key.get, KeyTypeInconsistent))
+
+
+def ec_public_key(crypto: CryptoBackend, key: KeyView) -> object:
+    return key.cached("ec.public", lambda: build_ec_public(crypto, key.get, KeyTypeInconsistent))
+
+
+# -- Ed25519 -----------------------------------------------------------------------------------
+
+
+def build_ed25519_private(
+    crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]
+) -> object:
+    curves.require_ed25519(get_bytes(get, CKA.EC_PARAMS, missing))
+    seed = get_bytes(get, CKA.VALUE, missing)
+    if len(seed) != curves.ED25519_KEY_SIZE:
+        raise AttributeValueInvalid("an Ed25519 private key is 32 bytes")
+    return crypto.ed25519_private_from_seed(seed)
+
+
+def ed25519_point(get: Getter, missing: type[PKCS11Error]) -> bytes:
+    """The 32-byte public key inside CKA_EC_POINT (DER OCTET STRING or raw)."""
+    value = get_bytes(get, CKA.EC_POINT, missing)
+    return curves.unwrap_point(value, frozenset({curves.ED25519_KEY_SIZE}))
+
+
+def build_ed25519_public(
+    crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]
+) -> object:
+    curves.require_ed25519(get_bytes(get, CKA.EC_PARAMS, missing))
+    return crypto.ed25519_public_from_bytes(ed25519_point(get, missing))
+
+
+def ed25519_private_key(crypto: CryptoBackend, key: KeyView) -> object:
+    return key.cached(
+        "ed25519.private", lambda: build_ed25519_private(crypto, key.get, KeyTypeInconsistent)
+    )
+
+
+def ed25519_public_key(crypto: CryptoBackend, key: KeyView) -> object:
+    return key.cached(
+        "ed25519.public", lambda: build_ed25519_public(crypto, key.get, KeyTypeInconsistent)
+    )
