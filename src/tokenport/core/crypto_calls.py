@@ -410,8 +410,8 @@ class CryptoCalls(ModuleState):
 
     @synchronized
     def derive_key(self, session: int, mechanism: Mechanism, base_key: int, template: Template) -> int:
-        """C_DeriveKey (s5.14): a secret key from the mechanism's output (leading bytes,
-        CKA_VALUE_LEN of them when given)."""
+        """C_DeriveKey (s5.14): a secret key from the mechanism's output (CKA_VALUE_LEN bytes
+        when given; the mechanism truncates as its specification says)."""
         current = self._session(session)
         spec = self._spec(mechanism, "derive")
         assert spec.derive is not None
@@ -423,15 +423,14 @@ class CryptoCalls(ModuleState):
         is_so = self._is_so(current)
         schema = self._factory.prepare(Origin.DERIVE, wanted, fixed, is_so=is_so)
         self._access_of(current, wanted, CKO.SECRET_KEY, key_type)
-        secret = spec.derive(self._mechanism_context(), self._view(current, base), mechanism.param)
         length = wanted.get(CKA.VALUE_LEN)
-        if length is None and key_type == CKK.AES and len(secret) not in (16, 24, 32):
-            raise TemplateIncomplete("CKA_VALUE_LEN is needed for this AES key")
-        size = len(secret) if length is None else length
-        assert isinstance(size, int)
-        if not 0 < size <= len(secret):
-            raise TemplateInconsistent("CKA_VALUE_LEN exceeds the derived secret")
-        material: dict[int, AttrValue] = {CKA.VALUE: secret[:size]}
+        assert length is None or isinstance(length, int)
+        secret = spec.derive(
+            self._mechanism_context(), self._view(current, base), mechanism.param, length
+        )
+        if length is not None and len(secret) != length:
+            raise TemplateInconsistent("the mechanism cannot derive CKA_VALUE_LEN bytes")
+        material: dict[int, AttrValue] = {CKA.VALUE: secret}
         obj = self._factory.build(
             schema, Origin.DERIVE, wanted, {**fixed, **material}, is_so=is_so, base=base
         )
