@@ -546,6 +546,49 @@ class PycaCrypto:
             return DecodedPrivateKey("ed25519", key)
         raise errors.WrappedKeyInvalid("wrapped private key type not supported")
 
+    def load_private_key(self, data: bytes, password: bytes | None = None) -> bytes:
+        with _translate(errors.AttributeValueInvalid, "not a private key in PEM or DER form"):
+            if data.lstrip().startswith(b"-----BEGIN"):
+                key = serialization.load_pem_private_key(data, password=password)
+            else:
+                key = serialization.load_der_private_key(data, password=password)
+            return key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+
+    def load_public_key(self, data: bytes) -> bytes:
+        with _translate(errors.AttributeValueInvalid, "not a public key in PEM or DER form"):
+            if data.lstrip().startswith(b"-----BEGIN"):
+                key = serialization.load_pem_public_key(data)
+            else:
+                key = serialization.load_der_public_key(data)
+            return key.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+
+    def load_certificate(self, data: bytes) -> bytes:
+        with _translate(errors.AttributeValueInvalid, "not an X.509 certificate in PEM or DER form"):
+            if data.lstrip().startswith(b"-----BEGIN"):
+                cert = x509.load_pem_x509_certificate(data)
+            else:
+                cert = x509.load_der_x509_certificate(data)
+            return cert.public_bytes(serialization.Encoding.DER)
+
+    def public_key_decode(self, der_bytes: bytes) -> DecodedPrivateKey:
+        with _translate(errors.AttributeValueInvalid, "not a DER SubjectPublicKeyInfo"):
+            key = serialization.load_der_public_key(der_bytes)
+        if isinstance(key, rsa.RSAPublicKey):
+            return DecodedPrivateKey("rsa", key)
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            curve = _CURVE_BY_PYCA_NAME.get(key.curve.name)
+            if curve is None:
+                raise errors.CurveNotSupported("curve of the public key not supported")
+            return DecodedPrivateKey("ec", key, curve)
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            return DecodedPrivateKey("ed25519", key)
+        raise errors.AttributeValueInvalid("public key type not supported")
+
     def x509_fields(self, der_bytes: bytes) -> X509Fields:
         with _translate(errors.AttributeValueInvalid, "not a DER X.509 certificate"):
             cert = x509.load_der_x509_certificate(der_bytes)

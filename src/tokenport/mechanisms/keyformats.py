@@ -158,3 +158,30 @@ def decode_private_key_pkcs8(crypto: CryptoBackend, der: bytes) -> tuple[int, di
         CKA.EC_PARAMS: curves.ED25519_PARAMS,
         CKA.VALUE: crypto.ed25519_seed(decoded.key),
     }
+
+
+def public_attributes_of_pkcs8(crypto: CryptoBackend, der: bytes) -> dict[int, AttrValue]:
+    """The public key material of a DER PKCS #8 private key (to import a key pair)."""
+    decoded = crypto.pkcs8_decode(der)
+    if decoded.kind == "rsa":
+        nums = crypto.rsa_private_numbers(decoded.key)
+        return {CKA.MODULUS: int_bytes(nums.n), CKA.PUBLIC_EXPONENT: int_bytes(nums.e)}
+    if decoded.kind == "ec":
+        curve = next(c for c in curves.CURVES if c.name == decoded.curve)
+        return {CKA.EC_PARAMS: curve.params,
+                CKA.EC_POINT: curves.encode_point(crypto.ec_public_point(decoded.key))}
+    public = crypto.ed25519_public_bytes(decoded.key)
+    return {CKA.EC_PARAMS: curves.ED25519_PARAMS, CKA.EC_POINT: curves.encode_point(public)}
+
+def decode_public_key_info(crypto: CryptoBackend, spki: bytes) -> tuple[int, dict[int, AttrValue]]:
+    """(CKK_*, public key material attributes) of a DER SubjectPublicKeyInfo."""
+    decoded = crypto.public_key_decode(spki)
+    if decoded.kind == "rsa":
+        n, e = crypto.rsa_public_numbers(decoded.key)
+        return CKK.RSA, {CKA.MODULUS: int_bytes(n), CKA.PUBLIC_EXPONENT: int_bytes(e)}
+    if decoded.kind == "ec":
+        curve = next(c for c in curves.CURVES if c.name == decoded.curve)
+        return CKK.EC, {CKA.EC_PARAMS: curve.params,
+                        CKA.EC_POINT: curves.encode_point(crypto.ec_public_point(decoded.key))}
+    return CKK.EC_EDWARDS, {CKA.EC_PARAMS: curves.ED25519_PARAMS,
+                            CKA.EC_POINT: curves.encode_point(crypto.ed25519_public_bytes(decoded.key))}

@@ -329,6 +329,23 @@ class CryptoBackend(Protocol):
         CurveNotSupported for an EC key on another curve."""
         ...
 
+    def load_private_key(self, data: bytes, password: bytes | None = None) -> bytes:
+        """A private key file (PEM or DER; PKCS #8, SEC1 or PKCS #1; encrypted PEM with
+        ``password``) as DER PKCS #8; AttributeValueInvalid if it is none of these."""
+        ...
+
+    def load_public_key(self, data: bytes) -> bytes:
+        """A public key file (PEM or DER SubjectPublicKeyInfo, or PEM PKCS #1) as DER SPKI."""
+        ...
+
+    def load_certificate(self, data: bytes) -> bytes:
+        """An X.509 certificate file (PEM or DER) as DER."""
+        ...
+
+    def public_key_decode(self, der: bytes) -> DecodedPrivateKey:
+        """Parse a DER SubjectPublicKeyInfo (``key`` then holds the public key object)."""
+        ...
+
     def x509_fields(self, der: bytes) -> X509Fields:
         """The fields of a DER X.509 certificate; AttributeValueInvalid for anything else."""
         ...

@@ -1,0 +1,166 @@
+"""Shared pieces of the tokenport command: opening the library, choosing a token, reading
+PINs from a prompt, an environment variable or a file, and printing errors as one line."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from tokenport.ck import CKF, CKR, CKU
+from tokenport.core.module import Module
+from tokenport.errors import PKCS11Error
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RW_SESSION = int(CKF.SERIAL_SESSION | CKF.RW_SESSION)
+
+
+def fail(message: str) -> None:
+    """Print one clear line and leave with a non-zero exit code."""
+    raise click.ClickException(message)
+
+
+def reports_errors(command: F) -> F:
+    """Turn PKCS #11 and file errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except PKCS11Error as exc:
+            name = CKR(exc.rv).name if exc.rv in CKR._value2member_map_ else hex(exc.rv)
+            detail = str(exc)
+            text = f"{detail} (CKR_{name})" if detail != type(exc).__name__ else f"CKR_{name}"
+            raise click.ClickException(text) from None
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise SystemExit(1) from None
+        except OSError as exc:
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def opened_module() -> Iterator[Module]:
+    """The token library, initialized for the duration of a command."""
+    module = Module()
+    module.initialize()
+    try:
+        yield module
+    finally:
+        module.finalize()
+
+
+def token_options(command: F) -> F:
+    """--slot / --token options naming the token a command works on."""
+    command = click.option(
+        "--token", "token_name", metavar="LABEL|SERIAL",
+        help="Token label or serial number (default: the only initialized token).",
+    )(command)
+    command = click.option("--slot", type=int, help="Slot ID of the token.")(command)
+    return command
+
+
+def select_slot(module: Module, slot: int | None, token_name: str | None) -> int:
+    """The slot of the token the user named (or of the only initialized token)."""
+    initialized = [
+        s for s in module.get_slot_list(True)
+        if module.get_token_info(s).flags & CKF.TOKEN_INITIALIZED
+    ]
+    if slot is not None:
+        if slot not in module.get_slot_list(True):
+            fail(f"no slot {slot}")
+        return slot
+    if token_name is not None:
+        for candidate in initialized:
+            info = module.get_token_info(candidate)
+            if token_name in (info.label, info.serial_number):
+                return candidate
+        fail(f"no initialized token with label or serial {token_name!r}")
+    if len(initialized) == 1:
+        return initialized[0]
+    if not initialized:
+        fail("no initialized token; create one with 'tokenport token init'")
+    fail("several tokens exist; choose one with --token or --slot")
+    raise AssertionError("unreachable")
+
+
+def pin_options(role: str) -> Callable[[F], F]:
+    """--pin / --pin-env / --pin-file (or --so-pin ...) options for one PIN."""
+    prefix = "so-pin" if role == "so" else "pin"
+    who = "SO PIN" if role == "so" else "user PIN"
+    env_default = "TOKENPORT_SO_PIN" if role == "so" else "TOKENPORT_PIN"
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            f"--{prefix}-file", type=click.Path(dir_okay=False, path_type=Path),
+            help=f"Read the {who} from the first line of this file.",
+        )(command)
+        command = click.option(
+            f"--{prefix}-env", metavar="VAR",
+            help=f"Read the {who} from this environment variable (default: {env_default}).",
+        )(command)
+        command = click.option(
+            f"--{prefix}", metavar="PIN",
+            help=f"The {who} itself (visible to other users in the process list; prefer a prompt, "
+            "--{prefix}-env or --{prefix}-file).".replace("{prefix}", prefix),
+        )(command)
+        return command
+
+    return decorate
+
+
+def read_pin(
+    role: str, value: str | None, env: str | None, file: Path | None, *, confirm: bool = False,
+    what: str | None = None, default_env: str | None = None,
+) -> bytes:
+    """A PIN from the command line, an environment variable, a file, or a hidden prompt.
+
+    Without --pin/--pin-env/--pin-file, the default variable (TOKENPORT_PIN or
+    TOKENPORT_SO_PIN) is used when set; otherwise a terminal prompt asks.
+    """
+    label = what or ("SO PIN" if role == "so" else "user PIN")
+    if value is not None:
+        return value.encode()
+    if file is not None:
+        text = file.read_text(encoding="utf-8").splitlines()
+        if not text or not text[0]:
+            fail(f"{file}: no PIN on the first line")
+        return text[0].encode()
+    name = env or default_env or ("TOKENPORT_SO_PIN" if role == "so" else "TOKENPORT_PIN")
+    if env is not None or name in os.environ:
+        secret = os.environ.get(name)
+        if not secret:
+            fail(f"environment variable {name} is not set or empty")
+        assert secret is not None
+        return secret.encode()
+    if not sys.stdin.isatty():
+        fail(f"no {label} given: run in a terminal to be asked, or set {name}, "
+             "or use the --...-env / --...-file options")
+    entered: str = click.prompt(label, hide_input=True, confirmation_prompt=confirm)
+    return entered.encode()
+
+
+@contextlib.contextmanager
+def user_session(module: Module, slot: int, pin: bytes | None, role: int = CKU.USER) -> Iterator[int]:
+    """A R/W session, logged in when a PIN is given."""
+    session = module.open_session(slot, RW_SESSION)
+    try:
+        if pin is not None:
+            module.login(session, role, pin)
+        yield session
+    finally:
+        module.close_session(session)
+
+
+def emit_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))

@@ -1,0 +1,239 @@
+"""`tokenport object ...`: list, import, export and delete objects (PKCS #11 v2.40 s5.7)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import click
+
+from tokenport import keyfiles
+from tokenport.attributes.kinds import AttrValue
+from tokenport.ck import CKA, CKK, CKO, CKR
+from tokenport.cli.common import (
+    emit_json,
+    fail,
+    opened_module,
+    pin_options,
+    read_pin,
+    reports_errors,
+    select_slot,
+    token_options,
+    user_session,
+)
+from tokenport.core.module import Module
+
+CLASS_NAMES: dict[int, str] = {CKO.DATA: "data", CKO.CERTIFICATE: "cert", CKO.PUBLIC_KEY: "pubkey",
+               CKO.PRIVATE_KEY: "privkey", CKO.SECRET_KEY: "secretkey"}
+CLASS_BY_NAME = {name: int(cls) for cls, name in CLASS_NAMES.items()}
+KEY_TYPE_NAMES: dict[int, str] = {CKK.RSA: "rsa", CKK.EC: "ec", CKK.EC_EDWARDS: "ed25519", CKK.AES: "aes",
+                  CKK.GENERIC_SECRET: "generic"}
+SHOWN = (CKA.CLASS, CKA.LABEL, CKA.ID, CKA.KEY_TYPE, CKA.TOKEN, CKA.PRIVATE, CKA.SENSITIVE,
+         CKA.EXTRACTABLE, CKA.MODULUS_BITS, CKA.VALUE_LEN, CKA.SUBJECT)
+
+
+def maybe_pin(pin: str | None, pin_env: str | None, pin_file: Path | None, login: bool) -> bytes | None:
+    """The user PIN when one was given (or --login asks for it); None lists public objects."""
+    if pin is None and pin_env is None and pin_file is None and not login \
+            and "TOKENPORT_PIN" not in os.environ:
+        return None
+    return read_pin("user", pin, pin_env, pin_file)
+
+
+def find(module: Module, session: int, template: Sequence[tuple[int, AttrValue]]) -> list[int]:
+    module.find_objects_init(session, template)
+    found: list[int] = []
+    while batch := module.find_objects(session, 64):
+        found += batch
+    module.find_objects_final(session)
+    return found
+
+
+@dataclass
+class ObjectRow:
+    """What `object list` shows of one object."""
+
+    handle: int
+    object_class: str
+    label: str
+    id: str
+    key_type: str | None = None
+    size: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["class"] = data.pop("object_class")
+        return data
+
+    def line(self) -> str:
+        extra = " ".join(x for x in (self.key_type, self.size) if x)
+        return (f"{self.object_class:<9} label={self.label!r} id={self.id or '-'}"
+                f"{' ' + extra if extra else ''} [{','.join(self.flags)}]")
+
+
+def _text(value: AttrValue | None) -> bytes:
+    return value if isinstance(value, bytes) else b""
+
+
+def describe(module: Module, session: int, handle: int) -> ObjectRow:
+    results = module.get_attribute_value(session, handle, SHOWN)
+    values = {r.type: r.value for r in results if r.error == CKR.OK and r.value is not None}
+    object_class = values.get(CKA.CLASS)
+    key_type = values.get(CKA.KEY_TYPE)
+    row = ObjectRow(
+        handle=handle,
+        object_class=CLASS_NAMES.get(object_class, str(object_class))
+        if isinstance(object_class, int) else "?",
+        label=_text(values.get(CKA.LABEL)).decode("utf-8", "replace"),
+        id=_text(values.get(CKA.ID)).hex(),
+    )
+    if isinstance(key_type, int):
+        row.key_type = KEY_TYPE_NAMES.get(key_type, hex(key_type))
+    bits, length = values.get(CKA.MODULUS_BITS), values.get(CKA.VALUE_LEN)
+    if isinstance(bits, int):
+        row.size = f"{bits} bits"
+    elif isinstance(length, int):
+        row.size = f"{length} bytes"
+    row.flags = [
+        name for attr, name in ((CKA.TOKEN, "token"), (CKA.PRIVATE, "private"),
+                                (CKA.SENSITIVE, "sensitive"), (CKA.EXTRACTABLE, "extractable"))
+        if values.get(attr) is True
+    ]
+    return row
+
+
+def selector(label: str | None, id_hex: str | None, kind: str | None) -> list[tuple[int, AttrValue]]:
+    template: list[tuple[int, AttrValue]] = []
+    if label is not None:
+        template.append((CKA.LABEL, label.encode()))
+    if id_hex is not None:
+        try:
+            template.append((CKA.ID, bytes.fromhex(id_hex)))
+        except ValueError:
+            fail(f"--id must be hexadecimal, not {id_hex!r}")
+    if kind is not None:
+        template.append((CKA.CLASS, CLASS_BY_NAME[kind]))
+    if not label and id_hex is None:
+        fail("name the object with --label or --id")
+    return template
+
+
+@click.group("object")
+def object_group() -> None:
+    """List, import, export and delete objects."""
+
+
+@object_group.command("list")
+@token_options
+@pin_options("user")
+@click.option("--login", is_flag=True, help="Log in (prompting for the PIN) to list private objects too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@reports_errors
+def object_list(slot: int | None, token_name: str | None, pin: str | None, pin_env: str | None,
+                pin_file: Path | None, login: bool, as_json: bool) -> None:
+    """List the objects of a token (private ones only after logging in)."""
+    user_pin = maybe_pin(pin, pin_env, pin_file, login)
+    with opened_module() as module:
+        target = select_slot(module, slot, token_name)
+        with user_session(module, target, user_pin) as session:
+            rows = [describe(module, session, h) for h in find(module, session, [])]
+    if as_json:
+        emit_json([row.as_json() for row in rows])
+        return
+    if not rows:
+        click.echo("no objects" + ("" if user_pin else " (public objects only; log in to see private ones)"))
+    for row in rows:
+        click.echo(row.line())
+
+
+@object_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@token_options
+@click.option("--label", required=True, help="CKA_LABEL of the new object(s).")
+@click.option("--id", "id_hex", help="CKA_ID in hex (default: SHA-1 of the public key).")
+@click.option("--type", "kind", type=click.Choice(["auto", "cert", "privkey", "pubkey"]),
+              default="auto", show_default=True, help="What the file holds.")
+@click.option("--no-public-key", is_flag=True, help="With a private key: do not also store its public key.")
+@click.option("--key-password-env", metavar="VAR", help="Password of an encrypted private key file.")
+@pin_options("user")
+@reports_errors
+def object_import(file: Path, slot: int | None, token_name: str | None, label: str,
+                  id_hex: str | None, kind: str, no_public_key: bool, key_password_env: str | None,
+                  pin: str | None, pin_env: str | None, pin_file: Path | None) -> None:
+    """Import a certificate (PEM/DER), a private key (PKCS#8, SEC1, PKCS#1) or a public key.
+
+    Private keys are stored private, sensitive and non-extractable.
+    """
+    data = file.read_bytes()
+    detected = keyfiles.detect(data) if kind == "auto" else kind
+    password = os.environ.get(key_password_env, "").encode() if key_password_env else None
+    user_pin = read_pin("user", pin, pin_env, pin_file)
+    with opened_module() as module:
+        target = select_slot(module, slot, token_name)
+        crypto = module.crypto
+        templates = keyfiles.import_templates(crypto, detected, data, label.encode(),
+                                              bytes.fromhex(id_hex) if id_hex else None, password,
+                                              with_public=not no_public_key)
+        with user_session(module, target, user_pin) as session:
+            for template in templates:
+                module.create_object(session, template)
+    click.echo(f"Imported {len(templates)} object(s) from {file} as {label!r}.")
+
+
+@object_group.command("export")
+@token_options
+@click.option("--label", help="CKA_LABEL of the object.")
+@click.option("--id", "id_hex", help="CKA_ID of the object, in hex.")
+@click.option("--type", "kind", type=click.Choice(["cert", "pubkey", "privkey"]), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file (default: stdout).")
+@click.option("--der", is_flag=True, help="Write DER instead of PEM.")
+@pin_options("user")
+@click.option("--login", is_flag=True, help="Log in first (needed for private objects).")
+@reports_errors
+def object_export(slot: int | None, token_name: str | None, label: str | None, id_hex: str | None,
+                  kind: str, out: Path | None, der: bool, pin: str | None, pin_env: str | None,
+                  pin_file: Path | None, login: bool) -> None:
+    """Export a certificate or public key; a private key only if it is extractable and not sensitive."""
+    user_pin = maybe_pin(pin, pin_env, pin_file, login or kind == "privkey")
+    with opened_module() as module:
+        target = select_slot(module, slot, token_name)
+        with user_session(module, target, user_pin) as session:
+            handles = find(module, session, selector(label, id_hex, kind))
+            if not handles:
+                fail("no such object" + ("" if user_pin else " (log in to see private objects)"))
+            if len(handles) > 1:
+                fail(f"{len(handles)} objects match; name one with --label and --id")
+            encoded = keyfiles.export_object(module, session, handles[0], kind)
+    output = encoded if der else keyfiles.to_pem(kind, encoded).encode()
+    if out is None:
+        click.echo(output if der else output.decode(), nl=False)
+    else:
+        out.write_bytes(output)
+        click.echo(f"Wrote {out}.")
+
+
+@object_group.command("delete")
+@token_options
+@click.option("--label", help="CKA_LABEL of the object(s).")
+@click.option("--id", "id_hex", help="CKA_ID of the object(s), in hex.")
+@click.option("--type", "kind", type=click.Choice(sorted(CLASS_BY_NAME)), help="Only objects of this class.")
+@pin_options("user")
+@reports_errors
+def object_delete(slot: int | None, token_name: str | None, label: str | None, id_hex: str | None,
+                  kind: str | None, pin: str | None, pin_env: str | None, pin_file: Path | None) -> None:
+    """Delete the objects with the given label and/or id."""
+    user_pin = read_pin("user", pin, pin_env, pin_file)
+    with opened_module() as module:
+        target = select_slot(module, slot, token_name)
+        with user_session(module, target, user_pin) as session:
+            handles = find(module, session, selector(label, id_hex, kind))
+            if not handles:
+                fail("no such object")
+            for handle in handles:
+                module.destroy_object(session, handle)
+    click.echo(f"Deleted {len(handles)} object(s).")
+
+
