@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import os
 import sqlite3
 import stat
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -354,31 +356,72 @@ def test_newer_schema_is_refused(db: Path) -> None:
         SqliteObjectStore(db).initialize()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_read_only_store(db: Path) -> None:
+def run_unprivileged(check: Callable[[], None]) -> None:
+    """Run ``check`` as an ordinary user: root ignores file permissions, so as root the
+    check runs in a forked child that first drops to uid/gid 65534 (nobody)."""
+    if os.geteuid() != 0:
+        check()
+        return
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_end)
+        status, message = 0, b""
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            check()
+        except BaseException as exc:  # report any failure to the parent
+            status, message = 1, repr(exc).encode()
+        os.write(write_end, message)
+        os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, message.decode()
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A root-owned directory everyone may read but only its owner may write."""
+    path = Path(tempfile.mkdtemp(prefix="tokenport-perm-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_read_only_store(shared_dir: Path) -> None:
+    db = shared_dir / "tokenport.sqlite3"
     store = SqliteObjectStore(db)
     store.save_object(b"x", b"1")
     store.close()
-    db.chmod(0o400)
-    db.parent.chmod(0o500)
-    try:
+    db.chmod(0o444)
+    shared_dir.chmod(0o555)
+
+    def check() -> None:
         with pytest.raises(errors.DeviceError) as info:
             SqliteObjectStore(db).save_object(b"y", b"2")
         assert str(db) in str(info.value)
-    finally:
-        db.parent.chmod(0o700)
-        db.chmod(0o600)
 
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_unwritable_directory(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
     try:
-        with pytest.raises(errors.DeviceError):
-            SqliteObjectStore(locked / "store" / "tokenport.sqlite3").initialize()
+        run_unprivileged(check)
     finally:
-        locked.chmod(0o700)
+        shared_dir.chmod(0o755)
+
+
+def test_unwritable_directory(shared_dir: Path) -> None:
+    shared_dir.chmod(0o555)
+
+    def check() -> None:
+        with pytest.raises(errors.DeviceError):
+            SqliteObjectStore(shared_dir / "store" / "tokenport.sqlite3").initialize()
+
+    try:
+        run_unprivileged(check)
+    finally:
+        shared_dir.chmod(0o755)
 
 
 def test_error_messages_carry_no_data(store: SqliteObjectStore) -> None:
