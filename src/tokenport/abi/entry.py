@@ -1,0 +1,99 @@
+"""The Python side of the C entry points: one guard, one Library, every callback registered.
+
+The embedded init code of tokenport._pkcs11 (build.py) calls ``attach`` the first time any
+C_* function is called: it creates the Library of that loaded copy of the C library,
+attaches a Python callback to every ``extern "Python"`` declaration, registers the
+Library's fork hooks (run by CPython's fork helpers: os.fork in a Python host, the module's
+pthread_atfork handlers in a C host) and tells the C side it is done. If a handler is
+missing, ``attach`` raises and every C wrapper returns CKR_GENERAL_ERROR (an unattached
+callback would otherwise return 0 = CKR_OK). Importing this module has no side effects.
+
+The guard is the single place where exceptions become CK_RV values (PKCS #11 v2.40 s5.1):
+a PKCS11Error gives its ``rv``; anything else is logged to the "tokenport" logger (the
+traceback only: no arguments, so no key bytes or PINs) and gives CKR_GENERAL_ERROR.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tokenport.abi import calls_crypto, calls_general
+from tokenport.abi.functions import CALLBACK_PREFIX, PYTHON_FUNCTIONS, SESSION_FUNCTIONS
+from tokenport.abi.library import Library
+from tokenport.ck import CKR
+from tokenport.errors import PKCS11Error
+
+Handler = Callable[..., int]
+
+_log = logging.getLogger("tokenport")
+
+UNLOCKED_FUNCTIONS = frozenset({"C_WaitForSlotEvent"})
+"""Calls that may block, so they do not hold the call lock (a fork must not wait for them)."""
+
+
+def guard(
+    name: str, handler: Handler, library: Library, *, by_session: bool, locked: bool
+) -> Callable[..., int]:
+    """Wrap ``handler`` as the callback of C function ``name``: never raises, returns a CK_RV.
+
+    ``locked`` calls run under the library's call lock (all but C_WaitForSlotEvent, which
+    may block). For functions taking a session handle, any call other than ``name`` on that
+    session first discards the pending output of the length protocol (marshal.return_bytes).
+    """
+
+    def run(args: tuple[Any, ...]) -> int:
+        if by_session:
+            library.note_call(int(args[0]), name)
+        return int(handler(library, *args))
+
+    def callback(*args: Any) -> int:
+        try:
+            if locked:
+                with library.call_lock():
+                    return run(args)
+            return run(args)
+        except PKCS11Error as exc:
+            return int(exc.rv) or int(CKR.GENERAL_ERROR)
+        except Exception:  # noqa: BLE001 - the one place every other error becomes a CK_RV
+            _log.exception("%s failed with an unexpected error", name)
+            return int(CKR.GENERAL_ERROR)
+
+    callback.__name__ = name
+    callback.__qualname__ = name
+    return callback
+
+
+def handlers() -> Mapping[str, Handler]:
+    """Every handler by C function name; exactly the Python-implemented function list entries."""
+    table = {**calls_general.HANDLERS, **calls_crypto.HANDLERS}
+    missing = set(PYTHON_FUNCTIONS) - set(table)
+    extra = set(table) - set(PYTHON_FUNCTIONS)
+    if missing or extra:
+        raise ImportError(f"PKCS #11 handlers missing {sorted(missing)}, unknown {sorted(extra)}")
+    return table
+
+
+def attach(ffi: Any, lib: Any) -> Library:
+    """Attach every callback of one loaded copy of the C library (its cffi ``ffi`` and
+    ``lib``); returns the copy's Library, the one holder of its state."""
+    library = Library()
+    table = handlers()
+    for name in PYTHON_FUNCTIONS:
+        callback = guard(
+            name,
+            table[name],
+            library,
+            by_session=name in SESSION_FUNCTIONS,
+            locked=name not in UNLOCKED_FUNCTIONS,
+        )
+        ffi.def_extern(name=CALLBACK_PREFIX + name, error=int(CKR.GENERAL_ERROR))(callback)
+    os.register_at_fork(
+        before=library.before_fork,
+        after_in_parent=library.after_fork_parent,
+        after_in_child=library.after_fork_child,
+    )
+    lib.tp_mark_attached()
+    return library

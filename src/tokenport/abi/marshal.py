@@ -1,0 +1,401 @@
+"""C values to Python values and back, for the PKCS #11 v2.40 C ABI (s3, s5.2).
+
+Everything that touches a C pointer lives here: reading byte buffers, templates and
+mechanism parameters, writing info structures, and the two output conventions of s5.2
+(byte strings with the NULL-buffer / short-buffer length protocol, and counted lists).
+Nothing here knows what a call means; entry modules decide that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from tokenport._pkcs11 import ffi
+from tokenport.abi.library import Library
+from tokenport.attributes.kinds import ULONG_MAX, Template, decode_value, encode_value
+from tokenport.ck import CKR
+from tokenport.core.info import (
+    AttributeResult,
+    LibraryInfo,
+    MechanismInfo,
+    SessionInfo,
+    SlotInfo,
+    TokenInfo,
+    Version,
+)
+from tokenport.errors import (
+    ArgumentsBad,
+    AttributeValueInvalid,
+    GeneralError,
+    MechanismParamInvalid,
+    PKCS11Error,
+)
+from tokenport.mechanisms.params import (
+    CtrParams,
+    Ecdh1DeriveParams,
+    EddsaParams,
+    GcmParams,
+    Mechanism,
+    OaepParams,
+    ParamKind,
+    Params,
+    PssParams,
+    param_kind,
+)
+
+CData = Any
+"""A cffi pointer or struct (cffi has no static types)."""
+
+NULL = ffi.NULL
+MAX_LENGTH = 1 << 32
+"""Longer buffers than this are taken for a garbage length (e.g. CK_UNAVAILABLE_INFORMATION)."""
+MAX_COUNT = 1 << 20
+"""Longer templates or lists than this are taken for a garbage count."""
+
+UNAVAILABLE = ULONG_MAX
+"""CK_UNAVAILABLE_INFORMATION for this platform's CK_ULONG."""
+
+
+def is_null(ptr: CData) -> bool:
+    """True for a NULL pointer."""
+    return bool(ptr == NULL)
+
+
+def require(*pointers: CData) -> None:
+    """CKR_ARGUMENTS_BAD unless every pointer is non-NULL."""
+    if any(p == NULL for p in pointers):
+        raise ArgumentsBad()
+
+
+def _read(ptr: CData, length: int, error: type[PKCS11Error]) -> bytes:
+    if length == 0:
+        return b""
+    if ptr == NULL or length >= MAX_LENGTH:
+        raise error()
+    return bytes(ffi.buffer(ffi.cast("char *", ptr), length))
+
+
+def read_bytes(ptr: CData, length: int) -> bytes:
+    """An input byte string (pData, ulDataLen): NULL with a non-zero length is ARGUMENTS_BAD."""
+    return _read(ptr, length, ArgumentsBad)
+
+
+def read_fixed(ptr: CData, length: int) -> bytes:
+    """A fixed-size input such as the 32-byte label of C_InitToken; NULL is ARGUMENTS_BAD."""
+    require(ptr)
+    return _read(ptr, length, ArgumentsBad)
+
+
+def read_init_args(ptr: CData) -> CData:
+    """The CK_C_INITIALIZE_ARGS behind C_Initialize's pInitArgs (non-NULL)."""
+    return ffi.cast("CK_C_INITIALIZE_ARGS *", ptr)
+
+
+# -- templates (s4.1, CK_ATTRIBUTE) -----------------------------------------------------------
+
+
+def _check_count(ptr: CData, count: int) -> None:
+    if count and (ptr == NULL or count >= MAX_COUNT):
+        raise ArgumentsBad()
+
+
+def read_template(ptr: CData, count: int) -> Template:
+    """Decode a CK_ATTRIBUTE array into typed (type, value) pairs.
+
+    NULL pTemplate with ulCount > 0 is CKR_ARGUMENTS_BAD; NULL pValue with a non-zero
+    ulValueLen is CKR_ATTRIBUTE_VALUE_INVALID; values are decoded by the attribute codec
+    (wrong sizes: ATTRIBUTE_VALUE_INVALID, nested templates: ATTRIBUTE_TYPE_INVALID).
+    """
+    _check_count(ptr, count)
+    template: list[tuple[int, Any]] = []
+    for i in range(count):
+        attr = ptr[i]
+        kind = int(attr.type)
+        raw = _read(attr.pValue, int(attr.ulValueLen), AttributeValueInvalid)
+        template.append((kind, decode_value(kind, raw)))
+    return template
+
+
+def read_attribute_types(ptr: CData, count: int) -> list[int]:
+    """The types of a C_GetAttributeValue template (values are outputs)."""
+    _check_count(ptr, count)
+    return [int(ptr[i].type) for i in range(count)]
+
+
+_ATTRIBUTE_ERROR_ORDER = (CKR.ATTRIBUTE_SENSITIVE, CKR.ATTRIBUTE_TYPE_INVALID, CKR.BUFFER_TOO_SMALL)
+
+
+def write_attribute_values(ptr: CData, count: int, results: Sequence[AttributeResult]) -> int:
+    """Fill a C_GetAttributeValue template (s5.7, C_GetAttributeValue, rules 1-5).
+
+    Every entry is processed: an error gives ulValueLen = CK_UNAVAILABLE_INFORMATION; NULL
+    pValue gives the encoded length; a short buffer gives CK_UNAVAILABLE_INFORMATION and
+    CKR_BUFFER_TOO_SMALL; otherwise the value is copied. Returns the CK_RV.
+    """
+    if len(results) != count:
+        raise GeneralError("the core answered a different number of attributes")
+    seen: set[int] = set()
+    for i, result in enumerate(results):
+        attr = ptr[i]
+        if result.error != CKR.OK or result.value is None:
+            attr.ulValueLen = UNAVAILABLE
+            seen.add(int(result.error) if result.error != CKR.OK else int(CKR.GENERAL_ERROR))
+            continue
+        raw = encode_value(result.type, result.value)
+        if attr.pValue == NULL:
+            attr.ulValueLen = len(raw)
+        elif int(attr.ulValueLen) < len(raw):
+            attr.ulValueLen = UNAVAILABLE
+            seen.add(int(CKR.BUFFER_TOO_SMALL))
+        else:
+            ffi.memmove(attr.pValue, raw, len(raw))
+            attr.ulValueLen = len(raw)
+    for rv in _ATTRIBUTE_ERROR_ORDER:
+        if rv in seen:
+            return int(rv)
+    return min(seen) if seen else int(CKR.OK)
+
+
+# -- mechanisms (s3.5 CK_MECHANISM, parameters per mechanism) ----------------------------------
+
+
+def _param_struct(ptr: CData, length: int, ctype: str) -> CData:
+    if ptr == NULL or length != ffi.sizeof(ctype):
+        raise MechanismParamInvalid()
+    return ffi.cast(ctype + " *", ptr)
+
+
+def _param_bytes(ptr: CData, length: int) -> bytes:
+    return _read(ptr, int(length), MechanismParamInvalid)
+
+
+def _gcm(ptr: CData, length: int) -> GcmParams:
+    if ptr != NULL and length == ffi.sizeof("TP_GCM_PARAMS_NO_IVBITS"):
+        p = ffi.cast("TP_GCM_PARAMS_NO_IVBITS *", ptr)
+    else:
+        p = _param_struct(ptr, length, "CK_GCM_PARAMS")
+    return GcmParams(
+        iv=_param_bytes(p.pIv, p.ulIvLen),
+        aad=_param_bytes(p.pAAD, p.ulAADLen),
+        tag_bits=int(p.ulTagBits),
+    )
+
+
+def _ctr(ptr: CData, length: int) -> CtrParams:
+    p = _param_struct(ptr, length, "CK_AES_CTR_PARAMS")
+    return CtrParams(counter_bits=int(p.ulCounterBits), counter_block=bytes(ffi.buffer(p.cb)))
+
+
+def _pss(ptr: CData, length: int) -> PssParams:
+    p = _param_struct(ptr, length, "CK_RSA_PKCS_PSS_PARAMS")
+    return PssParams(hash_alg=int(p.hashAlg), mgf=int(p.mgf), salt_len=int(p.sLen))
+
+
+def _oaep(ptr: CData, length: int) -> OaepParams:
+    p = _param_struct(ptr, length, "CK_RSA_PKCS_OAEP_PARAMS")
+    return OaepParams(
+        hash_alg=int(p.hashAlg),
+        mgf=int(p.mgf),
+        source=int(p.source),
+        source_data=_param_bytes(p.pSourceData, p.ulSourceDataLen),
+    )
+
+
+def _ecdh1(ptr: CData, length: int) -> Ecdh1DeriveParams:
+    p = _param_struct(ptr, length, "CK_ECDH1_DERIVE_PARAMS")
+    return Ecdh1DeriveParams(
+        kdf=int(p.kdf),
+        shared_data=_param_bytes(p.pSharedData, p.ulSharedDataLen),
+        public_data=_param_bytes(p.pPublicData, p.ulPublicDataLen),
+    )
+
+
+def _eddsa(ptr: CData, length: int) -> EddsaParams | None:
+    if ptr == NULL:
+        return None
+    p = _param_struct(ptr, length, "CK_EDDSA_PARAMS")
+    return EddsaParams(
+        prehash=bool(p.phFlag), context=_param_bytes(p.pContextData, p.ulContextDataLen)
+    )
+
+
+def _raw(ptr: CData, length: int, optional: bool) -> bytes | None:
+    if ptr == NULL:
+        if length:
+            raise MechanismParamInvalid()
+        return None
+    if optional and length == 0:
+        return None
+    return _param_bytes(ptr, length)
+
+
+_DECODERS: Mapping[ParamKind, Callable[[CData, int], Params]] = MappingProxyType(
+    {
+        ParamKind.NONE: lambda ptr, length: _raw(ptr, length, optional=True),
+        ParamKind.BYTES: lambda ptr, length: _raw(ptr, length, optional=False),
+        ParamKind.GCM: _gcm,
+        ParamKind.CTR: _ctr,
+        ParamKind.PSS: _pss,
+        ParamKind.OAEP: _oaep,
+        ParamKind.ECDH1: _ecdh1,
+        ParamKind.EDDSA: _eddsa,
+    }
+)
+
+
+def read_mechanism(ptr: CData) -> Mechanism:
+    """Decode a CK_MECHANISM; NULL is CKR_ARGUMENTS_BAD, a malformed parameter (wrong
+    ulParameterLen, NULL where a structure is needed, NULL inner pointer with a length)
+    CKR_MECHANISM_PARAM_INVALID. Parameterless mechanisms given bytes pass them on raw
+    (the mechanism rejects them); a non-NULL pointer with length 0 counts as no parameter."""
+    require(ptr)
+    mechanism = int(ptr.mechanism)
+    decode = _DECODERS[param_kind(mechanism)]
+    return Mechanism(mechanism, decode(ptr.pParameter, int(ptr.ulParameterLen)))
+
+
+# -- outputs (s5.2) ------------------------------------------------------------------------------
+
+
+def return_bytes(
+    lib: Library,
+    session: int,
+    function: str,
+    compute: Callable[[], bytes],
+    out: CData,
+    out_len: CData,
+) -> int:
+    """The variable-length output convention of s5.2, for ``function`` on ``session``.
+
+    NULL ``out``: CKR_OK and the exact length; too small a buffer: CKR_BUFFER_TOO_SMALL and
+    the exact length, the operation staying active; else copy and set the length. The core
+    computes whole results (and ends single-part operations), so the result is computed once
+    and kept by ``lib`` until a call of the same function on the session collects it.
+    """
+    require(out_len)
+    data = lib.pending_output(session, function)
+    if data is None:
+        data = compute()
+    if out == NULL:
+        lib.keep_output(session, function, data)
+        out_len[0] = len(data)
+        return int(CKR.OK)
+    if int(out_len[0]) < len(data):
+        lib.keep_output(session, function, data)
+        out_len[0] = len(data)
+        return int(CKR.BUFFER_TOO_SMALL)
+    lib.discard_output(session)
+    ffi.memmove(out, data, len(data))
+    out_len[0] = len(data)
+    return int(CKR.OK)
+
+
+def return_ulongs(values: Sequence[int], out: CData, count: CData) -> int:
+    """The counted-list convention (C_GetSlotList, C_GetMechanismList; s5.5)."""
+    require(count)
+    if out == NULL:
+        count[0] = len(values)
+        return int(CKR.OK)
+    if int(count[0]) < len(values):
+        count[0] = len(values)
+        return int(CKR.BUFFER_TOO_SMALL)
+    for i, value in enumerate(values):
+        out[i] = value
+    count[0] = len(values)
+    return int(CKR.OK)
+
+
+def check_output(ptr: CData, length: int) -> None:
+    """A fixed-length output buffer: NULL with a non-zero (or absurd) length is ARGUMENTS_BAD."""
+    if length and (ptr == NULL or length >= MAX_LENGTH):
+        raise ArgumentsBad()
+
+
+def write_bytes(ptr: CData, data: bytes) -> None:
+    """Copy ``data`` into a buffer already checked by ``check_output``."""
+    if data:
+        ffi.memmove(ptr, data, len(data))
+
+
+def write_ulong(ptr: CData, value: int) -> None:
+    """Store a CK_ULONG output (a handle, a size); NULL is CKR_ARGUMENTS_BAD."""
+    require(ptr)
+    ptr[0] = value
+
+
+# -- information structures (s3.1-3.5) --------------------------------------------------------
+
+
+def pad(text: str, width: int) -> bytes:
+    """UTF-8, blank-padded to ``width`` bytes, truncated on a character boundary."""
+    raw = text.encode("utf-8")
+    if len(raw) > width:
+        raw = raw[:width].decode("utf-8", errors="ignore").encode("utf-8")
+    return raw.ljust(width, b" ")
+
+
+def _text(field: CData, text: str) -> None:
+    width = ffi.sizeof(field)
+    ffi.memmove(field, pad(text, width), width)
+
+
+def _version(field: CData, version: Version) -> None:
+    field.major = version.major
+    field.minor = version.minor
+
+
+def write_info(ptr: CData, info: LibraryInfo) -> None:
+    """CK_INFO (C_GetInfo, s5.4)."""
+    _version(ptr.cryptokiVersion, info.cryptoki_version)
+    _text(ptr.manufacturerID, info.manufacturer_id)
+    ptr.flags = info.flags
+    _text(ptr.libraryDescription, info.library_description)
+    _version(ptr.libraryVersion, info.library_version)
+
+
+def write_slot_info(ptr: CData, info: SlotInfo) -> None:
+    """CK_SLOT_INFO (C_GetSlotInfo, s5.5)."""
+    _text(ptr.slotDescription, info.slot_description)
+    _text(ptr.manufacturerID, info.manufacturer_id)
+    ptr.flags = info.flags
+    _version(ptr.hardwareVersion, info.hardware_version)
+    _version(ptr.firmwareVersion, info.firmware_version)
+
+
+def write_token_info(ptr: CData, info: TokenInfo) -> None:
+    """CK_TOKEN_INFO (C_GetTokenInfo, s5.5)."""
+    _text(ptr.label, info.label)
+    _text(ptr.manufacturerID, info.manufacturer_id)
+    _text(ptr.model, info.model)
+    _text(ptr.serialNumber, info.serial_number)
+    ptr.flags = info.flags
+    ptr.ulMaxSessionCount = info.max_session_count
+    ptr.ulSessionCount = info.session_count
+    ptr.ulMaxRwSessionCount = info.max_rw_session_count
+    ptr.ulRwSessionCount = info.rw_session_count
+    ptr.ulMaxPinLen = info.max_pin_len
+    ptr.ulMinPinLen = info.min_pin_len
+    ptr.ulTotalPublicMemory = info.total_public_memory
+    ptr.ulFreePublicMemory = info.free_public_memory
+    ptr.ulTotalPrivateMemory = info.total_private_memory
+    ptr.ulFreePrivateMemory = info.free_private_memory
+    _version(ptr.hardwareVersion, info.hardware_version)
+    _version(ptr.firmwareVersion, info.firmware_version)
+    _text(ptr.utcTime, info.utc_time)
+
+
+def write_session_info(ptr: CData, info: SessionInfo) -> None:
+    """CK_SESSION_INFO (C_GetSessionInfo, s5.6)."""
+    ptr.slotID = info.slot_id
+    ptr.state = info.state
+    ptr.flags = info.flags
+    ptr.ulDeviceError = info.device_error
+
+
+def write_mechanism_info(ptr: CData, info: MechanismInfo) -> None:
+    """CK_MECHANISM_INFO (C_GetMechanismInfo, s5.5)."""
+    ptr.ulMinKeySize = info.min_key_size
+    ptr.ulMaxKeySize = info.max_key_size
+    ptr.flags = info.flags

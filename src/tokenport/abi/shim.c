@@ -1,0 +1,318 @@
+/* tokenport: the plain-C part of the PKCS #11 module (compiled into tokenport._pkcs11).
+ *
+ * build.py assembles the cffi set_source text as: the configuration macros (TP_*), the
+ * PKCS #11 header, this file, then the generated C_* wrappers and the function list.
+ * cffi has already included Python.h and its embedding support (cffi_start_python()).
+ *
+ * What lives here, and why it is C:
+ *   - a constructor promoting libpython to global symbol visibility (hosts dlopen modules
+ *     with RTLD_LOCAL; extension modules such as _cffi_backend need libpython's symbols);
+ *   - starting the interpreter ourselves, once, so that the package is found when the host
+ *     is not Python and when tokenport lives in a virtual environment;
+ *   - pthread_atfork handlers around CPython's fork helpers (a child must never deadlock);
+ *   - C_GetFunctionList, C_GetInterfaceList and C_GetInterface (PKCS #11 v2.40 s5.4 and
+ *     v3.0 s5.4), which must work even when Python cannot start.
+ * Everything else is in Python (tokenport.abi.entry).
+ */
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TP_EXPORT __attribute__((visibility("default")))
+
+#define TP_CKR_OK 0x0UL
+#define TP_CKR_GENERAL_ERROR 0x5UL
+#define TP_CKR_ARGUMENTS_BAD 0x7UL
+#define TP_CKR_BUFFER_TOO_SMALL 0x150UL
+
+/* ---- libpython visibility ------------------------------------------------------------ */
+
+__attribute__((constructor)) static void tp_promote_libpython(void)
+{
+    /* RTLD_NOLOAD: only re-open the libpython this module is linked with (already mapped
+       as our dependency); RTLD_GLOBAL: make its symbols visible to later dlopens. The
+       handle is deliberately never closed. */
+    (void)dlopen(TP_LIBPYTHON_SONAME, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+}
+
+/* ---- starting Python -------------------------------------------------------------------- */
+
+static pthread_once_t tp_start_once = PTHREAD_ONCE_INIT;
+static int tp_python_ready = 0;       /* 1 once Python runs and tokenport.abi.entry loaded */
+static int tp_we_started_python = 0;  /* 1 if this module called Py_InitializeFromConfig */
+static int tp_attached = 0;           /* 1 once Python attached every callback of this copy */
+static char tp_site_dir[PATH_MAX];    /* the directory holding the tokenport package */
+
+/* Drop the last path component of `path` in place; 0 on success. */
+static int tp_dirname(char *path)
+{
+    char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return -1;
+    if (slash == path)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return 0;
+}
+
+/* The site dir is two levels up from this .so: <site>/tokenport/_pkcs11.so. */
+static int tp_locate_site_dir(void)
+{
+    Dl_info info;
+    char resolved[PATH_MAX];
+
+    if (dladdr((void *)&tp_locate_site_dir, &info) == 0 || info.dli_fname == NULL)
+        return -1;
+    if (realpath(info.dli_fname, resolved) == NULL)
+        return -1;
+    if (tp_dirname(resolved) != 0 || tp_dirname(resolved) != 0)
+        return -1;
+    if (strlen(resolved) >= sizeof(tp_site_dir))
+        return -1;
+    strcpy(tp_site_dir, resolved);
+    return 0;
+}
+
+/* The interpreter getpath should start from: the venv's bin/python3 when the site dir is
+   <venv>/lib/pythonX.Y/site-packages and <venv>/pyvenv.cfg exists, else the base
+   interpreter this module was built against. Empty string: let Python decide. */
+static void tp_choose_program(char *program, size_t size)
+{
+    char venv[PATH_MAX];
+    char cfg[PATH_MAX + 16];
+
+    program[0] = '\0';
+    strcpy(venv, tp_site_dir);
+    if (tp_dirname(venv) == 0 && tp_dirname(venv) == 0 && tp_dirname(venv) == 0) {
+        snprintf(cfg, sizeof(cfg), "%s/pyvenv.cfg", venv);
+        if (access(cfg, R_OK) == 0) {
+            snprintf(program, size, "%s/bin/python3", venv);
+            if (access(program, X_OK) == 0)
+                return;
+        }
+    }
+    snprintf(program, size, "%s", TP_BASE_PYTHON);
+    if (access(program, X_OK) != 0)
+        program[0] = '\0';
+}
+
+/* With the GIL held: put the site dir on sys.path. When we started Python, run
+   site.addsitedir() (.pth files) and make sure the dir comes first if it was absent, so
+   this .so imports its own copy of the package; in a Python host only append it. */
+static int tp_add_site_dir(int we_started)
+{
+    PyObject *sys_path, *dir, *site = NULL, *r = NULL;
+    int present, rc = -1;
+
+    sys_path = PySys_GetObject("path"); /* borrowed */
+    dir = PyUnicode_DecodeFSDefault(tp_site_dir);
+    if (sys_path == NULL || dir == NULL || !PyList_Check(sys_path))
+        goto done;
+    present = PySequence_Contains(sys_path, dir);
+    if (present < 0)
+        goto done;
+    if (present) {
+        rc = 0;
+        goto done;
+    }
+    if (!we_started) {
+        rc = PyList_Append(sys_path, dir);
+        goto done;
+    }
+    site = PyImport_ImportModule("site");
+    if (site == NULL)
+        goto done;
+    r = PyObject_CallMethod(site, "addsitedir", "O", dir);
+    if (r == NULL)
+        goto done;
+    Py_DECREF(r);
+    r = PyObject_CallMethod(sys_path, "remove", "O", dir);
+    if (r == NULL)
+        PyErr_Clear(); /* addsitedir may have skipped it; insert below anyway */
+    rc = PyList_Insert(sys_path, 0, dir);
+done:
+    if (rc != 0 && PyErr_Occurred())
+        PyErr_Print();
+    Py_XDECREF(r);
+    Py_XDECREF(site);
+    Py_XDECREF(dir);
+    return rc;
+}
+
+/* Fork handling (only when we started Python; a Python host's os.fork does this work).
+   prepare takes the GIL and runs PyOS_BeforeFork, which also runs the os.register_at_fork
+   hooks of tokenport.abi (they wait until no thread is inside a call: such a thread may
+   hold a C library's lock with the GIL released); parent/child undo it with CPython's
+   helpers. If the forking thread already holds the GIL, the fork comes from Python code,
+   which runs CPython's fork helpers itself when they are needed: leave it alone. */
+static __thread int tp_fork_held = 0;
+static __thread PyGILState_STATE tp_fork_gil;
+
+static void tp_atfork_prepare(void)
+{
+    tp_fork_held = 0;
+    if (!tp_we_started_python || !Py_IsInitialized() || PyGILState_Check())
+        return;
+    tp_fork_gil = PyGILState_Ensure();
+    PyOS_BeforeFork();
+    tp_fork_held = 1;
+}
+
+static void tp_atfork_parent(void)
+{
+    if (!tp_fork_held)
+        return;
+    tp_fork_held = 0;
+    PyOS_AfterFork_Parent();
+    PyGILState_Release(tp_fork_gil);
+}
+
+static void tp_atfork_child(void)
+{
+    if (!tp_fork_held)
+        return;
+    tp_fork_held = 0;
+    PyOS_AfterFork_Child();
+    PyGILState_Release(tp_fork_gil);
+}
+
+static int tp_start_interpreter(void)
+{
+    PyStatus status;
+    PyPreConfig preconfig;
+    PyConfig config;
+    char program[PATH_MAX + 16];
+    int rc;
+
+    PyPreConfig_InitPythonConfig(&preconfig);
+    preconfig.configure_locale = 0; /* never change the host's locale or environment */
+    preconfig.utf8_mode = 1;
+    status = Py_PreInitialize(&preconfig);
+    if (PyStatus_Exception(status))
+        return -1;
+
+    PyConfig_InitPythonConfig(&config);
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+    config.configure_c_stdio = 0;
+    tp_choose_program(program, sizeof(program));
+    if (program[0] != '\0') {
+        status = PyConfig_SetBytesString(&config, &config.program_name, program);
+        if (PyStatus_Exception(status)) {
+            PyConfig_Clear(&config);
+            return -1;
+        }
+    }
+    status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status) || !Py_IsInitialized())
+        return -1;
+
+    rc = tp_add_site_dir(1);
+    PyEval_SaveThread(); /* release the GIL: every call takes it when it needs it */
+    tp_we_started_python = 1;
+    if (pthread_atfork(tp_atfork_prepare, tp_atfork_parent, tp_atfork_child) != 0)
+        return -1;
+    return rc;
+}
+
+static void tp_start_python_once(void)
+{
+    PyGILState_STATE gil;
+    int rc;
+
+    if (tp_locate_site_dir() != 0) {
+        fprintf(stderr, "tokenport: cannot locate the tokenport package directory\n");
+        return;
+    }
+    if (!Py_IsInitialized()) {
+        if (tp_start_interpreter() != 0) {
+            fprintf(stderr, "tokenport: the Python interpreter failed to start\n");
+            return;
+        }
+    } else {
+        gil = PyGILState_Ensure();
+        rc = tp_add_site_dir(0);
+        PyGILState_Release(gil);
+        if (rc != 0)
+            return;
+    }
+    /* cffi imports _cffi_backend, builds this module and runs the init code, which imports
+       tokenport.abi.entry and attaches every callback to this copy (or raises). Success
+       also needs the attach to have reached this copy: a callback left unattached would
+       return 0 (CKR_OK), e.g. for a second copy of the module in the same interpreter. */
+    tp_python_ready = (cffi_start_python() == 0) && tp_attached;
+    if (!tp_python_ready)
+        fprintf(stderr, "tokenport: the PKCS #11 module failed to load its Python code\n");
+}
+
+/* Called from Python (lib.tp_mark_attached) once every callback of this copy is attached. */
+static void tp_mark_attached(void)
+{
+    tp_attached = 1;
+}
+
+/* 1 when Python is up and the package loaded; every C_* wrapper checks this first. */
+static int tp_ensure_python(void)
+{
+    if (pthread_once(&tp_start_once, tp_start_python_once) != 0)
+        return 0;
+    return tp_python_ready;
+}
+
+/* ---- entry points that work without Python -------------------------------------------- */
+
+static CK_FUNCTION_LIST tp_function_list; /* defined by the generated code below */
+
+static CK_INTERFACE tp_interface = {
+    (CK_CHAR *)TP_INTERFACE_NAME, (CK_VOID_PTR)&tp_function_list, 0};
+
+/* PKCS #11 v2.40 s5.4: C_GetFunctionList. */
+TP_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)
+{
+    if (ppFunctionList == NULL)
+        return TP_CKR_ARGUMENTS_BAD;
+    *ppFunctionList = &tp_function_list;
+    return TP_CKR_OK;
+}
+
+/* PKCS #11 v3.0 s5.4: C_GetInterfaceList (one interface, "PKCS 11" 2.40). */
+TP_EXPORT CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount)
+{
+    if (pulCount == NULL)
+        return TP_CKR_ARGUMENTS_BAD;
+    if (pInterfacesList == NULL) {
+        *pulCount = 1;
+        return TP_CKR_OK;
+    }
+    if (*pulCount < 1) {
+        *pulCount = 1;
+        return TP_CKR_BUFFER_TOO_SMALL;
+    }
+    pInterfacesList[0] = tp_interface;
+    *pulCount = 1;
+    return TP_CKR_OK;
+}
+
+/* PKCS #11 v3.0 s5.4: C_GetInterface. NULL name or version selects the default; an
+   unknown name, version or flag gives CKR_ARGUMENTS_BAD. */
+TP_EXPORT CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
+                               CK_INTERFACE_PTR_PTR ppInterface, CK_FLAGS flags)
+{
+    if (ppInterface == NULL)
+        return TP_CKR_ARGUMENTS_BAD;
+    if (pInterfaceName != NULL && strcmp((const char *)pInterfaceName, TP_INTERFACE_NAME) != 0)
+        return TP_CKR_ARGUMENTS_BAD;
+    if (pVersion != NULL && (pVersion->major != tp_function_list.version.major ||
+                             pVersion->minor != tp_function_list.version.minor))
+        return TP_CKR_ARGUMENTS_BAD;
+    if ((flags & tp_interface.flags) != flags)
+        return TP_CKR_ARGUMENTS_BAD;
+    *ppInterface = &tp_interface;
+    return TP_CKR_OK;
+}
