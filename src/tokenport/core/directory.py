@@ -14,9 +14,6 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from tokenport.errors import DeviceError, PKCS11Error, SlotIdInvalid
-from tokenport.ports.storage import ObjectStore, StoredEntry
-from tokenport.storage_format import RecordCorrupt, SealingCrypto, TokenRecord
 from tokenport.core.token import (
     Token,
     TokenSettings,
@@ -24,6 +21,9 @@ from tokenport.core.token import (
     new_token_record,
     objects_prefix,
 )
+from tokenport.errors import DeviceError, PKCS11Error, SlotIdInvalid
+from tokenport.ports.storage import ObjectStore, StoredEntry
+from tokenport.storage_format import RecordCorrupt, SealingCrypto, TokenRecord
 
 log = logging.getLogger("tokenport")
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKF, CKU
+from tokenport.core.token_objects import TokenObjects
 from tokenport.errors import (
     PinIncorrect,
     PinLenRange,
@@ -36,7 +37,6 @@ from tokenport.storage_format import (
     unwrap_master_key,
     wrap_master_key,
 )
-from tokenport.core.token_objects import TokenObjects
 
 ROLE_NAMES = {int(CKU.SO): "so", int(CKU.USER): "user"}
 

@@ -27,11 +27,11 @@ from collections.abc import Callable
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKD, CKF, CKK, CKM, CKO
 from tokenport.errors import (
-    TemplateInconsistent,
     AttributeValueInvalid,
     MechanismParamInvalid,
     SignatureLenRange,
     TemplateIncomplete,
+    TemplateInconsistent,
 )
 from tokenport.mechanisms import curves, keys
 from tokenport.mechanisms.base import (
