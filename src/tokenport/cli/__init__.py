@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from tokenport import __version__
@@ -14,7 +16,7 @@ from tokenport.cli.tokens import token_group
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tokenport")
-def main() -> None:
+def app() -> None:
     """tokenport: a PKCS #11 software token you can load into any PKCS #11 application.
 
     The store lives in $TOKENPORT_HOME, else the [store] path of the config file
@@ -24,10 +26,28 @@ def main() -> None:
     """
 
 
-main.add_command(token_group)
-main.add_command(pin_group)
-main.add_command(object_group)
-main.add_command(key_group)
-main.add_command(mechanisms_command)
-main.add_command(module_path_command)
-main.add_command(quickstart_command)
+app.add_command(token_group)
+app.add_command(pin_group)
+app.add_command(object_group)
+app.add_command(key_group)
+app.add_command(mechanisms_command)
+app.add_command(module_path_command)
+app.add_command(quickstart_command)
+
+
+def main(args: list[str] | None = None) -> None:
+    """The console entry point: every error is one line on stderr and a non-zero exit."""
+    try:
+        code = app.main(args=args, prog_name="tokenport", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see 'tokenport {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
+            "tokenport  --help", "tokenport --help") if exc.ctx else ""
+        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
