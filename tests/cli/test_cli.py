@@ -39,7 +39,7 @@ class Cli:
             stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             tokenport_command() + list(args), env={**self.env, **(env or {})}, input=stdin,
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=120, check=False,
         )
         if ok:
             assert result.returncode == 0, result.stderr
@@ -107,7 +107,8 @@ def test_public_listing_without_pin_hides_private_objects(token: Cli) -> None:
     token.run("key", "generate", "--type", "ec", "--label", "k")
     env = {k: v for k, v in token.env.items() if k != "TOKENPORT_PIN"}
     result = subprocess.run(tokenport_command() + ["object", "list", "--json"], env=env,
-                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                            check=False)
     assert result.returncode == 0, result.stderr
     assert [(r["class"], r["label"]) for r in json.loads(result.stdout)] == [("pubkey", "k")]
 
@@ -117,7 +118,7 @@ def test_import_certificate_and_keys(token: Cli, tmp_path: Path) -> None:
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "device")])
     import datetime
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(7).not_valid_before(now)
             .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
@@ -193,7 +194,8 @@ def test_garbage_file_is_refused_without_changing_the_store(token: Cli, tmp_path
 def test_no_pin_and_no_terminal_is_an_error(token: Cli) -> None:
     env = {k: v for k, v in token.env.items() if k != "TOKENPORT_PIN"}
     result = subprocess.run(tokenport_command() + ["key", "generate", "--label", "x"], env=env,
-                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                            check=False)
     assert result.returncode == 1 and "no user PIN given" in result.stderr
 
 

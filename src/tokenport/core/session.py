@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from tokenport.core.access import session_state
 from tokenport.mechanisms.base import CipherContext, DigestContext, SignContext, VerifyContext
@@ -28,7 +28,7 @@ class OpKind(Enum):
     VERIFY = "verify"
 
 
-OperationContext = Union[CipherContext, DigestContext, SignContext, VerifyContext]
+OperationContext = CipherContext | DigestContext | SignContext | VerifyContext
 
 
 @dataclass

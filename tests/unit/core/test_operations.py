@@ -131,7 +131,7 @@ def test_aes_gcm_wrap_unwrap_and_ecdh(module: Module, user: int) -> None:
     assert module.encrypt(user, bytes(16)) == expected
 
     _, alice = ec_pair(module, user, b"alice")
-    bob_public, bob = ec_pair(module, user, b"bob")
+    bob_public, _bob = ec_pair(module, user, b"bob")
     (bob_point,) = module.get_attribute_value(user, bob_public, [CKA.EC_POINT])
     assert isinstance(bob_point.value, bytes)
     derived = module.derive_key(

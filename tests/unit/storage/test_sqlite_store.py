@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import os
+import shutil
 import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -372,7 +372,7 @@ def run_unprivileged(check: Callable[[], None]) -> None:
             os.setgid(65534)
             os.setuid(65534)
             check()
-        except BaseException as exc:  # report any failure to the parent
+        except BaseException as exc:  # noqa: BLE001 - any failure goes to the parent
             status, message = 1, repr(exc).encode()
         os.write(write_end, message)
         os._exit(status)
