@@ -223,3 +223,25 @@ def test_encrypt_decrypt_round_trip_with_short_buffers(session: int, lib: P11) -
     out_len = CK_ULONG(len(plain))
     assert lib.C_Decrypt(session, cipher, length.value, clear, ctypes.byref(out_len)) == 0
     assert clear.raw[: out_len.value] == plain
+
+
+def test_an_argument_error_ends_the_active_operation(session: int, lib: P11) -> None:
+    """s5.2: any error other than CKR_BUFFER_TOO_SMALL ends the operation, also one the
+    C ABI finds before the core sees the call."""
+    out = ctypes.create_string_buffer(64)
+    length = CK_ULONG(64)
+    digest_init(lib, session)
+    assert lib.C_DigestUpdate(session, None, 5) == BAD
+    assert lib.C_DigestFinal(session, out, ctypes.byref(length)) == CKR.OPERATION_NOT_INITIALIZED
+    digest_init(lib, session)
+    assert lib.C_Digest(session, b"abc", 3, out, None) == BAD
+    assert lib.C_Digest(session, b"abc", 3, out, ctypes.byref(length)) == (
+        CKR.OPERATION_NOT_INITIALIZED
+    )
+    # a short buffer does not end it
+    digest_init(lib, session)
+    length = CK_ULONG(4)
+    assert lib.C_Digest(session, b"abc", 3, out, ctypes.byref(length)) == CKR.BUFFER_TOO_SMALL
+    length = CK_ULONG(64)
+    assert lib.C_Digest(session, b"abc", 3, out, ctypes.byref(length)) == 0
+    assert out.raw[:32] == hashlib.sha256(b"abc").digest()

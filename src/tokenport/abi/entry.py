@@ -33,6 +33,16 @@ _log = logging.getLogger("tokenport")
 UNLOCKED_FUNCTIONS = frozenset({"C_WaitForSlotEvent"})
 """Calls that may block, so they do not hold the call lock (a fork must not wait for them)."""
 
+CONTINUES_OPERATION: Mapping[str, str] = {
+    **{f"C_{verb}{step}": verb.lower() for verb in ("Encrypt", "Decrypt", "Sign", "Verify")
+       for step in ("", "Update", "Final")},
+    "C_Digest": "digest", "C_DigestUpdate": "digest", "C_DigestKey": "digest",
+    "C_DigestFinal": "digest",
+}
+"""Calls that continue an active operation, and its kind: any error other than
+CKR_BUFFER_TOO_SMALL ends that operation (PKCS #11 v2.40 s5.2), also an argument error
+found here before the core was called."""
+
 
 def guard(
     name: str, handler: Handler, library: Library, *, by_session: bool, locked: bool
@@ -43,6 +53,8 @@ def guard(
     may block). For functions taking a session handle, any call other than ``name`` on that
     session first discards the pending output of the length protocol (marshal.return_bytes).
     """
+
+    kind = CONTINUES_OPERATION.get(name)
 
     def run(args: tuple[Any, ...]) -> int:
         if by_session:
@@ -56,10 +68,13 @@ def guard(
                     return run(args)
             return run(args)
         except PKCS11Error as exc:
-            return int(exc.rv) or int(CKR.GENERAL_ERROR)
+            rv = int(exc.rv) or int(CKR.GENERAL_ERROR)
         except Exception:  # noqa: BLE001 - the one place every other error becomes a CK_RV
             _log.exception("%s failed with an unexpected error", name)
-            return int(CKR.GENERAL_ERROR)
+            rv = int(CKR.GENERAL_ERROR)
+        if kind is not None and rv != CKR.BUFFER_TOO_SMALL:
+            library.end_operation(int(args[0]), kind)
+        return rv
 
     callback.__name__ = name
     callback.__qualname__ = name

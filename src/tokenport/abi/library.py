@@ -103,6 +103,14 @@ class Library:
             raise CryptokiNotInitialized()
         return module
 
+    def end_operation(self, session: int, kind: str) -> None:
+        """After a failed call that continues an operation: end it (s5.2), and drop any
+        pending output of the session. Never raises (the call already has its CK_RV)."""
+        self._check_fork()
+        self._pending.pop(session, None)
+        if self._module is not None:
+            self._module.end_operation(session, kind)
+
     # -- pending output of the length protocol (s5.2) ----------------------------------------
 
     def note_call(self, session: int, function: str) -> None:

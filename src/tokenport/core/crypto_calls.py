@@ -143,6 +143,14 @@ class CryptoCalls(ModuleState):
             current.operations.pop(kind, None)
         return result
 
+    @synchronized
+    def end_operation(self, session: int, kind: str) -> None:
+        """End the active ``kind`` operation ("encrypt", "sign", ...) of ``session``, if any:
+        for a call the C ABI refused before it reached the core (s5.2). Never raises."""
+        current = self._sessions.get(session)
+        if current is not None:
+            current.operations.pop(OpKind(kind), None)
+
     # -- s5.8 / s5.9 encryption and decryption -------------------------------------------------
 
     @synchronized
