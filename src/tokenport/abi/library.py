@@ -54,15 +54,19 @@ class Library:
             self._pid = pid
 
     def call_lock(self) -> threading.RLock:
-        """The lock every call holds while it runs (fresh in a forked child)."""
-        self._check_fork()
+        """The lock every call holds while it runs (fresh in a forked child).
+
+        Forks are noticed by the fork hooks (CPython runs them around os.fork in a Python
+        host, and the module's pthread_atfork handlers around fork() in a C host), so no
+        call pays for a getpid() of its own.
+        """
         return self._calls
 
     # -- fork hooks (os.register_at_fork; run by PyOS_BeforeFork / PyOS_AfterFork_*) ---------
 
     def before_fork(self) -> None:
         """Wait until no thread is inside a call (the GIL is released while waiting)."""
-        self.call_lock().acquire()
+        self._calls.acquire()
 
     def after_fork_parent(self) -> None:
         """Let calls run again in the parent."""
@@ -76,6 +80,7 @@ class Library:
 
     def initialize(self) -> None:
         """C_Initialize: create ``Module()`` (configuration from the environment) and start it."""
+        self._check_fork()
         with self.call_lock():
             if self._module is not None:
                 raise CryptokiAlreadyInitialized()
@@ -97,7 +102,6 @@ class Library:
     def module(self) -> Module:
         """The initialized Module; CryptokiNotInitialized before C_Initialize, after
         C_Finalize, and in a forked child until it calls C_Initialize."""
-        self._check_fork()
         module = self._module
         if module is None:
             raise CryptokiNotInitialized()
@@ -106,7 +110,6 @@ class Library:
     def end_operation(self, session: int, kind: str) -> None:
         """After a failed call that continues an operation: end it (s5.2), and drop any
         pending output of the session. Never raises (the call already has its CK_RV)."""
-        self._check_fork()
         self._pending.pop(session, None)
         if self._module is not None:
             self._module.end_operation(session, kind)

@@ -75,12 +75,16 @@ def attribute_kind(attr: int) -> AttrKind:
     return KINDS.get(attr, AttrKind.BYTES)
 
 
+_ARRAY_ATTRIBUTE = int(CKF.ARRAY_ATTRIBUTE)
+_ALLOWED_MECHANISMS = int(CKA.ALLOWED_MECHANISMS)
+
+
 def is_nested_template(attr: int) -> bool:
     """True for CKF_ARRAY_ATTRIBUTE attributes holding CK_ATTRIBUTE arrays (WRAP_TEMPLATE ...).
 
     CKA_ALLOWED_MECHANISMS carries the array flag too but holds mechanism types.
     """
-    return bool(attr & CKF.ARRAY_ATTRIBUTE) and attr != CKA.ALLOWED_MECHANISMS
+    return bool(int(attr) & _ARRAY_ATTRIBUTE) and attr != _ALLOWED_MECHANISMS
 
 
 def decode_value(attr: int, raw: bytes) -> AttrValue:
@@ -125,14 +129,16 @@ def encode_value(attr: int, value: AttrValue) -> bytes:
 def check_value_type(attr: int, value: object) -> AttrValue:
     """Validate a value passed through the Python API; raises AttributeValueInvalid."""
     kind = attribute_kind(attr)
-    ok = {
-        AttrKind.BOOL: isinstance(value, bool),
-        AttrKind.ULONG: isinstance(value, int) and not isinstance(value, bool)
-        and 0 <= value <= ULONG_MAX,
-        AttrKind.BYTES: isinstance(value, bytes),
-        AttrKind.DATE: isinstance(value, bytes) and (value == b"" or (len(value) == 8 and value.isdigit())),
-        AttrKind.MECHANISMS: isinstance(value, tuple) and all(isinstance(v, int) for v in value),
-    }[kind]
+    if kind is AttrKind.BYTES:
+        ok = isinstance(value, bytes)
+    elif kind is AttrKind.BOOL:
+        ok = isinstance(value, bool)
+    elif kind is AttrKind.ULONG:
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= ULONG_MAX
+    elif kind is AttrKind.DATE:
+        ok = isinstance(value, bytes) and (value == b"" or (len(value) == 8 and value.isdigit()))
+    else:
+        ok = isinstance(value, tuple) and all(isinstance(v, int) for v in value)
     if not ok:
         raise AttributeValueInvalid(f"attribute 0x{attr:x} needs a {kind.value} value")
     return value  # type: ignore[return-value]

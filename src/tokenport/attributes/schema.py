@@ -20,15 +20,15 @@ plus tokenport's own SECRET: key material, encrypted at rest when the object is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import IntFlag
+from dataclasses import dataclass, field
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKK, CKO
 
 
-class Rule(IntFlag):
-    """The footnotes of PKCS #11 v2.40 table 10, as flags."""
+class Rule:
+    """The footnotes of PKCS #11 v2.40 table 10, as bit masks (plain ints: they are tested
+    on every template attribute, and int arithmetic is much cheaper than IntFlag's)."""
 
     NONE = 0
     REQUIRED_CREATE = 1 << 0
@@ -64,11 +64,11 @@ class AttributeRule:
 
     type: int
     default: Default
-    rules: Rule = Rule.NONE
+    rules: int = Rule.NONE
 
 
-def _r(attr: int, default: Default, rules: Rule = Rule.NONE) -> AttributeRule:
-    return AttributeRule(int(attr), default, rules)
+def _r(attr: int, default: Default, rules: int = Rule.NONE) -> AttributeRule:
+    return AttributeRule(int(attr), default, int(rules))
 
 
 M = Rule.MODIFIABLE
@@ -237,15 +237,25 @@ class Schema:
     object_class: int
     subtype: int | None
     rules: dict[int, AttributeRule]
+    defaults: dict[int, AttrValue] = field(default_factory=dict)
+    _by_rule: dict[int, frozenset[int]] = field(default_factory=dict, repr=False)
 
     def rule(self, attr: int) -> AttributeRule | None:
         return self.rules.get(attr)
 
+    def having(self, rule: int) -> frozenset[int]:
+        """The attributes carrying any bit of ``rule`` (memoized: schemas are immutable)."""
+        found = self._by_rule.get(rule)
+        if found is None:
+            found = frozenset(a for a, r in self.rules.items() if r.rules & rule)
+            self._by_rule[rule] = found
+        return found
+
     def secret_attributes(self) -> frozenset[int]:
-        return frozenset(a for a, r in self.rules.items() if r.rules & Rule.SECRET)
+        return self.having(Rule.SECRET)
 
     def sensitive_attributes(self) -> frozenset[int]:
-        return frozenset(a for a, r in self.rules.items() if r.rules & Rule.SENSITIVE)
+        return self.having(Rule.SENSITIVE)
 
 
 def _merge(object_class: int, subtype: int | None, sections: tuple[AttributeRule, ...]) -> Schema:
@@ -254,7 +264,10 @@ def _merge(object_class: int, subtype: int | None, sections: tuple[AttributeRule
         rules[rule.type] = rule
     if object_class in PRIVATE_BY_DEFAULT:
         rules[CKA.PRIVATE] = _r(CKA.PRIVATE, True)
-    return Schema(object_class, subtype, rules)
+    defaults: dict[int, AttrValue] = {
+        a: r.default for a, r in rules.items() if not isinstance(r.default, _Absent)
+    }
+    return Schema(object_class, subtype, rules, defaults)
 
 
 _MERGED = {key: _merge(key[0], key[1], sections) for key, sections in SCHEMAS.items()}

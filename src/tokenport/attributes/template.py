@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from enum import Enum
 
 from tokenport.attributes.kinds import AttrValue, Template, check_value_type
-from tokenport.attributes.schema import ABSENT, Rule, Schema, schema_for, subtype_attribute
+from tokenport.attributes.schema import Rule, Schema, schema_for, subtype_attribute
 from tokenport.ck import CKA, CKR
 from tokenport.errors import (
     AttributeReadOnly,
@@ -107,29 +107,28 @@ def check_template(
     material a generator produced); a template may repeat them with the same value.
     """
     provided = provided or {}
-    forbidden = _FORBIDDEN[origin]
+    forbidden = schema.having(_FORBIDDEN[origin])
+    so_only = schema.having(Rule.SO_ONLY_TRUE)
+    rules = schema.rules
     for attr, value in template.items():
-        rule = schema.rule(attr)
-        if rule is None:
+        if attr not in rules:
             raise AttributeTypeInvalid(f"attribute 0x{attr:x} is not valid for this object")
-        if rule.rules & forbidden and not (attr in provided and provided[attr] == value):
+        if attr in forbidden and not (attr in provided and provided[attr] == value):
             raise AttributeReadOnly(f"attribute 0x{attr:x} cannot be specified here")
-        if rule.rules & Rule.SO_ONLY_TRUE and value is True and not is_so:
+        if value is True and attr in so_only and not is_so:
             raise AttributeReadOnly(f"only the SO can set attribute 0x{attr:x} to TRUE")
     required = _REQUIRED[origin]
-    for attr, rule in schema.rules.items():
-        if rule.rules & required and attr not in template and attr not in provided:
-            raise TemplateIncomplete(f"attribute 0x{attr:x} is required")
+    if required:
+        for attr in schema.having(required):
+            if attr not in template and attr not in provided:
+                raise TemplateIncomplete(f"attribute 0x{attr:x} is required")
 
 
 def with_defaults(
     schema: Schema, template: Mapping[int, AttrValue], provided: Mapping[int, AttrValue]
 ) -> dict[int, AttrValue]:
     """Defaults of the schema, overridden by the template, then by what the operation provides."""
-    attrs: dict[int, AttrValue] = {}
-    for attr, rule in schema.rules.items():
-        if rule.default is not ABSENT:
-            attrs[attr] = rule.default  # type: ignore[assignment]
+    attrs = dict(schema.defaults)
     attrs.update(template)
     attrs.update(provided)
     return attrs
@@ -167,8 +166,7 @@ def check_modification(
 
 def is_protected(schema: Schema, attrs: Mapping[int, AttrValue], attr: int) -> bool:
     """True if ``attr`` may not be revealed (footnote 7: CKA_SENSITIVE or not CKA_EXTRACTABLE)."""
-    rule = schema.rule(attr)
-    if rule is None or not rule.rules & Rule.SENSITIVE:
+    if attr not in schema.sensitive_attributes():
         return False
     return attrs.get(CKA.SENSITIVE) is True or attrs.get(CKA.EXTRACTABLE) is False
 

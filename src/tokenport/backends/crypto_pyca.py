@@ -121,13 +121,18 @@ class _Digest:
     def __init__(self, ctx: hashes.Hash | hmac.HMAC | cmac.CMAC) -> None:
         self._ctx = ctx
 
+    # Hot path: a plain try (free when nothing is raised) instead of the _translate helper.
     def update(self, data: bytes) -> None:
-        with _translate(errors.ArgumentsBad, "hash input rejected"):
+        try:
             self._ctx.update(data)
+        except (pyca_exceptions.AlreadyFinalized, TypeError):
+            raise errors.ArgumentsBad("hash input rejected") from None
 
     def finalize(self) -> bytes:
-        with _translate(errors.ArgumentsBad, "hash already finalized"):
+        try:
             return self._ctx.finalize()
+        except pyca_exceptions.AlreadyFinalized:
+            raise errors.ArgumentsBad("hash already finalized") from None
 
 
 class _Stream:
@@ -372,12 +377,14 @@ class PycaCrypto:
         with _translate(errors.AttributeValueInvalid, "RSA public exponent must be 3 or 65537"):
             return rsa.generate_private_key(public_exponent, bits)
 
-    def rsa_private_from_numbers(self, numbers: RsaPrivateNumbers) -> object:
+    def rsa_private_from_numbers(
+        self, numbers: RsaPrivateNumbers, *, validate: bool = True
+    ) -> object:
         with _translate(errors.AttributeValueInvalid, "inconsistent RSA private key"):
             public = rsa.RSAPublicNumbers(numbers.e, numbers.n)
             return rsa.RSAPrivateNumbers(
                 numbers.p, numbers.q, numbers.d, numbers.dp, numbers.dq, numbers.qinv, public
-            ).private_key()
+            ).private_key(unsafe_skip_rsa_key_validation=not validate)
 
     def rsa_recover_primes(self, n: int, e: int, d: int) -> tuple[int, int]:
         with _translate(errors.AttributeValueInvalid, "inconsistent RSA private key"):

@@ -57,6 +57,8 @@ MANUFACTURER = "tokenport"
 MODEL = "tokenport"
 LIBRARY_VERSION = Version(*(int(p) for p in __version__.split(".")[:2]))
 UNAVAILABLE = 0xFFFFFFFFFFFFFFFF
+_RO_SESSION_FLAGS = int(CKF.SERIAL_SESSION)
+_RW_SESSION_FLAGS = int(CKF.SERIAL_SESSION | CKF.RW_SESSION)
 
 
 class Module(ObjectCalls, CryptoCalls):
@@ -329,8 +331,8 @@ class Module(ObjectCalls, CryptoCalls):
     def get_session_info(self, session: int) -> SessionInfo:
         """C_GetSessionInfo."""
         current = self._session(session)
-        flags = CKF.SERIAL_SESSION | (CKF.RW_SESSION if current.read_write else 0)
-        return SessionInfo(current.slot_id, current.state, int(flags), 0)
+        flags = _RW_SESSION_FLAGS if current.read_write else _RO_SESSION_FLAGS
+        return SessionInfo(current.slot_id, current.state, flags, 0)
 
     @synchronized
     def login(self, session: int, user_type: int, pin: bytes) -> None:

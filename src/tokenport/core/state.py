@@ -61,6 +61,7 @@ class ModuleState:
     _handles: HandleTable
     _next_session: int
     _lock: threading.RLock
+    _context: MechanismContext | None = None
 
     def _dir(self) -> TokenDirectory:
         if self._directory is None:
@@ -75,12 +76,18 @@ class ModuleState:
         return session
 
     def _object(self, session: Session, handle: int) -> TokenObject:
-        """The object behind ``handle`` as ``session`` may see it (else ObjectHandleInvalid)."""
-        self._dir().refresh()
+        """The object behind ``handle`` as ``session`` may see it (else ObjectHandleInvalid).
+
+        Token objects are checked against the store first (another process may have changed
+        or destroyed them); session objects live only here and need no such check.
+        """
         key = self._handles.lookup(handle)
         if key is None or key[0] != session.token.serial:
             raise ObjectHandleInvalid()
         obj = session.token.objects.get(key[1])
+        if obj is None or obj.owner_session is None:
+            self._dir().refresh()
+            obj = session.token.objects.get(key[1])
         if obj is None:
             self._handles.forget(*key)
             raise ObjectHandleInvalid()
@@ -95,7 +102,11 @@ class ModuleState:
         return ObjectKeyView(obj, session.token.unseal)
 
     def _mechanism_context(self) -> MechanismContext:
-        return MechanismContext(crypto=self._crypto, random_bytes=self._random.random_bytes)
+        context = self._context
+        if context is None:
+            context = MechanismContext(crypto=self._crypto, random_bytes=self._random.random_bytes)
+            self._context = context
+        return context
 
     def _is_so(self, session: Session) -> bool:
         return session.token.logged_in == CKU.SO

@@ -28,9 +28,12 @@ def build_rsa_public(crypto: CryptoBackend, get: Getter, missing: type[PKCS11Err
     return crypto.rsa_public_from_numbers(n, e)
 
 
-def build_rsa_private(crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]) -> object:
+def build_rsa_private(
+    crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error], *, validate: bool = True
+) -> object:
     """The private key from CKA_MODULUS and CKA_PRIVATE_EXPONENT plus either the primes or
-    CKA_PUBLIC_EXPONENT; absent CRT values are computed."""
+    CKA_PUBLIC_EXPONENT; absent CRT values are computed. ``validate`` False skips the
+    library's full key check (keys already on the token were checked at creation)."""
     n = get_int(get, CKA.MODULUS, missing)
     d = get_int(get, CKA.PRIVATE_EXPONENT, missing)
     e = opt_int(get, CKA.PUBLIC_EXPONENT)
@@ -66,7 +69,7 @@ def build_rsa_private(crypto: CryptoBackend, get: Getter, missing: type[PKCS11Er
         )
     except ValueError:
         raise AttributeValueInvalid("RSA primes are not coprime") from None
-    return crypto.rsa_private_from_numbers(numbers)
+    return crypto.rsa_private_from_numbers(numbers, validate=validate)
 
 
 def modulus_bits(key: KeyView) -> int:
@@ -75,8 +78,11 @@ def modulus_bits(key: KeyView) -> int:
 
 
 def rsa_private_key(crypto: CryptoBackend, key: KeyView) -> object:
+    """The parsed private key of a token object (checked when it was created: the full check
+    is not repeated each time a process first uses the key)."""
     return key.cached(
-        "rsa.private", lambda: build_rsa_private(crypto, key.get, KeyTypeInconsistent)
+        "rsa.private",
+        lambda: build_rsa_private(crypto, key.get, KeyTypeInconsistent, validate=False),
     )
 
 

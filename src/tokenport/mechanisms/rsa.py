@@ -155,12 +155,12 @@ class _Key:
 
     def __init__(self, crypto: CryptoBackend, key: KeyView, private: bool) -> None:
         check_key(key, CKO.PRIVATE_KEY if private else CKO.PUBLIC_KEY, _RSA)
-        bits = keys.modulus_bits(key)
+        self.n = key.cached("rsa.n", lambda: get_int(key.get, CKA.MODULUS, KeyTypeInconsistent))
+        bits = self.n.bit_length()
         check_size(bits, MIN_BITS, MAX_BITS)
         self.crypto = crypto
         self.bits = bits
         self.k = (bits + 7) // 8
-        self.n = get_int(key.get, CKA.MODULUS, KeyTypeInconsistent)
         self.obj = (keys.rsa_private_key if private else keys.rsa_public_key)(crypto, key)
 
     def below_n(self, block: bytes) -> bool:

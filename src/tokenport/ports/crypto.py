@@ -251,8 +251,12 @@ class CryptoBackend(Protocol):
         """A fresh RSA key; AttributeValueInvalid for an exponent the backend refuses."""
         ...
 
-    def rsa_private_from_numbers(self, numbers: RsaPrivateNumbers) -> object:
-        """AttributeValueInvalid if the numbers do not form a consistent key."""
+    def rsa_private_from_numbers(
+        self, numbers: RsaPrivateNumbers, *, validate: bool = True
+    ) -> object:
+        """AttributeValueInvalid if the numbers do not form a consistent key. ``validate``
+        False skips the full (slow: tens of ms) consistency check, for keys the token
+        already checked when they were created or unwrapped."""
         ...
 
     def rsa_recover_primes(self, n: int, e: int, d: int) -> tuple[int, int]:
