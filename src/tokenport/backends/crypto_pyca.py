@@ -125,14 +125,16 @@ class _Digest:
     def update(self, data: bytes) -> None:
         try:
             self._ctx.update(data)
-        except (pyca_exceptions.AlreadyFinalized, TypeError):
+        except pyca_exceptions.AlreadyFinalized:
+            raise errors.OperationNotInitialized("operation already finished") from None
+        except TypeError:
             raise errors.ArgumentsBad("hash input rejected") from None
 
     def finalize(self) -> bytes:
         try:
             return self._ctx.finalize()
         except pyca_exceptions.AlreadyFinalized:
-            raise errors.ArgumentsBad("hash already finalized") from None
+            raise errors.OperationNotInitialized("operation already finished") from None
 
 
 class _Stream:
