@@ -82,13 +82,23 @@ def test_output_length_protocol_on_digest(session: int, lib: P11) -> None:
     )
 
 
-def test_pending_output_is_dropped_by_any_other_call(session: int, lib: P11) -> None:
+def test_a_length_query_keeps_the_operation_active(session: int, lib: P11) -> None:
+    """s5.2: after a length query the operation stays active, whatever unrelated calls the
+    application makes on the session meanwhile (pkcs11-tool reads attributes there)."""
     digest_init(lib, session)
     length = CK_ULONG(0)
     assert lib.C_Digest(session, b"abc", 3, None, ctypes.byref(length)) == 0
     assert lib.C_GenerateRandom(session, ctypes.create_string_buffer(4), 4) == 0
+    info = ctypes.create_string_buffer(64)
+    assert lib.C_GetSessionInfo(session, info) == 0
+    assert lib.C_DigestInit(session, ctypes.byref(mechanism(int(CKM.SHA256)))) == (
+        CKR.OPERATION_ACTIVE
+    )
     out = ctypes.create_string_buffer(32)
     length = CK_ULONG(32)
+    assert lib.C_Digest(session, b"abc", 3, out, ctypes.byref(length)) == 0
+    assert out.raw == hashlib.sha256(b"abc").digest()
+    # collected: the operation is over
     assert lib.C_Digest(session, b"abc", 3, out, ctypes.byref(length)) == (
         CKR.OPERATION_NOT_INITIALIZED
     )

@@ -15,6 +15,7 @@ from tokenport.errors import (
     CryptokiAlreadyInitialized,
     CryptokiNotInitialized,
     MechanismParamInvalid,
+    OperationActive,
     PinIncorrect,
 )
 from tokenport.mechanisms.params import (
@@ -177,6 +178,7 @@ def test_library_in_a_forked_child_drops_but_never_closes(monkeypatch: pytest.Mo
     parent_lock = library.call_lock()
     parent_lock.acquire()  # as if a parent thread were inside a call at fork time
     monkeypatch.setattr(library_module.os, "getpid", lambda: 999_999)
+    library.after_fork_child()  # what CPython's fork helpers run in the child
     with pytest.raises(CryptokiNotInitialized):
         library.module()
     assert library.pending_output(1, "C_Sign") is None
@@ -194,9 +196,21 @@ def test_pending_output_belongs_to_one_function_and_session() -> None:
     assert library.pending_output(1, "C_Decrypt") is None
     library.note_call(1, "C_Encrypt")
     assert library.pending_output(1, "C_Encrypt") == b"ct"
+    # unrelated calls leave the operation alone (s5.2: it is still active) ...
     library.note_call(1, "C_GetSessionInfo")
+    library.note_call(1, "C_GetAttributeValue")
+    library.note_call(1, "C_SignInit")
+    assert library.pending_output(1, "C_Encrypt") == b"ct"
+    # ... a new operation of the same kind is refused ...
+    with pytest.raises(OperationActive):
+        library.note_call(1, "C_EncryptInit")
+    # ... and another call continuing it drops the pending output
+    library.note_call(1, "C_EncryptFinal")
     assert library.pending_output(1, "C_Encrypt") is None
     assert library.pending_output(2, "C_Sign") == b"sig"
+    # stateless calls keep nothing: they compute again
+    library.keep_output(2, "C_WrapKey", b"wrapped")
+    assert library.pending_output(2, "C_WrapKey") is None
     library.discard_output()
     assert library.pending_output(2, "C_Sign") is None
 

@@ -21,7 +21,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tokenport.abi import calls_crypto, calls_general
-from tokenport.abi.functions import CALLBACK_PREFIX, PYTHON_FUNCTIONS, SESSION_FUNCTIONS
+from tokenport.abi.functions import (
+    CALLBACK_PREFIX,
+    OPERATION_OF,
+    PYTHON_FUNCTIONS,
+    SESSION_FUNCTIONS,
+)
 from tokenport.abi.library import Library
 from tokenport.ck import CKR
 from tokenport.errors import PKCS11Error
@@ -33,15 +38,6 @@ _log = logging.getLogger("tokenport")
 UNLOCKED_FUNCTIONS = frozenset({"C_WaitForSlotEvent"})
 """Calls that may block, so they do not hold the call lock (a fork must not wait for them)."""
 
-CONTINUES_OPERATION: Mapping[str, str] = {
-    **{f"C_{verb}{step}": verb.lower() for verb in ("Encrypt", "Decrypt", "Sign", "Verify")
-       for step in ("", "Update", "Final")},
-    "C_Digest": "digest", "C_DigestUpdate": "digest", "C_DigestKey": "digest",
-    "C_DigestFinal": "digest",
-}
-"""Calls that continue an active operation, and its kind: any error other than
-CKR_BUFFER_TOO_SMALL ends that operation (PKCS #11 v2.40 s5.2), also an argument error
-found here before the core was called."""
 
 
 def guard(
@@ -50,11 +46,13 @@ def guard(
     """Wrap ``handler`` as the callback of C function ``name``: never raises, returns a CK_RV.
 
     ``locked`` calls run under the library's call lock (all but C_WaitForSlotEvent, which
-    may block). For functions taking a session handle, any call other than ``name`` on that
-    session first discards the pending output of the length protocol (marshal.return_bytes).
+    may block). Calls taking a session handle first let the library apply the rules of the
+    length protocol's pending output (Library.note_call). A failed call that continues an
+    operation ends it, unless it failed with CKR_BUFFER_TOO_SMALL (s5.2), also when the
+    error was found here before the core saw the call.
     """
 
-    kind = CONTINUES_OPERATION.get(name)
+    kind = OPERATION_OF.get(name)
 
     def run(args: tuple[Any, ...]) -> int:
         if by_session:

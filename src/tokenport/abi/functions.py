@@ -110,3 +110,18 @@ CALLBACK_PREFIX = "tp_py_"
 
 CRYPTOKI_VERSION = (2, 40)
 INTERFACE_NAME = "PKCS 11"
+
+
+OPERATION_OF: dict[str, str] = {
+    **{f"C_{verb}{step}": verb.lower() for verb in ("Encrypt", "Decrypt", "Sign", "Verify")
+       for step in ("", "Update", "Final")},
+    "C_Digest": "digest", "C_DigestUpdate": "digest", "C_DigestKey": "digest",
+    "C_DigestFinal": "digest",
+}
+"""Calls that continue an active operation, and its kind: any error other than
+CKR_BUFFER_TOO_SMALL ends that operation (PKCS #11 v2.40 s5.2)."""
+
+INIT_OF: dict[str, str] = {
+    f"C_{verb}Init": verb.lower() for verb in ("Encrypt", "Decrypt", "Digest", "Sign", "Verify")
+}
+"""The calls that start an operation of each kind."""

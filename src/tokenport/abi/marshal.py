@@ -271,8 +271,9 @@ def return_bytes(
 
     NULL ``out``: CKR_OK and the exact length; too small a buffer: CKR_BUFFER_TOO_SMALL and
     the exact length, the operation staying active; else copy and set the length. The core
-    computes whole results (and ends single-part operations), so the result is computed once
-    and kept by ``lib`` until a call of the same function on the session collects it.
+    computes whole results (and ends single-part operations), so the result of a call that
+    continues an operation is computed once and kept by ``lib`` until a call of the same
+    function on the session collects it (see Library.note_call for the rules meanwhile).
     """
     require(out_len)
     data = lib.pending_output(session, function)
@@ -286,7 +287,7 @@ def return_bytes(
         lib.keep_output(session, function, data)
         out_len[0] = len(data)
         return int(CKR.BUFFER_TOO_SMALL)
-    lib.discard_output(session)
+    lib.collected_output(session, function)
     ffi.memmove(out, data, len(data))
     out_len[0] = len(data)
     return int(CKR.OK)
