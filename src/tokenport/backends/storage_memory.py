@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 
 from tokenport import errors
-from tokenport.ports.storage import StoredEntry
+from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
 
 @dataclass
@@ -66,6 +66,7 @@ class MemoryObjectStore:
         data: bytes | bytearray | memoryview,
         *,
         private: bool = False,
+        expected_revision: int | None = None,
     ) -> int:
         key = _label(label)
         if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -75,6 +76,9 @@ class MemoryObjectStore:
             self._check_open()
             handle = self._by_label.get(key)
             old = self._records.get(handle) if handle is not None else None
+            if expected_revision is not None and (old.revision if old else 0) != expected_revision:
+                _wipe(value)
+                raise RevisionMismatch("the record changed since it was read")
             if old is None:
                 used = self._used + len(key) + len(value)
             else:

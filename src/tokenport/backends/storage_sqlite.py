@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tokenport import errors
-from tokenport.ports.storage import StoredEntry
+from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = int.from_bytes(b"TkPt", "big")
@@ -77,6 +77,7 @@ _SCHEMA = (
 )
 
 SQL_FIND = "SELECT handle FROM records WHERE label = ?"
+SQL_FIND_REVISION = "SELECT handle, revision FROM records WHERE label = ?"
 SQL_GET = "SELECT data, private FROM records WHERE handle = ?"
 SQL_INSERT = "INSERT INTO records (label, private, revision, data) VALUES (?, ?, ?, ?)"
 SQL_UPDATE = "UPDATE records SET private = ?, revision = ?, data = ? WHERE handle = ?"
@@ -132,7 +133,10 @@ class SqliteObjectStore:
     def initialize(self) -> None:
         self._call("open", lambda conn: None)
 
-    def save_object(self, label: _Bytes, data: _Bytes, *, private: bool = False) -> int:
+    def save_object(
+        self, label: _Bytes, data: _Bytes, *, private: bool = False,
+        expected_revision: int | None = None,
+    ) -> int:
         key = _label(label)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise errors.ArgumentsBad("record data must be bytes")
@@ -140,7 +144,9 @@ class SqliteObjectStore:
         flag = int(bool(private))
 
         def write(conn: sqlite3.Connection, revision: int) -> int:
-            row = conn.execute(SQL_FIND, (key,)).fetchone()
+            row = conn.execute(SQL_FIND_REVISION, (key,)).fetchone()
+            if expected_revision is not None and (row[1] if row else 0) != expected_revision:
+                raise RevisionMismatch("the record changed since it was read")
             if row is None:
                 handle = conn.execute(SQL_INSERT, (key, flag, revision, value)).lastrowid
                 assert handle is not None

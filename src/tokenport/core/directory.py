@@ -155,7 +155,7 @@ class TokenDirectory:
             self._store, self._crypto, self._random, self._settings, record, self.after_write
         )
         token.objects.sync([])
-        token.save_record()
+        token.create_record()
         self._tokens[serial] = token
         return token
 

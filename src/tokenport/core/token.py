@@ -9,6 +9,11 @@ counter incremented, then checks the PIN, then writes it back to zero on success
 killing the process between the check and the write cannot buy extra guesses. After
 ``max_pin_attempts`` consecutive failures the role is locked (CKR_PIN_LOCKED); the SO can
 give a locked user a new PIN with C_InitPIN.
+
+Several processes share the token record, so every change to it is a read-modify-write
+of the *stored* record, committed with a compare-and-swap on its revision and retried if
+another process wrote in between: parallel guesses are all counted, and a login never
+writes back a stale copy over a PIN change.
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKF, CKU
 from tokenport.core.token_objects import TokenObjects
 from tokenport.errors import (
+    FunctionFailed,
     PinIncorrect,
     PinLenRange,
     PinLocked,
+    TokenNotPresent,
     UserNotLoggedIn,
     UserPinNotInitialized,
 )
 from tokenport.objects.model import TokenObject
-from tokenport.ports.storage import ObjectStore
+from tokenport.ports.storage import ObjectStore, RevisionMismatch
 from tokenport.storage_format import (
     MASTER_KEY_BYTES,
     PinRecord,
@@ -39,6 +46,18 @@ from tokenport.storage_format import (
 )
 
 ROLE_NAMES = {int(CKU.SO): "so", int(CKU.USER): "user"}
+RECORD_UPDATE_ATTEMPTS = 1000
+
+
+def _failures(record: TokenRecord, role: int) -> int:
+    return record.so_failures if role == CKU.SO else record.user_failures
+
+
+def _set_failures(record: TokenRecord, role: int, count: int) -> None:
+    if role == CKU.SO:
+        record.so_failures = count
+    else:
+        record.user_failures = count
 
 
 class TokenSettings:
@@ -142,28 +161,27 @@ class Token:
 
     def verify_pin(self, role: int, pin: bytes) -> bytes:
         """Check ``pin`` for ``role`` with lockout accounting; returns the master key."""
-        record = self.record.so_pin if role == CKU.SO else self.record.user_pin
-        if record is None:
-            raise UserPinNotInitialized()
-        failures = self.record.so_failures if role == CKU.SO else self.record.user_failures
-        if failures >= self.settings.max_pin_attempts:
-            raise PinLocked()
-        self._set_failures(role, failures + 1)
+        limit = self.settings.max_pin_attempts
+
+        def count_attempt(record: TokenRecord) -> None:
+            if (record.so_pin if role == CKU.SO else record.user_pin) is None:
+                raise UserPinNotInitialized()
+            failures = _failures(record, role)
+            if failures >= limit:
+                raise PinLocked()
+            _set_failures(record, role, failures + 1)
+
+        self.update_record(count_attempt)
+        pin_record = self.record.so_pin if role == CKU.SO else self.record.user_pin
+        assert pin_record is not None
         try:
-            key = unwrap_master_key(self._crypto, pin, record, self.serial, ROLE_NAMES[role])
+            key = unwrap_master_key(self._crypto, pin, pin_record, self.serial, ROLE_NAMES[role])
         except PinIncorrect:
-            if failures + 1 >= self.settings.max_pin_attempts:
+            if _failures(self.record, role) >= limit:
                 raise PinIncorrect("wrong PIN; the PIN is now locked") from None
             raise
-        self._set_failures(role, 0)
+        self.update_record(lambda record: _set_failures(record, role, 0))
         return key
-
-    def _set_failures(self, role: int, count: int) -> None:
-        if role == CKU.SO:
-            self.record.so_failures = count
-        else:
-            self.record.user_failures = count
-        self.save_record()
 
     def login(self, role: int, pin: bytes) -> None:
         self._master_key = self.verify_pin(role, pin)
@@ -177,21 +195,27 @@ class Token:
     def init_user_pin(self, pin: bytes) -> None:
         """C_InitPIN (the SO is logged in, so the master key is at hand)."""
         self.check_pin_length(pin)
-        key = self._require_master_key()
-        self.record.user_pin = self._wrap(pin, key, CKU.USER)
-        self.record.user_failures = 0
-        self.save_record()
+        pin_record = self._wrap(pin, self._require_master_key(), CKU.USER)
+
+        def set_user_pin(record: TokenRecord) -> None:
+            record.user_pin = pin_record
+            record.user_failures = 0
+
+        self.update_record(set_user_pin)
 
     def change_pin(self, role: int, old_pin: bytes, new_pin: bytes) -> None:
         """C_SetPIN: verify the old PIN, re-wrap the master key under the new one only."""
         self.check_pin_length(new_pin)
         key = self.verify_pin(role, old_pin)
-        record = self._wrap(new_pin, key, role)
-        if role == CKU.SO:
-            self.record.so_pin = record
-        else:
-            self.record.user_pin = record
-        self.save_record()
+        pin_record = self._wrap(new_pin, key, role)
+
+        def set_pin(record: TokenRecord) -> None:
+            if role == CKU.SO:
+                record.so_pin = pin_record
+            else:
+                record.user_pin = pin_record
+
+        self.update_record(set_pin)
 
     def _wrap(self, pin: bytes, key: bytes, role: int) -> PinRecord:
         return wrap_master_key(
@@ -199,23 +223,50 @@ class Token:
             self.settings.pin_kdf_iterations,
         )
 
-    def save_record(self) -> None:
-        self._store.save_object(info_label(self.serial), self.record.encode())
+    def create_record(self) -> None:
+        """Store the record of a new token (refused if the label exists already)."""
+        self._store.save_object(info_label(self.serial), self.record.encode(), expected_revision=0)
         revision = self._after_write()
         self.record_revision = revision if revision is not None else -1
+
+    def update_record(self, change: Callable[[TokenRecord], None]) -> None:
+        """Apply ``change`` to the stored record atomically (see the module docstring).
+
+        ``change`` may raise to abandon the update; nothing is written then.
+        """
+        label = info_label(self.serial)
+        for _ in range(RECORD_UPDATE_ATTEMPTS):
+            entry = next((e for e in self._store.enumerate_objects(label) if e.label == label), None)
+            if entry is None:
+                raise TokenNotPresent("the token was deleted")
+            data, _ = self._store.get_object_value(entry.handle)
+            record = TokenRecord.decode(data)
+            change(record)
+            try:
+                self._store.save_object(label, record.encode(), expected_revision=entry.revision)
+            except RevisionMismatch:
+                continue
+            self.record = record
+            revision = self._after_write()
+            self.record_revision = revision if revision is not None else -1
+            return
+        raise FunctionFailed("the token record kept changing under concurrent updates")
 
     def reinitialize(self, so_pin: bytes, label: str) -> None:
         """C_InitToken on an initialized token: new master key, no user PIN, no objects."""
         self.verify_pin(CKU.SO, so_pin)
         self.logout()
         self.objects.remove_all_stored()
-        key = self._random(MASTER_KEY_BYTES)
-        self.record.label = label
-        self.record.so_pin = self._wrap(so_pin, key, CKU.SO)
-        self.record.user_pin = None
-        self.record.user_failures = 0
-        self.record.so_failures = 0
-        self.save_record()
+        so_record = self._wrap(so_pin, self._random(MASTER_KEY_BYTES), CKU.SO)
+
+        def reset(record: TokenRecord) -> None:
+            record.label = label
+            record.so_pin = so_record
+            record.user_pin = None
+            record.user_failures = 0
+            record.so_failures = 0
+
+        self.update_record(reset)
 
     # -- secrets -----------------------------------------------------------------------
 

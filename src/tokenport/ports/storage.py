@@ -20,6 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from tokenport.errors import FunctionFailed
+
+
+class RevisionMismatch(FunctionFailed):
+    """save_object(expected_revision=...) found another revision: nothing was written.
+
+    The caller re-reads the record and tries again (optimistic concurrency between
+    processes sharing a store); it reaches an application only if retries run out.
+    """
+
 
 @dataclass(frozen=True)
 class StoredEntry:
@@ -42,12 +52,19 @@ class ObjectStore(Protocol):
         """PKCS11_PAL_Initialize: open or create the store. Idempotent."""
         ...
 
-    def save_object(self, label: bytes, data: bytes, *, private: bool = False) -> int:
+    def save_object(
+        self, label: bytes, data: bytes, *, private: bool = False,
+        expected_revision: int | None = None,
+    ) -> int:
         """PKCS11_PAL_SaveObject: write ``data`` durably under ``label``; same label replaces.
 
         Returns the handle of the record (stable for a label while it exists). When this
         returns, the record survives a crash; when it raises, the store is as it was.
         ``private`` is stored with the record and returned by ``get_object_value``.
+
+        ``expected_revision`` makes the save a compare-and-swap, checked atomically with
+        the write: 0 means "``label`` must not exist", n > 0 "its revision must be n";
+        otherwise RevisionMismatch is raised and nothing changes. None saves unconditionally.
         """
         ...
 

@@ -147,3 +147,67 @@ def test_set_pin_changes_user_and_so_pins(module: Module, slot: int) -> None:
     module.set_pin(session, SO_PIN, b"new-so-pin")
     module.logout(session)
     module.login(session, CKU.SO, b"new-so-pin")
+
+
+def test_parallel_wrong_pins_from_several_modules_are_all_counted(
+    config: Config, store: MemoryObjectStore
+) -> None:
+    """Ten library instances sharing the store (as ten processes would) guess at once:
+    exactly max_pin_attempts (3) guesses are checked, the rest find the PIN locked."""
+    import threading
+
+    setup = new_module(config, store)
+    setup.init_token(0, SO_PIN, b"race".ljust(32))
+    session = setup.open_session(0, RW)
+    setup.login(session, CKU.SO, SO_PIN)
+    setup.init_pin(session, USER_PIN)
+    setup.finalize()
+    modules = [new_module(config, store) for _ in range(10)]
+    sessions = [m.open_session(0, RW) for m in modules]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(modules))
+
+    def guess(module: Module, handle: int) -> None:
+        barrier.wait()
+        try:
+            module.login(handle, CKU.USER, b"wrong-guess")
+        except (PinIncorrect, PinLocked) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(modules, sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["PinIncorrect"] * 3 + ["PinLocked"] * 7
+    with pytest.raises(PinLocked):
+        modules[0].login(sessions[0], CKU.USER, USER_PIN)
+    for module in modules:
+        module.finalize()
+
+
+def test_a_login_never_writes_back_a_pin_that_another_module_changed(
+    config: Config, store: MemoryObjectStore
+) -> None:
+    first = new_module(config, store)
+    first.init_token(0, SO_PIN, b"pins".ljust(32))
+    session = first.open_session(0, RW)
+    first.login(session, CKU.SO, SO_PIN)
+    first.init_pin(session, USER_PIN)
+    first.logout(session)
+    first.login(session, CKU.USER, USER_PIN)  # first now holds a copy of the old record
+    first.logout(session)
+
+    second = new_module(config, store)
+    other = second.open_session(0, RW)
+    second.set_pin(other, USER_PIN, b"changed-pin")
+
+    with pytest.raises(PinIncorrect):  # the old PIN is checked against the stored record
+        first.login(session, CKU.USER, USER_PIN)
+    first.login(session, CKU.USER, b"changed-pin")
+    first.logout(session)
+    with pytest.raises(PinIncorrect):
+        second.login(other, CKU.USER, USER_PIN)
+    second.login(other, CKU.USER, b"changed-pin")
+    first.finalize()
+    second.finalize()

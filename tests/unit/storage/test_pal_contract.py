@@ -338,3 +338,57 @@ def test_stores_are_independent(new_store: NewStore) -> None:
 def test_repr_has_no_data(store: ObjectStore) -> None:
     store.save_object(b"label-in-repr?", b"DATA-IN-REPR?")
     assert b"DATA-IN-REPR?".decode() not in repr(store)
+
+
+def revision_of(store: ObjectStore, label: bytes) -> int:
+    (entry,) = [e for e in store.enumerate_objects(label) if e.label == label]
+    return entry.revision
+
+
+def test_expected_revision_makes_save_a_compare_and_swap(store: ObjectStore) -> None:
+    from tokenport.ports.storage import RevisionMismatch
+
+    with pytest.raises(RevisionMismatch):
+        store.save_object(b"cas", b"v1", expected_revision=5)  # absent, 5 expected
+    assert store.find_object(b"cas") is None
+    handle = store.save_object(b"cas", b"v1", expected_revision=0)  # "must not exist"
+    first = revision_of(store, b"cas")
+    generation = store.generation()
+    with pytest.raises(RevisionMismatch):
+        store.save_object(b"cas", b"v2", expected_revision=0)
+    with pytest.raises(RevisionMismatch):
+        store.save_object(b"cas", b"v2", expected_revision=first + 1)
+    assert store.get_object_value(handle) == (b"v1", False)
+    assert store.generation() == generation  # a refused save changes nothing
+    assert store.save_object(b"cas", b"v2", expected_revision=first) == handle
+    assert store.get_object_value(handle) == (b"v2", False)
+    assert revision_of(store, b"cas") != first
+
+
+def test_compare_and_swap_counts_every_racing_increment(store: ObjectStore) -> None:
+    """Read-modify-write with expected_revision and retry loses no update under threads."""
+    from tokenport.ports.storage import RevisionMismatch
+
+    store.save_object(b"counter", b"0")
+
+    def increment() -> None:
+        for _ in range(25):
+            while True:
+                revision = revision_of(store, b"counter")
+                handle = store.find_object(b"counter")
+                assert handle is not None
+                value = int(store.get_object_value(handle)[0])
+                try:
+                    store.save_object(b"counter", str(value + 1).encode(), expected_revision=revision)
+                    break
+                except RevisionMismatch:
+                    continue
+
+    threads = [threading.Thread(target=increment) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    handle = store.find_object(b"counter")
+    assert handle is not None
+    assert store.get_object_value(handle)[0] == b"100"
