@@ -120,7 +120,9 @@ class CryptoCalls(ModuleState):
         classes, usage = KEY_USE[kind]
         obj = self._key(current, key, spec, classes, usage)
         factory = getattr(spec, kind.value)
-        context = factory(self._mechanism_context(), self._view(current, obj), mechanism.param)
+        context = factory(
+            self._mechanism_context(current.token), self._view(current, obj), mechanism.param
+        )
         current.operations[kind] = ActiveOperation(mechanism.type, context)
 
     def _run(self, session: int, kind: OpKind, step: Callable[[Any], R], *, last: bool,
@@ -194,7 +196,7 @@ class CryptoCalls(ModuleState):
             raise OperationActive("a digest operation is already active")
         spec = self._spec(mechanism, "digest")
         assert spec.digest is not None
-        context = spec.digest(self._mechanism_context(), mechanism.param)
+        context = spec.digest(self._mechanism_context(current.token), mechanism.param)
         current.operations[OpKind.DIGEST] = ActiveOperation(mechanism.type, context)
 
     @synchronized
@@ -292,7 +294,9 @@ class CryptoCalls(ModuleState):
         is_so = self._is_so(current)
         schema = self._factory.prepare(Origin.GENERATE, wanted, fixed, is_so=is_so)
         self._access_of(current, wanted, CKO.SECRET_KEY, key_type)
-        material = spec.generate_key(self._mechanism_context(), mechanism.param, wanted)
+        material = spec.generate_key(
+            self._mechanism_context(current.token), mechanism.param, wanted
+        )
         obj = self._factory.build(
             schema, Origin.GENERATE, wanted, {**fixed, **material}, is_so=is_so,
             mechanism=mechanism.type,
@@ -322,7 +326,7 @@ class CryptoCalls(ModuleState):
         self._access_of(current, pub_t, CKO.PUBLIC_KEY, key_type)
         self._access_of(current, priv_t, CKO.PRIVATE_KEY, key_type)
         pub_material, priv_material = spec.generate_key_pair(
-            self._mechanism_context(), mechanism.param, pub_t, priv_t
+            self._mechanism_context(current.token), mechanism.param, pub_t, priv_t
         )
         public = self._factory.build(
             pub_schema, Origin.GENERATE, pub_t, {**pub_fixed, **pub_material}, is_so=is_so,
@@ -370,7 +374,8 @@ class CryptoCalls(ModuleState):
         else:
             raise KeyNotWrappable("only secret and private keys can be wrapped")
         return spec.wrap(
-            self._mechanism_context(), self._view(current, wrapper), mechanism.param, encoded
+            self._mechanism_context(current.token), self._view(current, wrapper),
+            mechanism.param, encoded,
         )
 
     @synchronized
@@ -394,7 +399,8 @@ class CryptoCalls(ModuleState):
             raise TemplateIncomplete("CKA_CLASS is missing")
         is_so = self._is_so(current)
         plain = spec.unwrap(
-            self._mechanism_context(), self._view(current, unwrapper), mechanism.param, wrapped_key
+            self._mechanism_context(current.token), self._view(current, unwrapper),
+            mechanism.param, wrapped_key,
         )
         material: dict[int, AttrValue]
         if object_class == CKO.SECRET_KEY:
@@ -434,7 +440,8 @@ class CryptoCalls(ModuleState):
         length = wanted.get(CKA.VALUE_LEN)
         assert length is None or isinstance(length, int)
         secret = spec.derive(
-            self._mechanism_context(), self._view(current, base), mechanism.param, length
+            self._mechanism_context(current.token), self._view(current, base),
+            mechanism.param, length,
         )
         if length is not None and len(secret) != length:
             raise TemplateInconsistent("the mechanism cannot derive CKA_VALUE_LEN bytes")
@@ -448,10 +455,8 @@ class CryptoCalls(ModuleState):
 
     @synchronized
     def seed_random(self, session: int, seed: bytes) -> None:
-        self._session(session)
-        self._random.seed(seed)
+        self._session(session).token.random.seed(seed)
 
     @synchronized
     def generate_random(self, session: int, length: int) -> bytes:
-        self._session(session)
-        return self._random.random_bytes(length)
+        return self._session(session).token.random_bytes(length)

@@ -22,6 +22,7 @@ from tokenport.core.token import (
     objects_prefix,
 )
 from tokenport.errors import DeviceError, PKCS11Error, SlotIdInvalid
+from tokenport.ports.entropy import RandomSource
 from tokenport.ports.storage import ObjectStore, StoredEntry
 from tokenport.storage_format import RecordCorrupt, SealingCrypto, TokenRecord
 
@@ -37,12 +38,12 @@ class TokenDirectory:
         self,
         store: ObjectStore,
         crypto: SealingCrypto,
-        random_bytes: Callable[[int], bytes],
+        random_for: Callable[[str, str], RandomSource],
         settings: TokenSettings,
     ) -> None:
         self._store = store
         self._crypto = crypto
-        self._random = random_bytes
+        self._random_for = random_for
         self._settings = settings
         self._tokens: dict[str, Token] = {}
         self._seen_generation: int | None = None
@@ -88,7 +89,7 @@ class TokenDirectory:
                     continue
                 if token is None:
                     token = Token(
-                        self._store, self._crypto, self._random, self._settings, record,
+                        self._store, self._crypto, self._random_for, self._settings, record,
                         self.after_write,
                     )
                     self._tokens[serial] = token
@@ -146,13 +147,15 @@ class TokenDirectory:
     # -- token life cycle ------------------------------------------------------------------
 
     def create_token(self, slot_id: int, so_pin: bytes, label: str) -> Token:
-        """C_InitToken on the free slot: a new token with its own serial and master key."""
+        """C_InitToken on the free slot: a new token with its own serial and master key
+        (drawn from the random source the config chooses for the new token)."""
         serial = secrets.token_hex(8)
+        random_bytes = self._random_for(serial, label).random_bytes
         record = new_token_record(
-            self._crypto, self._random, self._settings, serial, slot_id, label, so_pin
+            self._crypto, random_bytes, self._settings, serial, slot_id, label, so_pin
         )
         token = Token(
-            self._store, self._crypto, self._random, self._settings, record, self.after_write
+            self._store, self._crypto, self._random_for, self._settings, record, self.after_write
         )
         token.objects.sync([])
         token.create_record()

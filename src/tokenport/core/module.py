@@ -66,7 +66,9 @@ class Module(ObjectCalls, CryptoCalls):
 
     ``config`` defaults to tokenport.config.load_config() (TOKENPORT_CONF / TOKENPORT_HOME);
     ``store``, ``crypto``, ``random`` and ``registry`` replace the configured ports (tests
-    pass an in-memory store; a store passed in is not closed by finalize()).
+    pass an in-memory store; a store passed in is not closed by finalize()). Without
+    ``random``, each token gets its own random source built from its entropy config at
+    its first use; finalize() zeroizes them, so the next initialize() starts afresh.
     """
 
     def __init__(
@@ -85,16 +87,14 @@ class Module(ObjectCalls, CryptoCalls):
             from tokenport.backends.crypto_pyca import default_crypto
 
             crypto = default_crypto()
-        if random is None:
-            from tokenport.backends.entropy_os import OsRandomSource
-
-            random = OsRandomSource()
         if registry is None:
             from tokenport.mechanisms import default_registry
 
             registry = default_registry()
         self._crypto = crypto
-        self._random = random
+        self._given_random = random
+        self._random_sources = {}
+        self._contexts = {}
         self._registry = registry
         self._factory = ObjectFactory(crypto)
         self._given_store = store
@@ -123,7 +123,7 @@ class Module(ObjectCalls, CryptoCalls):
             self._config.max_pin_attempts, self._config.pin_kdf_iterations,
             self._config.min_pin_len, self._config.max_pin_len,
         )
-        directory = TokenDirectory(store, self._crypto, self._random.random_bytes, settings)
+        directory = TokenDirectory(store, self._crypto, self._random_for, settings)
         directory.on_token_removed = self._token_removed
         directory.refresh()
         self._store = store
@@ -140,6 +140,7 @@ class Module(ObjectCalls, CryptoCalls):
         self._handles = HandleTable()
         if self._store is not None and self._given_store is None:
             self._store.close()
+        self._forget_random()
         self._store = None
         self._directory = None
 
@@ -369,6 +370,7 @@ class Module(ObjectCalls, CryptoCalls):
             if session.token is token:
                 del self._sessions[session.handle]
         self._handles.forget_token(token.serial)
+        self._forget_random(token.serial)
 
     # -- tokenport extensions (not PKCS #11 functions) ---------------------------------------
 

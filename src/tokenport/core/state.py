@@ -30,7 +30,8 @@ from tokenport.ports.entropy import RandomSource
 from tokenport.ports.storage import ObjectStore
 
 if TYPE_CHECKING:
-    from tokenport.config import Config
+    from tokenport.backends.entropy_drbg import DrbgRandomSource
+    from tokenport.config import Config, EntropyConfig
     from tokenport.ports.crypto import CryptoBackend
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,7 +53,9 @@ class ModuleState:
 
     _config: Config
     _crypto: CryptoBackend
-    _random: RandomSource
+    _given_random: RandomSource | None
+    _random_sources: dict[str, tuple[EntropyConfig, DrbgRandomSource]]
+    _contexts: dict[str, MechanismContext]
     _registry: MechanismRegistry
     _factory: ObjectFactory
     _store: ObjectStore | None
@@ -61,7 +64,6 @@ class ModuleState:
     _handles: HandleTable
     _next_session: int
     _lock: threading.RLock
-    _context: MechanismContext | None = None
 
     def _dir(self) -> TokenDirectory:
         if self._directory is None:
@@ -101,11 +103,41 @@ class ModuleState:
     def _view(self, session: Session, obj: TokenObject) -> ObjectKeyView:
         return ObjectKeyView(obj, session.token.unseal)
 
-    def _mechanism_context(self) -> MechanismContext:
-        context = self._context
+    def _random_for(self, serial: str, label: str) -> RandomSource:
+        """The random source of the token with this serial and label: the one passed to
+        Module(random=...), else one per token built from the token's entropy config
+        (rebuilt if a label change selects another configuration)."""
+        if self._given_random is not None:
+            return self._given_random
+        entropy = self._config.entropy_for(label, serial)
+        cached = self._random_sources.get(serial)
+        if cached is not None and cached[0] is entropy:
+            return cached[1]
+        from tokenport.config import open_random_source
+
+        source = open_random_source(entropy, b"tokenport token " + serial.encode("ascii"))
+        if cached is not None:
+            cached[1].close()
+        self._random_sources[serial] = (entropy, source)
+        return source
+
+    def _forget_random(self, serial: str | None = None) -> None:
+        """Zeroize and drop the random sources (of one token, or all)."""
+        serials = list(self._random_sources) if serial is None else [serial]
+        for key in serials:
+            entry = self._random_sources.pop(key, None)
+            if entry is not None:
+                entry[1].close()
+            self._contexts.pop(key, None)
+        if serial is None:
+            self._contexts.clear()
+
+    def _mechanism_context(self, token: Token) -> MechanismContext:
+        """What mechanisms may use: the crypto port and the token's random source."""
+        context = self._contexts.get(token.serial)
         if context is None:
-            context = MechanismContext(crypto=self._crypto, random_bytes=self._random.random_bytes)
-            self._context = context
+            context = MechanismContext(crypto=self._crypto, random_bytes=token.random_bytes)
+            self._contexts[token.serial] = context
         return context
 
     def _is_so(self, session: Session) -> bool:

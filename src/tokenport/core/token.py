@@ -33,6 +33,7 @@ from tokenport.errors import (
     UserPinNotInitialized,
 )
 from tokenport.objects.model import TokenObject
+from tokenport.ports.entropy import RandomSource
 from tokenport.ports.storage import ObjectStore, RevisionMismatch
 from tokenport.storage_format import (
     MASTER_KEY_BYTES,
@@ -90,14 +91,14 @@ class Token:
         self,
         store: ObjectStore,
         crypto: SealingCrypto,
-        random_bytes: Callable[[int], bytes],
+        random_for: Callable[[str, str], RandomSource],
         settings: TokenSettings,
         record: TokenRecord,
         after_write: Callable[[], int | None],
     ) -> None:
         self._store = store
         self._crypto = crypto
-        self._random = random_bytes
+        self._random_for = random_for
         self.settings = settings
         self.record = record
         self.record_revision = 0
@@ -119,6 +120,15 @@ class Token:
     @property
     def label(self) -> str:
         return self.record.label
+
+    @property
+    def random(self) -> RandomSource:
+        """This token's random source (chosen by its label and serial in the config)."""
+        return self._random_for(self.record.serial, self.record.label)
+
+    def random_bytes(self, length: int) -> bytes:
+        """Random bytes from this token's source (keys, salts, nonces, C_GenerateRandom)."""
+        return self._random_for(self.record.serial, self.record.label).random_bytes(length)
 
     @property
     def user_logged_in(self) -> bool:
@@ -219,7 +229,7 @@ class Token:
 
     def _wrap(self, pin: bytes, key: bytes, role: int) -> PinRecord:
         return wrap_master_key(
-            self._crypto, self._random, pin, key, self.serial, ROLE_NAMES[role],
+            self._crypto, self.random_bytes, pin, key, self.serial, ROLE_NAMES[role],
             self.settings.pin_kdf_iterations,
         )
 
@@ -257,7 +267,7 @@ class Token:
         self.verify_pin(CKU.SO, so_pin)
         self.logout()
         self.objects.remove_all_stored()
-        so_record = self._wrap(so_pin, self._random(MASTER_KEY_BYTES), CKU.SO)
+        so_record = self._wrap(so_pin, self.random_bytes(MASTER_KEY_BYTES), CKU.SO)
 
         def reset(record: TokenRecord) -> None:
             record.label = label
@@ -277,7 +287,7 @@ class Token:
 
     def _seal(self, obj: TokenObject, attr: int, value: AttrValue) -> bytes:
         return seal_value(
-            self._crypto, self._require_master_key(), self._random, obj.uid, attr, value
+            self._crypto, self._require_master_key(), self.random_bytes, obj.uid, attr, value
         )
 
     def unseal(self, obj: TokenObject, attr: int) -> AttrValue:
