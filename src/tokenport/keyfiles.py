@@ -19,7 +19,8 @@ from tokenport.mechanisms.keyformats import (
 from tokenport.ports.crypto import CryptoBackend
 
 Template = list[tuple[int, AttrValue]]
-PEM_LABELS = {"cert": "CERTIFICATE", "pubkey": "PUBLIC KEY", "privkey": "PRIVATE KEY"}
+PEM_LABELS = {"cert": "CERTIFICATE", "pubkey": "PUBLIC KEY", "privkey": "PRIVATE KEY",
+              "csr": "CERTIFICATE REQUEST"}
 
 
 def detect(data: bytes) -> str:

@@ -7,10 +7,14 @@ import sys
 import click
 
 from tokenport import __version__
+from tokenport.cli.codesign import codesign_group
+from tokenport.cli.entropy import entropy_group
 from tokenport.cli.info import mechanisms_command, module_path_command, quickstart_command
 from tokenport.cli.keys import key_group
 from tokenport.cli.objects import object_group
 from tokenport.cli.pins import pin_group
+from tokenport.cli.provision import provision_group
+from tokenport.cli.qualify import qualify_command
 from tokenport.cli.tokens import token_group
 
 
@@ -33,6 +37,10 @@ app.add_command(key_group)
 app.add_command(mechanisms_command)
 app.add_command(module_path_command)
 app.add_command(quickstart_command)
+app.add_command(qualify_command)
+app.add_command(provision_group)
+app.add_command(codesign_group)
+app.add_command(entropy_group)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -17,6 +17,7 @@ import click
 from tokenport.ck import CKF, CKR, CKU
 from tokenport.core.module import Module
 from tokenport.errors import PKCS11Error
+from tokenport.uri import Pkcs11Uri, UriError, is_uri
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,8 +64,8 @@ def opened_module() -> Iterator[Module]:
 def token_options(command: F) -> F:
     """--slot / --token options naming the token a command works on."""
     command = click.option(
-        "--token", "token_name", metavar="LABEL|SERIAL",
-        help="Token label or serial number (default: the only initialized token).",
+        "--token", "token_name", metavar="LABEL|SERIAL|URI",
+        help="Token label, serial number or pkcs11: URI (default: the only initialized token).",
     )(command)
     command = click.option("--slot", type=int, help="Slot ID of the token.")(command)
     return command
@@ -80,6 +81,8 @@ def select_slot(module: Module, slot: int | None, token_name: str | None) -> int
         if slot not in module.get_slot_list(True):
             fail(f"no slot {slot}")
         return slot
+    if token_name is not None and is_uri(token_name):
+        return slot_for_uri(module, initialized, token_name)
     if token_name is not None:
         for candidate in initialized:
             info = module.get_token_info(candidate)
@@ -92,6 +95,41 @@ def select_slot(module: Module, slot: int | None, token_name: str | None) -> int
         fail("no initialized token; create one with 'tokenport token init'")
     fail("several tokens exist; choose one with --token or --slot")
     raise AssertionError("unreachable")
+
+
+def parse_uri(text: str | None) -> Pkcs11Uri | None:
+    """A pkcs11: URI option, parsed (a one-line error if it is not a usable PKCS #11 URI)."""
+    if text is None:
+        return None
+    try:
+        uri = Pkcs11Uri.parse(text)
+    except UriError as exc:
+        fail(f"{exc}: {text}")
+        raise AssertionError("unreachable") from None
+    if uri.unrecognized:
+        fail(f"unrecognized URI attribute {uri.unrecognized[0]!r}: the URI matches nothing")
+    return uri
+
+
+def slot_for_uri(module: Module, slots: list[int], text: str) -> int:
+    """The one slot among ``slots`` whose slot and token a pkcs11: URI (RFC 7512) names."""
+    uri = parse_uri(text)
+    assert uri is not None
+    info = module.get_info()
+    version = (info.library_version.major, info.library_version.minor)
+    # CK_INFO text fields hold 32 characters: compare what a PKCS #11 client reads
+    if not uri.matches_library(info.manufacturer_id[:32], info.library_description[:32], version):
+        fail(f"the URI names another PKCS #11 library: {text}")
+    found = []
+    for slot in slots:
+        slot_info, token = module.get_slot_info(slot), module.get_token_info(slot)
+        if uri.matches_slot(slot, slot_info.slot_description, slot_info.manufacturer_id) and \
+                uri.matches_token(token.label, token.manufacturer_id, token.model,
+                                  token.serial_number):
+            found.append(slot)
+    if len(found) != 1:
+        fail(f"{'no' if not found else 'more than one'} initialized token matches {text}")
+    return found[0]
 
 
 def pin_options(role: str) -> Callable[[F], F]:

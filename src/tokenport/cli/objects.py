@@ -16,6 +16,7 @@ from tokenport.cli.common import (
     emit_json,
     fail,
     opened_module,
+    parse_uri,
     pin_options,
     read_pin,
     reports_errors,
@@ -23,13 +24,17 @@ from tokenport.cli.common import (
     token_options,
     user_session,
 )
+from tokenport.core.info import TokenInfo
 from tokenport.core.module import Module
+from tokenport.uri import Pkcs11Uri
 
 CLASS_NAMES: dict[int, str] = {CKO.DATA: "data", CKO.CERTIFICATE: "cert", CKO.PUBLIC_KEY: "pubkey",
                CKO.PRIVATE_KEY: "privkey", CKO.SECRET_KEY: "secretkey"}
 CLASS_BY_NAME = {name: int(cls) for cls, name in CLASS_NAMES.items()}
 KEY_TYPE_NAMES: dict[int, str] = {CKK.RSA: "rsa", CKK.EC: "ec", CKK.EC_EDWARDS: "ed25519", CKK.AES: "aes",
                   CKK.GENERIC_SECRET: "generic"}
+URI_HELP = "A pkcs11: URI (RFC 7512) naming the token and the object (object=, id=, type=)."
+URI_KINDS = {"cert": "cert", "public": "pubkey", "private": "privkey"}
 SHOWN = (CKA.CLASS, CKA.LABEL, CKA.ID, CKA.KEY_TYPE, CKA.TOKEN, CKA.PRIVATE, CKA.SENSITIVE,
          CKA.EXTRACTABLE, CKA.MODULUS_BITS, CKA.VALUE_LEN, CKA.SUBJECT)
 
@@ -62,6 +67,7 @@ class ObjectRow:
     key_type: str | None = None
     size: str | None = None
     flags: list[str] = field(default_factory=list)
+    uri: str | None = None
 
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
@@ -71,7 +77,8 @@ class ObjectRow:
     def line(self) -> str:
         extra = " ".join(x for x in (self.key_type, self.size) if x)
         return (f"{self.object_class:<9} label={self.label!r} id={self.id or '-'}"
-                f"{' ' + extra if extra else ''} [{','.join(self.flags)}]")
+                f"{' ' + extra if extra else ''} [{','.join(self.flags)}]"
+                f"{' ' + self.uri if self.uri else ''}")
 
 
 def _text(value: AttrValue | None) -> bytes:
@@ -105,8 +112,16 @@ def describe(module: Module, session: int, handle: int) -> ObjectRow:
     return row
 
 
-def selector(label: str | None, id_hex: str | None, kind: str | None) -> list[tuple[int, AttrValue]]:
-    template: list[tuple[int, AttrValue]] = []
+def object_uri(info: TokenInfo, row: ObjectRow) -> str:
+    """The pkcs11: URI (RFC 7512) naming one listed object."""
+    return str(Pkcs11Uri.of(token=info.label, serial=info.serial_number,
+                            label=row.label.encode(), key_id=bytes.fromhex(row.id),
+                            object_class=CLASS_BY_NAME.get(row.object_class)))
+
+
+def selector(label: str | None, id_hex: str | None, kind: str | None,
+             uri: Pkcs11Uri | None = None) -> list[tuple[int, AttrValue]]:
+    template: list[tuple[int, AttrValue]] = uri.object_template() if uri else []
     if label is not None:
         template.append((CKA.LABEL, label.encode()))
     if id_hex is not None:
@@ -116,8 +131,8 @@ def selector(label: str | None, id_hex: str | None, kind: str | None) -> list[tu
             fail(f"--id must be hexadecimal, not {id_hex!r}")
     if kind is not None:
         template.append((CKA.CLASS, CLASS_BY_NAME[kind]))
-    if not label and id_hex is None:
-        fail("name the object with --label or --id")
+    if not label and id_hex is None and not (uri and uri.names_object):
+        fail("name the object with --label, --id or --uri")
     return template
 
 
@@ -140,6 +155,9 @@ def object_list(slot: int | None, token_name: str | None, pin: str | None, pin_e
         target = select_slot(module, slot, token_name)
         with user_session(module, target, user_pin) as session:
             rows = [describe(module, session, h) for h in find(module, session, [])]
+            info = module.get_token_info(target)
+    for row in rows:
+        row.uri = object_uri(info, row)
     if as_json:
         emit_json([row.as_json() for row in rows])
         return
@@ -187,21 +205,29 @@ def object_import(file: Path, slot: int | None, token_name: str | None, label: s
 @token_options
 @click.option("--label", help="CKA_LABEL of the object.")
 @click.option("--id", "id_hex", help="CKA_ID of the object, in hex.")
-@click.option("--type", "kind", type=click.Choice(["cert", "pubkey", "privkey"]), required=True)
+@click.option("--uri", "uri_text", metavar="URI", help=URI_HELP)
+@click.option("--type", "kind", type=click.Choice(["cert", "pubkey", "privkey"]),
+              help="What to export (default: the URI's type=).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file (default: stdout).")
 @click.option("--der", is_flag=True, help="Write DER instead of PEM.")
 @pin_options("user")
 @click.option("--login", is_flag=True, help="Log in first (needed for private objects).")
 @reports_errors
 def object_export(slot: int | None, token_name: str | None, label: str | None, id_hex: str | None,
-                  kind: str, out: Path | None, der: bool, pin: str | None, pin_env: str | None,
-                  pin_file: Path | None, login: bool) -> None:
+                  uri_text: str | None, kind: str | None, out: Path | None, der: bool,
+                  pin: str | None, pin_env: str | None, pin_file: Path | None,
+                  login: bool) -> None:
     """Export a certificate or public key; a private key only if it is extractable and not sensitive."""
+    uri = parse_uri(uri_text)
+    kind = kind or (URI_KINDS.get(uri.text("type") or "") if uri else None)
+    if kind is None:
+        fail("say what to export with --type (or type= in the --uri)")
+    assert kind is not None
     user_pin = maybe_pin(pin, pin_env, pin_file, login or kind == "privkey")
     with opened_module() as module:
-        target = select_slot(module, slot, token_name)
+        target = select_slot(module, slot, token_name if token_name or not uri_text else uri_text)
         with user_session(module, target, user_pin) as session:
-            handles = find(module, session, selector(label, id_hex, kind))
+            handles = find(module, session, selector(label, id_hex, kind, uri))
             if not handles:
                 fail("no such object" + ("" if user_pin else " (log in to see private objects)"))
             if len(handles) > 1:
@@ -219,17 +245,20 @@ def object_export(slot: int | None, token_name: str | None, label: str | None, i
 @token_options
 @click.option("--label", help="CKA_LABEL of the object(s).")
 @click.option("--id", "id_hex", help="CKA_ID of the object(s), in hex.")
+@click.option("--uri", "uri_text", metavar="URI", help=URI_HELP)
 @click.option("--type", "kind", type=click.Choice(sorted(CLASS_BY_NAME)), help="Only objects of this class.")
 @pin_options("user")
 @reports_errors
 def object_delete(slot: int | None, token_name: str | None, label: str | None, id_hex: str | None,
-                  kind: str | None, pin: str | None, pin_env: str | None, pin_file: Path | None) -> None:
-    """Delete the objects with the given label and/or id."""
+                  uri_text: str | None, kind: str | None, pin: str | None, pin_env: str | None,
+                  pin_file: Path | None) -> None:
+    """Delete the objects with the given label and/or id (or named by a pkcs11: URI)."""
+    uri = parse_uri(uri_text)
     user_pin = read_pin("user", pin, pin_env, pin_file)
     with opened_module() as module:
-        target = select_slot(module, slot, token_name)
+        target = select_slot(module, slot, token_name if token_name or not uri_text else uri_text)
         with user_session(module, target, user_pin) as session:
-            handles = find(module, session, selector(label, id_hex, kind))
+            handles = find(module, session, selector(label, id_hex, kind, uri))
             if not handles:
                 fail("no such object")
             for handle in handles:

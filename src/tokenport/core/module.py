@@ -84,9 +84,9 @@ class Module(ObjectCalls, CryptoCalls):
 
         self._config = config if config is not None else load_config()
         if crypto is None:
-            from tokenport.backends.crypto_pyca import default_crypto
+            from tokenport.config import open_crypto
 
-            crypto = default_crypto()
+            crypto = open_crypto(self._config)
         if registry is None:
             from tokenport.mechanisms import default_registry
 
@@ -161,7 +161,7 @@ class Module(ObjectCalls, CryptoCalls):
             cryptoki_version=Version(*CRYPTOKI_VERSION),
             manufacturer_id=MANUFACTURER,
             flags=0,
-            library_description="tokenport PKCS #11 software token",
+            library_description="tokenport PKCS #11 soft token",  # fits CK_INFO (32 bytes)
             library_version=LIBRARY_VERSION,
         )
 

@@ -23,6 +23,7 @@ Rules for a backend:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 HashName = Literal["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]
@@ -123,6 +124,33 @@ class X509Fields:
     public_key_info: bytes
     not_before: bytes
     not_after: bytes
+
+
+@dataclass(frozen=True)
+class CertificateSummary:
+    """What provisioning shows and checks of an X.509 certificate.
+
+    ``subject`` / ``issuer``: RFC 4514 strings; ``not_before`` / ``not_after``: timezone-aware
+    UTC datetimes; ``public_key_info``: the DER SubjectPublicKeyInfo, re-encoded by the backend
+    (so it compares equal to ``public_key_info`` of the same key); ``is_ca``: the
+    basicConstraints cA flag (False when the extension is absent).
+    """
+
+    subject: str
+    issuer: str
+    serial_number: int
+    not_before: datetime
+    not_after: datetime
+    public_key_info: bytes
+    is_ca: bool
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """A PKCS #10 certification request whose self-signature verified."""
+
+    subject: str
+    public_key_info: bytes
 
 
 @runtime_checkable
@@ -352,4 +380,20 @@ class CryptoBackend(Protocol):
 
     def x509_fields(self, der: bytes) -> X509Fields:
         """The fields of a DER X.509 certificate; AttributeValueInvalid for anything else."""
+        ...
+
+    # -- provisioning (X.509 names, certificates, PKCS #10 requests) -----------------------
+    def x509_summary(self, der: bytes) -> CertificateSummary:
+        """Names, validity and key of a DER X.509 certificate; AttributeValueInvalid for
+        anything else."""
+        ...
+
+    def x509_name_from_text(self, text: str) -> bytes:
+        """The DER Name of an RFC 4514 string ("CN=device-1,O=Example,C=DE");
+        AttributeValueInvalid if the string is malformed or names an unknown attribute."""
+        ...
+
+    def csr_summary(self, der: bytes) -> RequestSummary:
+        """Check a DER PKCS #10 CertificationRequest: AttributeValueInvalid if it is
+        malformed, SignatureInvalid if its self-signature does not verify."""
         ...

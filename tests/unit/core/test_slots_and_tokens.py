@@ -109,3 +109,10 @@ def test_delete_token_frees_its_slot(module: Module, slot: int) -> None:
     module.delete_token(slot)
     assert module.get_slot_list(True) == [0]
     assert not module.get_token_info(0).flags & CKF.TOKEN_INITIALIZED
+
+
+def test_info_texts_fit_their_fixed_size_fields(module: Module) -> None:
+    """CK_INFO.libraryDescription and manufacturerID are 32 bytes (s3.1): nothing is cut."""
+    info = module.get_info()
+    assert len(info.library_description.encode()) <= 32
+    assert len(info.manufacturer_id.encode()) <= 32
