@@ -23,8 +23,17 @@ Directory specification asks.
 File layout::
 
     [store]
-    backend = "sqlite"          # or "memory" (nothing persists)
+    backend = "sqlite"          # "sqlite", "files", "flash", "memory" (nothing persists),
+                                # or a plug-in storage port (entry point group
+                                # tokenport.storage)
     path = "~/tokens"           # the store directory
+
+    [store.flash]               # options of one backend, passed to its factory
+    sectors = 64                # (see docs/porting.md for each backend's options)
+    sector_size = 4096
+
+    [crypto]
+    backend = "pyca"            # or a plug-in crypto port (entry point group tokenport.crypto)
 
     [token]
     max_pin_attempts = 10       # wrong PINs in a row before the PIN locks
@@ -66,27 +75,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokenport import errors
 from tokenport.backends.drbg import DRBGS, MAX_RESEED_INTERVAL
 from tokenport.backends.entropy_drbg import DEFAULT_RESEED_INTERVAL, DrbgRandomSource
-from tokenport.backends.entropy_sources import (
-    BUILTIN_SOURCES,
-    DEFAULT_FIXED_PATTERN,
-    FixedEntropySource,
-    NvSeedSource,
-    OsEntropySource,
-    plugin_factory,
-)
-from tokenport.backends.storage_memory import MemoryObjectStore
-from tokenport.backends.storage_sqlite import SqliteObjectStore
+from tokenport import plugins
 from tokenport.ports.entropy import EntropySource
 from tokenport.ports.storage import ObjectStore
 
+if TYPE_CHECKING:
+    from tokenport.ports.crypto import CryptoBackend
+
 CONFIG_FILE_NAME = "tokenport.toml"
 STORE_FILE_NAME = "tokenport.sqlite3"
-BACKENDS = ("sqlite", "memory")
 MIN_PIN_KDF_ITERATIONS = 200_000
 
 # [token] key -> (least allowed, greatest allowed or None)
@@ -103,7 +105,7 @@ _ENTROPY_KEYS = (
     "drbg", "source", "seed_file", "reseed_interval", "prediction_resistance",
     "allow_fixed_source", "fixed_pattern",
 )
-_SECTIONS = ("store", "token", "entropy")
+_SECTIONS = ("store", "token", "entropy", "crypto")
 MAX_FIXED_PATTERN_BYTES = 65536
 
 
@@ -128,9 +130,10 @@ class EntropyConfig:
             raise ConfigError(f"drbg: must be one of {', '.join(map(repr, DRBGS))}")
         if not isinstance(self.source, str) or not self.source:
             raise ConfigError("source: must be a non-empty string")
-        if self.source not in BUILTIN_SOURCES and plugin_factory(self.source) is None:
+        if self.source not in plugins.available("entropy"):
             raise ConfigError(
-                f"source: {self.source!r} is not one of {', '.join(map(repr, BUILTIN_SOURCES))}"
+                f"source: {self.source!r} is not one of "
+                f"{', '.join(map(repr, plugins.available('entropy')))}"
                 " and no installed plug-in provides it"
             )
         interval = self.reseed_interval
@@ -175,6 +178,9 @@ class Config:
 
     store_backend: str = "sqlite"
     store_dir: Path
+    store_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    crypto_backend: str = "pyca"
+    crypto_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     max_pin_attempts: int = 10
     pin_kdf_iterations: int = MIN_PIN_KDF_ITERATIONS
     min_pin_len: int = 4
@@ -194,10 +200,11 @@ class Config:
         return self.entropy
 
     def __post_init__(self) -> None:
-        if self.store_backend not in BACKENDS:
-            raise ConfigError(
-                f"store backend {self.store_backend!r} is not one of {', '.join(BACKENDS)}"
-            )
+        for kind, name in (("storage", self.store_backend), ("crypto", self.crypto_backend)):
+            if name not in plugins.available(kind):
+                raise ConfigError(
+                    f"{kind} backend {name!r} is not one of {', '.join(plugins.available(kind))}"
+                )
         for key in _TOKEN_LIMITS:
             problem = _check_int(getattr(self, key), key)
             if problem:
@@ -232,22 +239,38 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
 
     for section, value in table.items():
         if section not in _SECTIONS:
-            raise fail(f"[{section}]", "unknown section (allowed: [store], [token], [entropy])")
+            raise fail(
+                f"[{section}]", "unknown section (allowed: [store], [token], [entropy], [crypto])"
+            )
         if not isinstance(value, dict):
             raise fail(section, f"must be a table, written [{section}]")
     store: dict[str, Any] = table.get("store", {})
     token: dict[str, Any] = table.get("token", {})
-    for key in store:
+    storage_names = plugins.available("storage")
+    for key, value in store.items():
+        if isinstance(value, dict) and key in storage_names:
+            continue  # [store.<backend>]: that backend's options
         if key not in _STORE_KEYS:
-            raise fail(f"[store] {key}", f"unknown key (allowed: {', '.join(_STORE_KEYS)})")
+            raise fail(
+                f"[store] {key}",
+                f"unknown key (allowed: {', '.join(_STORE_KEYS)}, or a [store.<backend>] table)",
+            )
+    crypto: dict[str, Any] = table.get("crypto", {})
+    crypto_names = plugins.available("crypto")
+    for key, value in crypto.items():
+        if key != "backend" and not (isinstance(value, dict) and key in crypto_names):
+            raise fail(f"[crypto] {key}", "unknown key (allowed: backend, or a [crypto.<backend>] table)")
+    crypto_backend = crypto.get("backend", "pyca")
+    if not isinstance(crypto_backend, str) or crypto_backend not in crypto_names:
+        raise fail("[crypto] backend", f"must be one of {', '.join(map(repr, crypto_names))}")
     for key in token:
         if key not in _TOKEN_LIMITS:
             raise fail(f"[token] {key}", f"unknown key (allowed: {', '.join(_TOKEN_LIMITS)})")
     entropy, token_entropy = _entropy_configs(table.get("entropy", {}), source, fail)
 
     backend = store.get("backend", "sqlite")
-    if not isinstance(backend, str) or backend not in BACKENDS:
-        raise fail("[store] backend", f"must be one of {', '.join(map(repr, BACKENDS))}")
+    if not isinstance(backend, str) or backend not in storage_names:
+        raise fail("[store] backend", f"must be one of {', '.join(map(repr, storage_names))}")
     numbers: dict[str, int] = {}
     for key, value in token.items():
         problem = _check_int(value, key)
@@ -278,7 +301,11 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
     try:
         return Config(
             store_backend=backend, store_dir=store_dir, source=source, entropy=entropy,
-            token_entropy=token_entropy, **numbers,
+            token_entropy=token_entropy,
+            store_options=MappingProxyType(dict(store.get(backend, {}))),
+            crypto_backend=crypto_backend,
+            crypto_options=MappingProxyType(dict(crypto.get(crypto_backend, {}))),
+            **numbers,
         )
     except ConfigError as exc:
         raise ConfigError(f"{where}: [token] {exc}") from None
@@ -286,27 +313,44 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
 
 def open_store(config: Config) -> ObjectStore:
     """The store the configuration names (not yet initialized: the core calls initialize())."""
-    if config.store_backend == "sqlite":
-        return SqliteObjectStore(config.store_dir / STORE_FILE_NAME)
-    if config.store_backend == "memory":
-        return MemoryObjectStore()
-    raise ConfigError(f"store backend {config.store_backend!r} is not one of {BACKENDS}")
+    factory = _factory("storage", config.store_backend)
+    where = f"[store.{config.store_backend}]"
+    try:
+        store: ObjectStore = factory(config.store_dir, config.store_options)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{_where(config)}: {where}: {exc}") from None
+    return store
+
+
+def open_crypto(config: Config) -> CryptoBackend:
+    """The crypto port the configuration names."""
+    factory = _factory("crypto", config.crypto_backend)
+    try:
+        crypto: CryptoBackend = factory(config.crypto_options)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{_where(config)}: [crypto.{config.crypto_backend}]: {exc}") from None
+    return crypto
+
+
+def _factory(kind: str, name: str) -> Any:
+    try:
+        return plugins.find(kind, name)
+    except plugins.PluginNotFound as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _where(config: Config) -> str:
+    return str(config.source) if config.source is not None else "tokenport config"
 
 
 def open_entropy_source(entropy: EntropyConfig) -> EntropySource:
     """The raw entropy source ``entropy`` names (nothing is read yet)."""
-    if entropy.source == "os":
-        return OsEntropySource()
-    if entropy.source == "nv-seed":
-        assert entropy.seed_file is not None
-        return NvSeedSource(entropy.seed_file)
-    if entropy.source == "fixed":
-        pattern = entropy.fixed_pattern or DEFAULT_FIXED_PATTERN
-        return FixedEntropySource(pattern, allow=entropy.allow_fixed_source)
-    factory = plugin_factory(entropy.source)
-    if factory is None:
-        raise ConfigError(f"entropy source {entropy.source!r} is not installed")
-    return factory(entropy)
+    factory = _factory("entropy", entropy.source)
+    try:
+        source: EntropySource = factory(entropy)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"[entropy] source {entropy.source!r}: {exc}") from None
+    return source
 
 
 def open_random_source(

@@ -197,7 +197,7 @@ def test_search_paths(env: dict[str, str], home: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "names"),
     [
-        ("[store]\nbackend = 'files'\n", "[store] backend"),
+        ("[store]\nbackend = 'no-such-backend'\n", "[store] backend"),
         ("[store]\nbackend = 1\n", "[store] backend"),
         ("[store]\npath = 5\n", "[store] path"),
         ("[store]\npath = ''\n", "[store] path"),
@@ -254,7 +254,7 @@ def test_minimum_pin_kdf_is_accepted(env: dict[str, str], tmp_path: Path) -> Non
 
 def test_config_checks_values_when_built_directly(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
-        Config(store_dir=tmp_path, store_backend="flash")
+        Config(store_dir=tmp_path, store_backend="no-such-backend")
     with pytest.raises(ConfigError):
         Config(store_dir=tmp_path, min_pin_len=9, max_pin_len=8)
     with pytest.raises(ConfigError):

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from cryptography import exceptions as pyca_exceptions
 from cryptography import x509
@@ -43,11 +44,13 @@ from tokenport import errors
 from tokenport.mechanisms import der
 from tokenport.ports.crypto import (
     AeadEncryptor,
+    CertificateSummary,
     CryptoBackend,
     CurveName,
     DecodedPrivateKey,
     HashContext,
     HashName,
+    RequestSummary,
     RsaPrivateNumbers,
     StreamCipher,
     X509Fields,
@@ -618,7 +621,56 @@ class PycaCrypto:
             not_after=not_after,
         )
 
+    # -- provisioning -----------------------------------------------------------------------
+    def x509_summary(self, der_bytes: bytes) -> CertificateSummary:
+        with _translate(errors.AttributeValueInvalid, "not a DER X.509 certificate"):
+            cert = x509.load_der_x509_certificate(der_bytes)
+            try:
+                is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+            except x509.ExtensionNotFound:
+                is_ca = False
+            try:
+                spki = cert.public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            except pyca_exceptions.UnsupportedAlgorithm:
+                raise errors.AttributeValueInvalid(
+                    "the certificate's public key algorithm is not supported"
+                ) from None
+            return CertificateSummary(
+                subject=cert.subject.rfc4514_string(),
+                issuer=cert.issuer.rfc4514_string(),
+                serial_number=cert.serial_number,
+                not_before=cert.not_valid_before_utc,
+                not_after=cert.not_valid_after_utc,
+                public_key_info=spki,
+                is_ca=is_ca,
+            )
+
+    def x509_name_from_text(self, text: str) -> bytes:
+        with _translate(errors.AttributeValueInvalid, "not a valid RFC 4514 distinguished name"):
+            return x509.Name.from_rfc4514_string(text).public_bytes()
+
+    def csr_summary(self, der_bytes: bytes) -> RequestSummary:
+        with _translate(errors.AttributeValueInvalid, "not a DER PKCS #10 certification request"):
+            request = x509.load_der_x509_csr(der_bytes)
+            valid = request.is_signature_valid
+            spki = request.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            subject = request.subject.rfc4514_string()
+        if not valid:
+            raise errors.SignatureInvalid("the request's self-signature does not verify")
+        return RequestSummary(subject=subject, public_key_info=spki)
+
 
 def default_crypto() -> CryptoBackend:
     """The host's crypto backend."""
+    return PycaCrypto()
+
+
+def from_config(options: Mapping[str, Any]) -> CryptoBackend:
+    """The ``pyca`` crypto port (no options)."""
+    if options:
+        raise ValueError(f"the pyca crypto port takes no options, got {', '.join(sorted(options))}")
     return PycaCrypto()

@@ -29,14 +29,12 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
+from typing import Protocol
 
 from tokenport import errors
 from tokenport.ports.entropy import EntropySource
 
-BUILTIN_SOURCES = ("os", "nv-seed", "fixed")
-PLUGIN_GROUP = "tokenport.entropy_sources"
 CLAIMED_MIN_ENTROPY = 4.0
 """H (bits per byte) claimed by the ``os`` and ``nv-seed`` sources; see the module docstring."""
 MIN_SEED_BYTES = 96
@@ -228,13 +226,31 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
-# -- plug-ins ------------------------------------------------------------------------------------
+# -- factories (registered as entry points; tokenport.plugins) ---------------------------------
 
 
-def plugin_factory(name: str) -> Callable[..., EntropySource] | None:
-    """The factory a package registered for source ``name`` (entry point group
-    ``tokenport.entropy_sources``), or None."""
-    for entry in metadata.entry_points(group=PLUGIN_GROUP, name=name):
-        factory: Callable[..., EntropySource] = entry.load()
-        return factory
-    return None
+class SourceOptions(Protocol):
+    """What a source factory reads from the config's [entropy] section."""
+
+    seed_file: Path | None
+    fixed_pattern: bytes | None
+    allow_fixed_source: bool
+
+
+def os_from_config(entropy: SourceOptions) -> EntropySource:
+    """The ``os`` source (getrandom)."""
+    return OsEntropySource()
+
+
+def nv_seed_from_config(entropy: SourceOptions) -> EntropySource:
+    """The ``nv-seed`` source: the seed file named by ``seed_file``."""
+    if entropy.seed_file is None:
+        raise ValueError("source nv-seed needs seed_file")
+    return NvSeedSource(entropy.seed_file)
+
+
+def fixed_from_config(entropy: SourceOptions) -> EntropySource:
+    """The ``fixed`` source, for tests only (refused unless allow_fixed_source)."""
+    return FixedEntropySource(
+        entropy.fixed_pattern or DEFAULT_FIXED_PATTERN, allow=entropy.allow_fixed_source
+    )

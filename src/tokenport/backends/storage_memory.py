@@ -16,7 +16,10 @@ that are zeroed when replaced, destroyed or closed; ``get_object_value`` hands o
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from tokenport import errors
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
@@ -168,3 +171,14 @@ def _label(label: bytes | bytearray | memoryview) -> bytes:
     if not key:
         raise errors.ArgumentsBad("storage label must not be empty")
     return key
+
+
+def from_config(store_dir: Path, options: Mapping[str, Any]) -> MemoryObjectStore:
+    """The ``memory`` storage port (nothing persists): ``[store.memory] capacity = bytes``."""
+    unknown = set(options) - {"capacity"}
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))} (allowed: capacity)")
+    capacity = options.get("capacity")
+    if capacity is not None and (not isinstance(capacity, int) or capacity <= 0):
+        raise ValueError("capacity must be a positive number of bytes")
+    return MemoryObjectStore(capacity=capacity)

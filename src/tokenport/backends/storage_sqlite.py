@@ -50,7 +50,7 @@ import os
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -400,3 +400,18 @@ def _handle(handle: int) -> int:
     if not 0 < handle < 2**63:
         raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
     return handle
+
+
+STORE_FILE_NAME = "tokenport.sqlite3"
+
+
+def from_config(store_dir: Path, options: Mapping[str, Any]) -> SqliteObjectStore:
+    """The ``sqlite`` storage port: ``[store.sqlite] file = "name"`` (default
+    tokenport.sqlite3) inside the store directory."""
+    unknown = set(options) - {"file"}
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))} (allowed: file)")
+    name = options.get("file", STORE_FILE_NAME)
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError("file must be a plain file name")
+    return SqliteObjectStore(store_dir / name)

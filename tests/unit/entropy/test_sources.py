@@ -16,7 +16,6 @@ from tokenport.backends.entropy_sources import (
     FixedSourceNotAllowed,
     NvSeedSource,
     OsEntropySource,
-    plugin_factory,
     read_seed_file,
     write_seed_file,
 )
@@ -179,5 +178,9 @@ def test_write_seed_file_without_replace_refuses_an_existing_file(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.seed"]
 
 
-def test_no_plugin_for_unknown_names() -> None:
-    assert plugin_factory("no-such-entropy-source") is None
+def test_sources_are_found_by_name_and_unknown_names_are_refused() -> None:
+    from tokenport import plugins
+
+    assert {"os", "nv-seed", "fixed"} <= set(plugins.available("entropy"))
+    with pytest.raises(plugins.PluginNotFound):
+        plugins.find("entropy", "no-such-entropy-source")
