@@ -24,7 +24,7 @@ from tokenport.core.token import (
 from tokenport.errors import DeviceError, PKCS11Error, SlotIdInvalid
 from tokenport.ports.entropy import RandomSource
 from tokenport.ports.storage import ObjectStore, StoredEntry
-from tokenport.storage_format import RecordCorrupt, SealingCrypto, TokenRecord
+from tokenport.storage_format import SealingCrypto, TokenRecord
 
 log = logging.getLogger("tokenport")
 
@@ -103,10 +103,10 @@ class TokenDirectory:
                 self.on_token_removed(removed)
 
     def _read_record(self, entry: StoredEntry) -> TokenRecord | None:
-        data, _ = self._store.get_object_value(entry.handle)
         try:
+            data, _ = self._store.get_object_value(entry.handle)
             return TokenRecord.decode(data)
-        except RecordCorrupt as exc:
+        except PKCS11Error as exc:  # RecordCorrupt included; also destroyed meanwhile
             log.error("skipping unreadable token record %r: %s", entry.label, exc)
             return None
 

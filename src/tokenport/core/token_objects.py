@@ -78,7 +78,11 @@ class TokenObjects:
         self.sync(listing)
 
     def _load(self, uid: str, entry: StoredEntry) -> None:
-        data, _private = self._store.get_object_value(entry.handle)
+        try:
+            data, _private = self._store.get_object_value(entry.handle)
+        except PKCS11Error as exc:  # damaged, or destroyed by another process meanwhile
+            log.error("skipping unreadable object record %r: %s", entry.label, exc)
+            return
         try:
             attrs, sealed = decode_object(data)
             schema = resolve_schema(attrs)

@@ -95,3 +95,43 @@ def test_private_key_material_is_encrypted_at_rest(
 
     assert other.sign(session, b"msg") == std_hmac.new(secret, b"msg", "sha256").digest()
     other.finalize()
+
+
+def test_a_corrupt_record_is_reported_and_skipped(
+    config: Config, store: MemoryObjectStore, module: Module, user: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    module.create_object(user, [(CKA.CLASS, int(CKO.DATA)), (CKA.LABEL, b"good"), (CKA.TOKEN, True)])
+    module.create_object(user, [(CKA.CLASS, int(CKO.DATA)), (CKA.LABEL, b"bad"), (CKA.TOKEN, True)])
+    for entry in store.enumerate_objects(b"t/"):
+        data, private = store.get_object_value(entry.handle)
+        if b"bad" in data:
+            store.save_object(entry.label, data[:-7], private=private)  # truncate the record
+    other = new_module(config, store)
+    session = other.open_session(0, RW)
+    assert len(find(other, session, [(CKA.LABEL, b"good")])) == 1
+    assert find(other, session, [(CKA.LABEL, b"bad")]) == []
+    assert "skipping unreadable object record" in caplog.text
+    other.finalize()
+
+
+def test_a_full_store_gives_device_memory_and_keeps_what_it_had(config: Config) -> None:
+    from tokenport.errors import DeviceMemory
+
+    small = MemoryObjectStore(capacity=12_000)
+    module = new_module(config, small)
+    module.init_token(0, SO_PIN, b"full".ljust(32))
+    session = module.open_session(0, RW)
+    created = []
+    with pytest.raises(DeviceMemory):
+        for i in range(1000):
+            created.append(module.create_object(session, [
+                (CKA.CLASS, int(CKO.DATA)), (CKA.LABEL, b"obj%d" % i), (CKA.TOKEN, True),
+                (CKA.VALUE, bytes(500)),
+            ]))
+    assert created, "the store held some objects before it filled up"
+    other = new_module(config, small)
+    others = other.open_session(0, RW)
+    assert len(find(other, others, [(CKA.CLASS, int(CKO.DATA))])) == len(created)
+    other.finalize()
+    module.finalize()

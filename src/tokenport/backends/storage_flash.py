@@ -1,0 +1,797 @@
+"""The storage port (the PAL) on an emulated NOR flash image (the ``flash`` backend).
+
+A small log-structured flash translation layer over ``flash_image.NorFlash``, built the way
+a microcontroller port keeps PKCS #11 objects in on-chip flash: records are appended, never
+rewritten; an erase is the only way back to 0xFF; a power cut may stop any write after any
+byte. Everything here is crash safe at byte granularity (tests/crash proves it).
+
+The on-flash format (sectors, the log, records) is described in ``flash_format``.
+
+Operations
+    save: append the record, commit it, ``sync``, then mark the previous record obsolete.
+    destroy: append a tombstone (label, handle, next sequence number), commit, ``sync``,
+    mark the record obsolete. The commit byte (with the CRC) is the atomic step: before
+    it the old record is the newest valid one, after it the new one is.
+
+Mount (every open, and whenever a process finds a crashed writer's session)
+    Read every sector header, then scan the log: each sector from its ``first_off``; a
+    record is valid when committed, not obsolete, complete (its span crosses sectors of
+    consecutive epochs whose ``first_off`` agree) and its CRC matches. Per label the valid
+    record with the highest sequence number wins (a tombstone means "absent"). Torn and
+    uncommitted records are ignored; corrupt ones (committed, CRC wrong) are logged and
+    skipped. Then, with the exclusive lock: BLANK/DIRTY sectors are erased and re-stamped,
+    records that lost to a newer one (an interrupted save, destroy or garbage collection)
+    are marked obsolete, and sectors left with nothing live by an interrupted garbage
+    collection are erased.
+
+Garbage collection and wear levelling
+    A save needs its own size plus a reserve of ``3 x data area + largest live record``
+    free; a destroy needs ``2 x data area + largest live record``. The reserve guarantees
+    that the collector can always make progress. When space runs short the collector
+    erases sectors that hold nothing live, else moves the live records of the oldest
+    sector to the head of the log and erases it. Wear levelling: new sectors are taken
+    lowest erase count first, and when the least-worn sector in use lags the most-worn one
+    by more than ``WEAR_SPREAD`` erases, its records are moved away (static records do not
+    pin a sector forever). When even a full compaction could not make room, the save fails
+    with ``DeviceMemory`` before anything is written. Capacity: with ``N`` sectors of data
+    area ``D`` (sector size - 48), live records fit while their total, plus the record
+    being saved, plus the reserve stays within ``N x D``; ``info()`` reports the figures.
+
+Several processes
+    The lock-and-counter file ``<image>.lock`` (``store_lock``): writers hold it exclusively
+    for a whole operation, readers take it shared while they read record bytes. When the
+    counter's ``serial`` changed, a process catches up: it scans only what others appended,
+    or the whole image after a garbage collection. ``generation()`` is one pread.
+
+Errors (translated here, once)
+    A full store -> ``DeviceMemory`` (nothing written); I/O errors and images that are not
+    tokenport flash images or have another geometry -> ``DeviceError``; an unknown handle
+    -> ``ObjectHandleInvalid``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import errno
+import heapq
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tokenport import errors
+from tokenport.backends.flash_format import (
+    ACTIVE,
+    BLANK,
+    COMMIT_BIT,
+    CRC,
+    DIRTY,
+    FREE,
+    KIND_DATA,
+    KIND_TOMBSTONE,
+    OBSOLETE_BIT,
+    RECORD_HEADER,
+    SECTOR_HEADER,
+    STAGE_B_AT,
+    VALID,
+    FlashLog,
+    Record,
+    Sector,
+    align,
+    encode_record,
+    record_crc_ok,
+    stage_a,
+    stage_b,
+)
+from tokenport.backends.flash_image import FlashError, NorFlash
+from tokenport.backends.store_lock import MetaFile, MetaState, fresh_serial
+from tokenport.ports.storage import RevisionMismatch, StoredEntry
+
+log = logging.getLogger("tokenport")
+
+DEFAULT_IMAGE = "tokenport.flash"  # inside the store directory, see from_config
+DEFAULT_SECTORS = 64
+DEFAULT_SECTOR_SIZE = 4096
+MAX_IMAGE_BYTES = 1 << 30
+WEAR_SPREAD = 16  # erase-count lag of the oldest sector that makes it move anyway
+MIN_SECTORS = 4
+MIN_SECTOR_SIZE = 128
+MAX_LABEL = 0xFFFF
+_Bytes = bytes | bytearray | memoryview
+
+
+class _NoRoom(Exception):
+    """The collector found no free sector where the reserve promised one."""
+
+
+class FlashObjectStore(FlashLog):
+    """An ObjectStore in an emulated NOR flash image (created and formatted on first use).
+
+    ``flash`` replaces the default ``NorFlash(image, sectors, sector_size)`` device model
+    (a porter's own model, or the power-cutting one of tests/crash); ``image`` still names
+    the store (its lock file is ``<image>.lock``).
+    """
+
+    def __init__(
+        self, image: Path | str, sectors: int = DEFAULT_SECTORS,
+        sector_size: int = DEFAULT_SECTOR_SIZE, *, flash: NorFlash | None = None,
+    ) -> None:
+        if isinstance(sectors, bool) or not isinstance(sectors, int) or sectors < MIN_SECTORS:
+            raise errors.ArgumentsBad(f"a flash store needs at least {MIN_SECTORS} sectors")
+        if (isinstance(sector_size, bool) or not isinstance(sector_size, int)
+                or sector_size < MIN_SECTOR_SIZE or sector_size % 4):
+            raise errors.ArgumentsBad(
+                f"flash sector size must be a multiple of 4, at least {MIN_SECTOR_SIZE}"
+            )
+        self._image = Path(image).absolute()
+        self._n = sectors
+        self._sector_size = sector_size
+        self._data = sector_size - SECTOR_HEADER
+        if flash is None:
+            flash = NorFlash(self._image, sectors, sector_size)
+        elif (flash.sectors, flash.sector_size) != (sectors, sector_size):
+            raise errors.ArgumentsBad("the flash device has another geometry")
+        self._flash = flash
+        self._meta = MetaFile(self._image.with_name(self._image.name + ".lock"))
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        self._session: MetaState | None = None
+        self._touched = False
+        self._corrupt_seen: set[tuple[int, int, int]] = set()  # (sector, offset, seq)
+        self._reset_view()
+
+    def __repr__(self) -> str:
+        return f"FlashObjectStore({str(self._image)!r}, {self._n}, {self._sector_size})"
+
+    @property
+    def image(self) -> Path:
+        return self._image
+
+    def _reset_view(self) -> None:
+        self._serial: int | None = None
+        self._sec: list[Sector] = []
+        self._by_epoch: dict[int, int] = {}
+        self._head: int | None = None
+        self._head_pos = 0
+        self._free_sectors = 0
+        self._free_heap: list[tuple[int, int]] = []  # (erase count, index) of FREE sectors
+        self._max_seq = 0
+        self._max_epoch = 0
+        self._index: dict[bytes, Record] = {}
+        self._by_handle: dict[int, bytes] = {}
+        self._sorted: list[bytes] | None = None
+        self._maxlive_hint = 0
+
+    # -- the PAL ------------------------------------------------------------------------
+
+    def initialize(self) -> None:
+        with self._lock:
+            self._ready()
+
+    def save_object(
+        self, label: _Bytes, data: _Bytes, *, private: bool = False,
+        expected_revision: int | None = None,
+    ) -> int:
+        key = _label(label)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise errors.ArgumentsBad("record data must be bytes")
+        value = bytes(data)
+        with self._lock, self._guard("save"):
+            self._ready()
+            with self._writing():
+                old = self._index.get(key)
+                if expected_revision is not None and (
+                    (old.seq if old else 0) != expected_revision
+                ):
+                    raise RevisionMismatch("the record changed since it was read")
+                seq = self._max_seq + 1
+                handle = old.handle if old else seq
+                raw = encode_record(KIND_DATA, seq, handle, bool(private), key, value)
+                self._make_room(align(len(raw)), extra=self._data)
+                self._max_seq = seq
+                sector, offset = self._append(raw)
+                self._commit(sector, offset)
+                self._flash.sync()
+                if old is not None:
+                    self._mark_obsolete(old)
+                rec = Record(key, seq, handle, KIND_DATA, bool(private), sector, offset, len(raw))
+                if old is None:
+                    self._sorted = None
+                self._index[key] = rec
+                self._by_handle[handle] = key
+                self._maxlive_hint = max(self._maxlive_hint, rec.aligned)
+                return handle
+
+    def find_object(self, label: _Bytes) -> int | None:
+        key = _label(label)
+        with self._lock, self._guard("find"):
+            self._ready()
+            self._view()
+            rec = self._index.get(key)
+            return None if rec is None else rec.handle
+
+    def get_object_value(self, handle: int) -> tuple[bytes, bool]:
+        number = _handle(handle)
+        with self._lock, self._guard("read"):
+            self._ready()
+            for _ in range(5):
+                self._view()
+                with self._meta.shared():
+                    state = self._meta.read()
+                    if state is None or state.dirty:
+                        continue  # a writer died: _view repairs
+                    if state.serial != self._serial:
+                        self._refresh()
+                        self._serial = state.serial
+                    label = self._by_handle.get(number)
+                    if label is None:
+                        break
+                    rec = self._index[label]
+                    raw = self._span(rec.sector, rec.offset, rec.length)
+                    if raw is None or not record_crc_ok(raw):
+                        log.error(
+                            "tokenport store %s: record %r is corrupt", self._image, rec.label
+                        )
+                        raise errors.DeviceError(
+                            f"tokenport store {self._image}: a stored record is corrupt"
+                        )
+                    start = RECORD_HEADER + len(rec.label)
+                    return raw[start : len(raw) - CRC.size], rec.private
+            else:
+                raise errors.DeviceError(f"tokenport store {self._image}: cannot get a stable view")
+        raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
+
+    def get_object_value_cleanup(self, data: bytes | bytearray) -> None:
+        # Values are handed out as immutable bytes; a caller's mutable copy is zeroed.
+        if isinstance(data, bytearray):
+            data[:] = bytes(len(data))
+
+    def destroy_object(self, handle: int) -> None:
+        number = _handle(handle)
+        with self._lock, self._guard("destroy"):
+            self._ready()
+            with self._writing():
+                label = self._by_handle.get(number)
+                if label is None:
+                    raise errors.ObjectHandleInvalid(
+                        f"tokenport store: no record with handle {handle}"
+                    )
+                rec = self._index[label]
+                seq = self._max_seq + 1
+                raw = encode_record(KIND_TOMBSTONE, seq, rec.handle, False, label, b"")
+                self._make_room(align(len(raw)), extra=0)
+                self._max_seq = seq
+                sector, offset = self._append(raw)
+                self._commit(sector, offset)
+                self._flash.sync()
+                self._mark_obsolete(rec)
+                del self._index[label]
+                del self._by_handle[number]
+                self._sorted = None
+
+    def enumerate_objects(self, prefix: _Bytes = b"") -> list[StoredEntry]:
+        if not isinstance(prefix, (bytes, bytearray, memoryview)):
+            raise errors.ArgumentsBad("storage label prefix must be bytes")
+        start = bytes(prefix)
+        with self._lock, self._guard("enumerate"):
+            self._ready()
+            self._view()
+            if self._sorted is None:
+                self._sorted = sorted(self._index)
+            labels = self._sorted
+            result = []
+            for i in range(bisect.bisect_left(labels, start), len(labels)):
+                label = labels[i]
+                if not label.startswith(start):
+                    break
+                rec = self._index[label]
+                result.append(StoredEntry(label, rec.handle, rec.seq))
+            return result
+
+    def generation(self) -> int:
+        # The hot path (the core asks before many calls): one pread, no context managers.
+        with self._lock:
+            if not self._flash.is_open or self._pid != os.getpid():
+                self._ready()
+            with self._guard("read generation"):
+                generation = self._meta.read_generation()
+                if generation is not None:
+                    return generation
+                self._view()  # a writer is at work or died at work: wait, or repair
+                return self._max_seq
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._after_fork()
+            self._closed = True
+            self._flash.close()
+            self._meta.close()
+            self._reset_view()
+
+    # -- beyond the PAL: what `tokenport store info` shows --------------------------------
+
+    def erase_counts(self) -> list[int]:
+        """The erase count of every sector, in sector order."""
+        with self._lock, self._guard("info"):
+            self._ready()
+            self._view()
+            return [s.erase_count or 0 for s in self._sec]
+
+    def info(self) -> dict[str, Any]:
+        """Geometry, usage and wear of the image."""
+        with self._lock, self._guard("info"):
+            self._ready()
+            self._view()
+            live, largest = self._live_stats()
+            states = {name: 0 for name in (FREE, ACTIVE, BLANK, DIRTY)}
+            for sector in self._sec:
+                states[sector.state] += 1
+            counts = [s.erase_count or 0 for s in self._sec]
+            data = self._data
+            return {
+                "backend": "flash",
+                "image": str(self._image),
+                "sectors": self._n,
+                "sector_size": self._sector_size,
+                "data_bytes_per_sector": data,
+                "records": len(self._index),
+                "generation": self._max_seq,
+                "live_bytes": live,
+                "largest_record_bytes": largest,
+                "free_bytes": self._free(),
+                "capacity_bytes": self._n * data,
+                # the largest record (header + label + data) an empty image takes
+                "max_record_bytes": max(0, (self._n - 3) * data // 2) & ~3,
+                "sector_states": states,
+                "erase_counts": counts,
+                "erase_count_min": min(counts),
+                "erase_count_max": max(counts),
+                "corrupt_records_skipped": len(self._corrupt_seen),
+            }
+
+    # -- opening and sessions ------------------------------------------------------------
+
+    def _ready(self) -> None:
+        """Open (creating and formatting) the image on first use; lock held."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        if self._closed:
+            raise errors.DeviceError(f"tokenport store {self._image}: used after close()")
+        if self._flash.is_open:
+            return
+        try:
+            self._flash.open(create=True)
+            self._meta.open()
+        except (OSError, FlashError) as exc:
+            self._flash.close()
+            self._meta.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if getattr(exc, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS):
+                reason += " (is the store read-only?)"
+            raise errors.DeviceError(
+                f"tokenport store {self._image}: cannot open: {reason}"
+            ) from exc
+        try:
+            with self._writing():
+                pass  # mounts (and repairs) the image
+        except BaseException:
+            self._flash.close()
+            self._meta.close()
+            self._reset_view()
+            raise
+
+    def _after_fork(self) -> None:
+        # flock locks are shared with the parent through inherited file descriptions, and
+        # the parent's thread lock may be held by a thread that does not exist here.
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._meta.forget()
+        self._flash.close()
+        self._reset_view()
+
+    def _view(self) -> None:
+        """Make the in-memory view current (thread lock held): usually one pread."""
+        state = self._meta.read()
+        if state is not None and not state.dirty and state.serial == self._serial:
+            return
+        if state is not None and not state.dirty:
+            with self._meta.shared():
+                state = self._meta.read()
+                if state is not None and not state.dirty:
+                    if state.serial != self._serial:
+                        self._refresh()
+                        self._serial = state.serial
+                    return
+        with self._writing():
+            pass
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write session: exclusive lock, current (repaired) view, counter updated."""
+        with self._meta.exclusive():
+            state = self._meta.read()
+            if state is None:  # a new store, or a lost lock file: the image tells
+                state = MetaState(fresh_serial(), 0, 0, True)
+            self._session, self._touched = state, False
+            try:
+                if state.dirty or self._serial is None:
+                    if self._load(repair=True):
+                        self._load(repair=False)  # see what the repair made of it
+                elif state.serial != self._serial:
+                    self._refresh()  # another process's clean session
+                yield
+            except errors.PKCS11Error:
+                # Refused (full, revision mismatch, bad handle) with the flash consistent.
+                self._end_session()
+                raise
+            except _NoRoom:
+                # Out of sectors in the middle of a record (the reserve should prevent it):
+                # the record is torn, so the view is rebuilt (and repaired) next time.
+                self._serial = None
+                raise errors.DeviceMemory(f"tokenport store {self._image}: flash is full") from None
+            except Exception:
+                self._serial = None  # the view may be half-updated: rebuild it next time
+                raise
+            self._end_session()
+
+    def _end_session(self) -> None:
+        state = self._session
+        assert state is not None
+        if self._touched or state.dirty or state.generation != self._max_seq:
+            done = MetaState(state.serial + 2, self._max_seq, 0, False)
+            try:
+                self._meta.write(done)
+            except OSError as exc:  # the flash is consistent; the next session repairs
+                log.error("tokenport store %s: cannot update the lock file: %s",
+                          self._image, exc)
+                self._serial = None
+            else:
+                self._serial = done.serial
+        else:
+            self._serial = state.serial
+        self._session = None
+
+    def _touch(self) -> None:
+        """Before the first change to the flash in a session: mark the session dirty."""
+        if not self._touched:
+            state = self._session
+            assert state is not None, "flash changed outside a write session"
+            self._meta.write(MetaState(state.serial + 1, state.generation, 0, True))
+            self._touched = True
+
+    def _program(self, offset: int, data: bytes | bytearray) -> None:
+        self._touch()
+        self._flash.program(offset, data)
+
+    def _erase(self, sector: int) -> None:
+        self._touch()
+        self._flash.erase(sector)
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except (OSError, FlashError) as exc:
+            self._serial = None
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise errors.DeviceError(
+                f"tokenport store {self._image}: {action} failed: {reason}"
+            ) from exc
+
+    # -- mount ---------------------------------------------------------------------------
+
+    def _load(self, *, repair: bool) -> bool:
+        """Rebuild the view from the image. With ``repair`` (exclusive lock, in a write
+        session) also repair what a power cut left behind; True when that changed the
+        flash (the caller then loads again, without repair, to see the result)."""
+        self._reset_view_keep_serial()
+        sectors = [self._read_sector(i) for i in range(self._n)]
+        self._sec = sectors
+        changed = False
+        known = [s.erase_count for s in sectors if s.erase_count is not None]
+        if not known:
+            if any(s.state != BLANK for s in sectors):
+                raise errors.DeviceError(
+                    f"tokenport store {self._image}: not a tokenport flash image"
+                )
+            if not repair:
+                return False  # an unformatted image: nothing stored
+            for s in sectors:
+                self._program(s.index * self._sector_size, stage_a(self._n, self._sector_size, 0))
+            self._flash.sync()
+            return True
+        if repair:
+            estimate = max(known)
+            for s in sectors:
+                if s.state == BLANK:
+                    self._program(s.index * self._sector_size,
+                                  stage_a(self._n, self._sector_size, estimate))
+                    changed = True
+                elif s.state == DIRTY:
+                    count = s.erase_count if s.erase_count is not None else estimate
+                    self._erase(s.index)
+                    self._program(s.index * self._sector_size,
+                                  stage_a(self._n, self._sector_size, count + 1))
+                    changed = True
+        order = sorted((s for s in sectors if s.state == ACTIVE), key=lambda s: (s.epoch, s.index))
+        self._by_epoch = {s.epoch: s.index for s in order}
+        found: list[Record] = []
+        head_pos = self._data
+        for sector in order:
+            head_pos = self._scan_sector(sector, found)
+        top = max([s.hw_seq for s in order] + [r.seq for r in found], default=0)
+        best: dict[bytes, Record] = {}
+        epoch_of = {s.index: s.epoch for s in order}
+        for rec in found:
+            if rec.status != VALID:
+                continue
+            other = best.get(rec.label)
+            if other is None or (rec.seq, epoch_of[rec.sector]) > (
+                other.seq, epoch_of[other.sector]
+            ):
+                best[rec.label] = rec
+        corrupt = self._report_corrupt(found)
+        if repair:
+            losers = [
+                r for r in found
+                if r.status == VALID and r.kind == KIND_DATA and best[r.label] is not r
+            ]
+            if losers or corrupt:
+                for rec in losers + corrupt:
+                    self._mark_obsolete(rec)
+                changed = True
+            if any(r.seq == best[r.label].seq for r in losers):
+                # An interrupted garbage collection: finish it, erase what it emptied.
+                self._flash.sync()
+                self._index = {k: r for k, r in best.items() if r.kind == KIND_DATA}
+                self._max_epoch = max(self._by_epoch, default=0)
+                self._head = order[-1].index if order else None
+                for sector in self._dead_sectors():
+                    self._erase_sector(sector)
+            if changed:
+                self._flash.sync()
+        self._index = {label: r for label, r in best.items() if r.kind == KIND_DATA}
+        self._by_handle = {r.handle: label for label, r in self._index.items()}
+        self._sorted = None
+        self._max_seq = top
+        self._max_epoch = max(self._by_epoch, default=0)
+        self._head = order[-1].index if order else None
+        self._head_pos = head_pos if order else 0
+        self._free_sectors = sum(1 for s in sectors if s.state == FREE)
+        self._free_heap = [(s.erase_count or 0, s.index) for s in sectors if s.state == FREE]
+        heapq.heapify(self._free_heap)
+        self._maxlive_hint = max((r.aligned for r in self._index.values()), default=0)
+        return changed
+
+    def _refresh(self) -> None:
+        """After another process's clean session: catch up, or load fully."""
+        if not self._catch_up():
+            self._load(repair=False)
+
+    def _reset_view_keep_serial(self) -> None:
+        serial = self._serial
+        self._reset_view()
+        self._serial = serial
+
+    def _append(self, raw: bytearray) -> tuple[int, int]:
+        """Program the record ``raw`` at the head of the log; returns where it starts."""
+        data_size = self._data
+        aligned = align(len(raw))
+        if self._head is None or self._head_pos >= data_size:
+            self._activate(0)
+        assert self._head is not None
+        start = sector = self._head
+        start_off = offset = self._head_pos
+        done = 0
+        while True:
+            take = min(data_size - offset, len(raw) - done)
+            if take:
+                self._program(self._addr(sector, offset), raw[done : done + take])
+            done += take
+            offset += take
+            if done >= len(raw):
+                break
+            sector = self._activate(min(aligned - done, data_size))
+            offset = 0
+        self._head, self._head_pos = sector, offset + (aligned - len(raw))
+        return start, start_off
+
+    def _activate(self, first_off: int) -> int:
+        """Stamp the least-worn free sector as the new head of the log."""
+        while self._free_heap:
+            sector = self._sec[heapq.heappop(self._free_heap)[1]]
+            if sector.state == FREE:
+                break
+        else:
+            raise _NoRoom()
+        epoch = self._max_epoch + 1
+        self._program(sector.index * self._sector_size + STAGE_B_AT,
+                      stage_b(epoch, self._max_seq, first_off))
+        sector.state, sector.epoch, sector.first_off = ACTIVE, epoch, first_off
+        sector.hw_seq = self._max_seq
+        self._by_epoch[epoch] = sector.index
+        self._max_epoch = epoch
+        self._head, self._head_pos = sector.index, first_off
+        self._free_sectors -= 1
+        return sector.index
+
+    def _commit(self, sector: int, offset: int) -> None:
+        self._program(self._addr(sector, offset) + 2, bytes([0xFF & ~COMMIT_BIT]))
+
+    def _mark_obsolete(self, rec: Record) -> None:
+        at = self._addr(rec.sector, rec.offset) + 2
+        state = self._flash.read(at, 1)[0]
+        if state & OBSOLETE_BIT:
+            self._program(at, bytes([state & ~OBSOLETE_BIT]))
+
+    def _erase_sector(self, sector: Sector) -> None:
+        """Erase a sector and stamp its new erase count; it becomes FREE."""
+        known = [s.erase_count for s in self._sec if s.erase_count is not None]
+        count = (sector.erase_count if sector.erase_count is not None else max(known)) + 1
+        self._erase(sector.index)
+        self._program(sector.index * self._sector_size,
+                      stage_a(self._n, self._sector_size, count))
+        if sector.state == ACTIVE:
+            self._by_epoch.pop(sector.epoch, None)
+        if sector.state != FREE:
+            self._free_sectors += 1
+        heapq.heappush(self._free_heap, (count, sector.index))
+        sector.state, sector.erase_count, sector.epoch = FREE, count, 0
+        sector.first_off = sector.hw_seq = 0
+
+    # -- space and garbage collection ------------------------------------------------------
+
+    def _free(self) -> int:
+        head_room = self._data - self._head_pos if self._head is not None else 0
+        return head_room + self._free_sectors * self._data
+
+    def _live_stats(self) -> tuple[int, int]:
+        sizes = [r.aligned for r in self._index.values()]
+        return sum(sizes), max(sizes, default=0)
+
+    def _make_room(self, aligned: int, *, extra: int) -> None:
+        """Collect garbage until a record of ``aligned`` bytes fits above the reserve."""
+        data_size = self._data
+        if self._free() - aligned >= 2 * data_size + extra + max(self._maxlive_hint, aligned):
+            return
+        live, largest = self._live_stats()
+        self._maxlive_hint = largest
+        reserve = 2 * data_size + extra + max(largest, aligned)
+        # A full compaction leaves exactly capacity - live bytes free: if that is not
+        # enough, fail now, before the collector moves anything.
+        if self._n * data_size - live - aligned - reserve < 0:
+            raise errors.DeviceMemory(
+                f"tokenport store {self._image}: flash is full; record not saved"
+            )
+        for step in range(3 * self._n + 3):
+            if self._free() - aligned >= reserve:
+                return
+            if not self._collect(level_wear=step == 0):
+                break
+        raise errors.DeviceMemory(f"tokenport store {self._image}: flash is full; record not saved")
+
+    def _dead_sectors(self) -> list[Sector]:
+        cover = self._coverage()
+        dead = [s for s in self._sec
+                if s.state == ACTIVE and s.index != self._head and not cover.get(s.index)]
+        return sorted(dead, key=lambda s: (s.erase_count or 0, s.index))
+
+    def _collect(self, *, level_wear: bool) -> bool:
+        """One garbage-collection step; False when no step can free anything.
+
+        In order of preference: (with ``level_wear``) move the records off the least-worn
+        sector when it lags the most-worn one by more than WEAR_SPREAD erases and the
+        move leaves the reserve intact; erase every sector that holds nothing live; move
+        the live records of the oldest sector to the head and erase it.
+        """
+        active = [s for s in self._sec if s.state == ACTIVE and s.index != self._head]
+        if not active:
+            return False
+        if level_wear:
+            coldest = min(active, key=lambda s: (s.erase_count or 0, s.epoch))
+            most = max(s.erase_count or 0 for s in self._sec)
+            if most - (coldest.erase_count or 0) > WEAR_SPREAD:
+                moving = self._touching(coldest.index)
+                cost = sum(r.aligned for r in moving)
+                _, largest = self._live_stats()
+                if self._free() - cost >= 2 * self._data + largest:
+                    self._evacuate(coldest, moving)
+                    return True
+        dead = self._dead_sectors()
+        if dead:
+            self._flash.sync()  # obsolete marks are durable before tombstones go
+            for sector in dead:
+                self._erase_sector(sector)
+            self._flash.sync()
+            return True
+        tail = min(active, key=lambda s: s.epoch)
+        moving = self._touching(tail.index)
+        if sum(r.aligned for r in moving) > self._free():
+            return False
+        self._evacuate(tail, moving)
+        return True
+
+    def _evacuate(self, sector: Sector, moving: list[Record]) -> None:
+        """Copy ``moving`` to the head, make the copies durable, erase ``sector``.
+
+        Originals that start in another sector (and only continue into this one) are
+        marked obsolete before the erase: they would otherwise look damaged afterwards.
+        """
+        elsewhere = [
+            Record(r.label, r.seq, r.handle, r.kind, r.private, r.sector, r.offset, r.length)
+            for r in moving if r.sector != sector.index
+        ]
+        for rec in moving:
+            self._move(rec)
+        self._flash.sync()
+        for original in elsewhere:
+            self._mark_obsolete(original)
+        self._erase_sector(sector)
+        self._flash.sync()
+
+    def _move(self, rec: Record) -> None:
+        """Copy a live record to the head of the log (same sequence number and bytes)."""
+        raw = self._span(rec.sector, rec.offset, rec.length)
+        if raw is None or not record_crc_ok(raw):
+            log.error("tokenport store %s: dropping a corrupt record %r during compaction",
+                      self._image, rec.label)
+            del self._index[rec.label]
+            del self._by_handle[rec.handle]
+            self._sorted = None
+            return
+        copy = bytearray(raw)
+        copy[2] = 0xFF
+        sector, offset = self._append(copy)
+        self._commit(sector, offset)
+        rec.sector, rec.offset = sector, offset
+
+
+def from_config(store_dir: Path, options: Mapping[str, Any]) -> FlashObjectStore:
+    """The ``flash`` storage port: ``[store.flash] sectors = 64``, ``sector_size = 4096``
+    (a multiple of 4, at least 128) and ``image = "tokenport.flash"`` (the image file in the
+    store directory). An existing image must have the geometry it was formatted with."""
+    unknown = set(options) - {"sectors", "sector_size", "image"}
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {', '.join(sorted(unknown))} (allowed: sectors, sector_size,"
+            " image)"
+        )
+    sectors = options.get("sectors", DEFAULT_SECTORS)
+    sector_size = options.get("sector_size", DEFAULT_SECTOR_SIZE)
+    for key, value in (("sectors", sectors), ("sector_size", sector_size)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{key} must be an integer")
+    if sectors < MIN_SECTORS:
+        raise ValueError(f"sectors must be at least {MIN_SECTORS}")
+    if sector_size < MIN_SECTOR_SIZE or sector_size % 4:
+        raise ValueError(f"sector_size must be a multiple of 4, at least {MIN_SECTOR_SIZE}")
+    if sectors * sector_size > MAX_IMAGE_BYTES:
+        raise ValueError(f"sectors x sector_size must be at most {MAX_IMAGE_BYTES} bytes")
+    name = options.get("image", DEFAULT_IMAGE)
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise ValueError("image must be a plain file name")
+    return FlashObjectStore(store_dir / name, sectors, sector_size)
+
+
+def _label(label: _Bytes) -> bytes:
+    if not isinstance(label, (bytes, bytearray, memoryview)):
+        raise errors.ArgumentsBad("storage label must be bytes")
+    key = bytes(label)
+    if not key:
+        raise errors.ArgumentsBad("storage label must not be empty")
+    if len(key) > MAX_LABEL:
+        raise errors.ArgumentsBad(f"storage label longer than {MAX_LABEL} bytes")
+    return key
+
+
+def _handle(handle: int) -> int:
+    if isinstance(handle, bool) or not isinstance(handle, int):
+        raise errors.ObjectHandleInvalid("tokenport store: handle must be an integer")
+    if not 0 < handle < 2**63:
+        raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
+    return handle
