@@ -77,10 +77,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from tokenport import errors
+from tokenport import errors, plugins
 from tokenport.backends.drbg import DRBGS, MAX_RESEED_INTERVAL
 from tokenport.backends.entropy_drbg import DEFAULT_RESEED_INTERVAL, DrbgRandomSource
-from tokenport import plugins
 from tokenport.ports.entropy import EntropySource
 from tokenport.ports.storage import ObjectStore
 
@@ -262,7 +261,8 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
             raise fail(f"[crypto] {key}", "unknown key (allowed: backend, or a [crypto.<backend>] table)")
     crypto_backend = crypto.get("backend", "pyca")
     if not isinstance(crypto_backend, str) or crypto_backend not in crypto_names:
-        raise fail("[crypto] backend", f"must be one of {', '.join(map(repr, crypto_names))}")
+        raise fail("[crypto] backend", f"{crypto_backend!r} is not installed (available: "
+                   f"{', '.join(map(repr, crypto_names))})")
     for key in token:
         if key not in _TOKEN_LIMITS:
             raise fail(f"[token] {key}", f"unknown key (allowed: {', '.join(_TOKEN_LIMITS)})")
@@ -270,7 +270,8 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
 
     backend = store.get("backend", "sqlite")
     if not isinstance(backend, str) or backend not in storage_names:
-        raise fail("[store] backend", f"must be one of {', '.join(map(repr, storage_names))}")
+        raise fail("[store] backend", f"{backend!r} is not installed (available: "
+                   f"{', '.join(map(repr, storage_names))})")
     numbers: dict[str, int] = {}
     for key, value in token.items():
         problem = _check_int(value, key)
@@ -311,12 +312,17 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         raise ConfigError(f"{where}: [token] {exc}") from None
 
 
-def open_store(config: Config) -> ObjectStore:
-    """The store the configuration names (not yet initialized: the core calls initialize())."""
+def open_store(config: Config, *, read_only: bool = False) -> ObjectStore:
+    """The store the configuration names (not yet initialized: the core calls initialize()).
+
+    ``read_only`` opens it for inspection (tokenport store check): backends that repair
+    themselves when opened (files, flash) then repair nothing and refuse writes.
+    """
     factory = _factory("storage", config.store_backend)
     where = f"[store.{config.store_backend}]"
+    options = {**config.store_options, "read_only": True} if read_only else config.store_options
     try:
-        store: ObjectStore = factory(config.store_dir, config.store_options)
+        store: ObjectStore = factory(config.store_dir, options)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{_where(config)}: {where}: {exc}") from None
     return store

@@ -165,8 +165,9 @@ class FileObjectStore:
 
     syscalls: Syscalls = Syscalls()  # stateless; tests replace it on an instance
 
-    def __init__(self, directory: Path | str) -> None:
+    def __init__(self, directory: Path | str, *, read_only: bool = False) -> None:
         self._dir = Path(directory).absolute()
+        self._read_only = read_only  # inspection only: no repair, no quarantine, no write
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._meta = MetaFile(self._dir / META_NAME)
@@ -346,6 +347,32 @@ class FileObjectStore:
                 os.close(fd)
             self._reset_view()
 
+    def check(self) -> list[tuple[bytes | None, str]]:
+        """Read-only verification for ``tokenport store check``: every record file's CRC,
+        lengths and header against its name (nothing is moved or repaired), and the
+        records quarantined earlier. One (label or None, problem) per problem."""
+        problems: list[tuple[bytes | None, str]] = []
+        with self._lock, self._guard("check"):
+            self._ready()
+            self._view()
+            for label, entry in sorted(self._index.items()):
+                try:
+                    got = decode_record(self._read(entry.name))
+                    if got[:3] != (entry.handle, entry.revision, entry.label):
+                        raise _Corrupt("header does not match the file name")
+                except FileNotFoundError:
+                    problems.append((label, f"record file {entry.name} vanished during the check"))
+                except _Corrupt as exc:
+                    problems.append((label, f"record file {entry.name} is corrupt: {exc}"))
+            quarantined = self._dir / CORRUPT_DIR
+            if quarantined.is_dir():
+                problems += [
+                    (None, f"record file {name} was found corrupt earlier and moved to "
+                           f"{CORRUPT_DIR}/")
+                    for name in sorted(p.name for p in quarantined.iterdir())
+                ]
+        return problems
+
     def info(self) -> dict[str, Any]:
         """What ``tokenport store info`` shows for this backend."""
         with self._lock, self._guard("info"):
@@ -369,6 +396,9 @@ class FileObjectStore:
             raise errors.DeviceError(f"tokenport store {self._dir}: used after close()")
         if self._dir_fd is not None:
             return
+        if self._read_only:
+            self._open_read_only()
+            return
         self._create_directory()
         try:
             fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -385,6 +415,25 @@ class FileObjectStore:
             with self._meta.exclusive():
                 self._dir_fd = fd
                 self._refresh(self._meta.read(), repair=True)
+        except BaseException as exc:
+            self._dir_fd = None
+            self._meta.close()
+            os.close(fd)
+            if isinstance(exc, OSError):
+                raise _translate(exc, self._dir, "open", hint=True) from exc
+            raise
+
+    def _open_read_only(self) -> None:
+        """Open an existing store for inspection (store check): no repair, no write."""
+        try:
+            fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise _translate(exc, self._dir, "open", hint=True) from exc
+        try:
+            self._meta.open()
+            with self._meta.shared():
+                self._dir_fd = fd
+                self._refresh(self._meta.read(), repair=False)
         except BaseException as exc:
             self._dir_fd = None
             self._meta.close()
@@ -427,6 +476,10 @@ class FileObjectStore:
 
     def _view(self) -> None:
         """Make the index current (thread lock held): the common case is one pread."""
+        if self._read_only:
+            with self._meta.shared():
+                self._refresh(self._meta.read(), repair=False)
+            return
         state = self._meta.read()
         if state is not None and not state.dirty and state.serial == self._serial:
             return
@@ -443,6 +496,8 @@ class FileObjectStore:
     @contextmanager
     def _writing(self) -> Iterator[MetaState]:
         """The exclusive lock, with the index current; yields the counter record."""
+        if self._read_only:
+            raise errors.DeviceError(f"tokenport store {self._dir}: opened read-only")
         with self._meta.exclusive():
             state = self._meta.read()
             if state is None or state.dirty or state.serial != self._serial:
@@ -618,6 +673,8 @@ class FileObjectStore:
 
     def _quarantine(self, entry: _Entry, reason: str) -> None:
         """Move a corrupt record file aside (it is skipped from then on); best effort."""
+        if self._read_only:
+            return
         log.error(
             "tokenport store %s: record %s is corrupt (%s); moving it to %s/",
             self._dir, entry.name, reason, CORRUPT_DIR,
@@ -661,13 +718,15 @@ class FileObjectStore:
 def from_config(store_dir: Path, options: Mapping[str, Any]) -> FileObjectStore:
     """The ``files`` storage port: ``[store.files] directory = "name"`` (default
     ``objects``), a directory inside the store directory holding one file per record."""
-    unknown = set(options) - {"directory"}
+    unknown = set(options) - {"directory", "read_only"}
     if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))} (allowed: directory)")
+        raise ValueError(
+            f"unknown option(s) {', '.join(sorted(unknown))} (allowed: directory, read_only)"
+        )
     name = options.get("directory", DEFAULT_DIRECTORY)
     if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
         raise ValueError("directory must be a plain directory name")
-    return FileObjectStore(store_dir / name)
+    return FileObjectStore(store_dir / name, read_only=bool(options.get("read_only", False)))
 
 
 def _translate(

@@ -118,6 +118,7 @@ class FlashObjectStore(FlashLog):
     def __init__(
         self, image: Path | str, sectors: int = DEFAULT_SECTORS,
         sector_size: int = DEFAULT_SECTOR_SIZE, *, flash: NorFlash | None = None,
+        read_only: bool = False,
     ) -> None:
         if isinstance(sectors, bool) or not isinstance(sectors, int) or sectors < MIN_SECTORS:
             raise errors.ArgumentsBad(f"a flash store needs at least {MIN_SECTORS} sectors")
@@ -135,6 +136,7 @@ class FlashObjectStore(FlashLog):
         elif (flash.sectors, flash.sector_size) != (sectors, sector_size):
             raise errors.ArgumentsBad("the flash device has another geometry")
         self._flash = flash
+        self._read_only = read_only  # inspection only: no repair, no write (store check)
         self._meta = MetaFile(self._image.with_name(self._image.name + ".lock"))
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -322,6 +324,19 @@ class FlashObjectStore(FlashLog):
             self._view()
             return [s.erase_count or 0 for s in self._sec]
 
+    def check(self) -> list[tuple[bytes | None, str]]:
+        """Read-only verification for ``tokenport store check``: the mount scan checks
+        every record's CRC; this reports the records it had to skip (their labels cannot
+        be trusted, so None)."""
+        with self._lock, self._guard("check"):
+            self._ready()
+            self._view()
+            return [
+                (None, f"record seq {seq} at sector {sector} offset {offset} is corrupt (CRC "
+                       "or header) and is ignored")
+                for sector, offset, seq in sorted(self._corrupt_seen)
+            ]
+
     def info(self) -> dict[str, Any]:
         """Geometry, usage and wear of the image."""
         with self._lock, self._guard("info"):
@@ -365,7 +380,7 @@ class FlashObjectStore(FlashLog):
         if self._flash.is_open:
             return
         try:
-            self._flash.open(create=True)
+            self._flash.open(create=not self._read_only)
             self._meta.open()
         except (OSError, FlashError) as exc:
             self._flash.close()
@@ -377,8 +392,11 @@ class FlashObjectStore(FlashLog):
                 f"tokenport store {self._image}: cannot open: {reason}"
             ) from exc
         try:
-            with self._writing():
-                pass  # mounts (and repairs) the image
+            if self._read_only:
+                self._view()
+            else:
+                with self._writing():
+                    pass  # mounts (and repairs) the image
         except BaseException:
             self._flash.close()
             self._meta.close()
@@ -396,6 +414,10 @@ class FlashObjectStore(FlashLog):
 
     def _view(self) -> None:
         """Make the in-memory view current (thread lock held): usually one pread."""
+        if self._read_only:  # read everything again, repairing nothing
+            with self._meta.shared():
+                self._load(repair=False)
+            return
         state = self._meta.read()
         if state is not None and not state.dirty and state.serial == self._serial:
             return
@@ -413,6 +435,8 @@ class FlashObjectStore(FlashLog):
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """A write session: exclusive lock, current (repaired) view, counter updated."""
+        if self._read_only:
+            raise errors.DeviceError(f"tokenport store {self._image}: opened read-only")
         with self._meta.exclusive():
             state = self._meta.read()
             if state is None:  # a new store, or a lost lock file: the image tells
@@ -755,11 +779,11 @@ def from_config(store_dir: Path, options: Mapping[str, Any]) -> FlashObjectStore
     """The ``flash`` storage port: ``[store.flash] sectors = 64``, ``sector_size = 4096``
     (a multiple of 4, at least 128) and ``image = "tokenport.flash"`` (the image file in the
     store directory). An existing image must have the geometry it was formatted with."""
-    unknown = set(options) - {"sectors", "sector_size", "image"}
+    unknown = set(options) - {"sectors", "sector_size", "image", "read_only"}
     if unknown:
         raise ValueError(
             f"unknown option(s) {', '.join(sorted(unknown))} (allowed: sectors, sector_size,"
-            " image)"
+            " image, read_only)"
         )
     sectors = options.get("sectors", DEFAULT_SECTORS)
     sector_size = options.get("sector_size", DEFAULT_SECTOR_SIZE)
@@ -775,7 +799,8 @@ def from_config(store_dir: Path, options: Mapping[str, Any]) -> FlashObjectStore
     name = options.get("image", DEFAULT_IMAGE)
     if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
         raise ValueError("image must be a plain file name")
-    return FlashObjectStore(store_dir / name, sectors, sector_size)
+    return FlashObjectStore(store_dir / name, sectors, sector_size,
+                            read_only=bool(options.get("read_only", False)))
 
 
 def _label(label: _Bytes) -> bytes:

@@ -153,6 +153,16 @@ class MemoryObjectStore:
             self._check_open()
             return self._counter
 
+    def check(self) -> list[tuple[bytes | None, str]]:
+        """Nothing can be damaged in memory."""
+        return []
+
+    def info(self) -> dict[str, Any]:
+        """What ``tokenport store info`` shows for this backend."""
+        with self._lock:
+            return {"backend": "memory", "records": len(self._records),
+                    "generation": self._counter, "capacity_bytes": self._capacity}
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
@@ -175,9 +185,11 @@ def _label(label: bytes | bytearray | memoryview) -> bytes:
 
 def from_config(store_dir: Path, options: Mapping[str, Any]) -> MemoryObjectStore:
     """The ``memory`` storage port (nothing persists): ``[store.memory] capacity = bytes``."""
-    unknown = set(options) - {"capacity"}
+    unknown = set(options) - {"capacity", "read_only"}
     if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))} (allowed: capacity)")
+        raise ValueError(
+            f"unknown option(s) {', '.join(sorted(unknown))} (allowed: capacity, read_only)"
+        )
     capacity = options.get("capacity")
     if capacity is not None and (not isinstance(capacity, int) or capacity <= 0):
         raise ValueError("capacity must be a positive number of bytes")

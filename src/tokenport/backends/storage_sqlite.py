@@ -215,6 +215,20 @@ class SqliteObjectStore:
                 raise self._translate(exc, "read generation") from exc
             return self._generation
 
+    def check(self) -> list[tuple[bytes | None, str]]:
+        """Read-only verification for ``tokenport store check``: SQLite's integrity check
+        of the file (pages, indexes)."""
+        rows = self._call("check", lambda conn: conn.execute("PRAGMA integrity_check").fetchall())
+        return [(None, f"sqlite: {row[0]}") for row in rows if row[0] != "ok"]
+
+    def info(self) -> dict[str, Any]:
+        """What ``tokenport store info`` shows for this backend."""
+        count = self._call(
+            "info", lambda conn: conn.execute("SELECT COUNT(*) FROM records").fetchone()
+        )
+        return {"backend": "sqlite", "file": str(self._path), "records": int(count[0]),
+                "generation": self.generation()}
+
     def close(self) -> None:
         if self._pid != os.getpid():
             self._after_fork()
@@ -407,10 +421,13 @@ STORE_FILE_NAME = "tokenport.sqlite3"
 
 def from_config(store_dir: Path, options: Mapping[str, Any]) -> SqliteObjectStore:
     """The ``sqlite`` storage port: ``[store.sqlite] file = "name"`` (default
-    tokenport.sqlite3) inside the store directory."""
-    unknown = set(options) - {"file"}
+    tokenport.sqlite3) inside the store directory. ``read_only`` (store check) changes
+    nothing here: the check only reads, and SQLite's own journal keeps the content intact."""
+    unknown = set(options) - {"file", "read_only"}
     if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))} (allowed: file)")
+        raise ValueError(
+            f"unknown option(s) {', '.join(sorted(unknown))} (allowed: file, read_only)"
+        )
     name = options.get("file", STORE_FILE_NAME)
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError("file must be a plain file name")

@@ -15,6 +15,7 @@ from tokenport.cli.objects import object_group
 from tokenport.cli.pins import pin_group
 from tokenport.cli.provision import provision_group
 from tokenport.cli.qualify import qualify_command
+from tokenport.cli.store import store_group
 from tokenport.cli.tokens import token_group
 
 
@@ -37,6 +38,7 @@ app.add_command(key_group)
 app.add_command(mechanisms_command)
 app.add_command(module_path_command)
 app.add_command(quickstart_command)
+app.add_command(store_group)
 app.add_command(qualify_command)
 app.add_command(provision_group)
 app.add_command(codesign_group)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from tokenport.ck import CKF, CKR, CKU
+from tokenport.config import ConfigError
 from tokenport.core.module import Module
 from tokenport.errors import PKCS11Error
 from tokenport.uri import Pkcs11Uri, UriError, is_uri
@@ -36,6 +37,8 @@ def reports_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except ConfigError as exc:  # a configuration problem, not a token's answer
+            raise click.ClickException(str(exc)) from None
         except PKCS11Error as exc:
             name = CKR(exc.rv).name if exc.rv in CKR._value2member_map_ else hex(exc.rv)
             detail = str(exc)

@@ -1,0 +1,123 @@
+"""`tokenport store ...`: what the store holds, a read-only check, and moving a store to
+another backend (export, then import with another configuration)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tokenport.cli.common import emit_json, fail, pin_options, read_pin, reports_errors
+from tokenport.config import load_config, open_crypto, open_store
+from tokenport.ports.storage import ObjectStore
+from tokenport.store_tools import (
+    check_store,
+    export_store,
+    import_records,
+    parse_export,
+    read_records,
+)
+
+
+@contextlib.contextmanager
+def opened_store(*, read_only: bool = False) -> Iterator[tuple[ObjectStore, Any]]:
+    """The configured store, initialized (DeviceError, one line, if it cannot be opened)."""
+    config = load_config()
+    store = open_store(config, read_only=read_only)
+    store.initialize()
+    try:
+        yield store, config
+    finally:
+        store.close()
+
+
+@click.group("store")
+def store_group() -> None:
+    """Inspect, check, export and import the whole store."""
+
+
+@store_group.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@reports_errors
+def store_info(as_json: bool) -> None:
+    """The backend, its location and usage (flash: erase counts per sector), and the tokens."""
+    with opened_store(read_only=True) as (store, config):
+        info = store.info() if callable(getattr(store, "info", None)) else {}  # type: ignore[attr-defined]
+        info = {"backend": config.store_backend, "store_dir": str(config.store_dir), **info}
+        tokens: dict[str, int] = {}
+        for entry in store.enumerate_objects(b"t/"):
+            serial = entry.label.split(b"/")[1].decode("ascii", "replace")
+            tokens[serial] = tokens.get(serial, 0) + (0 if entry.label.endswith(b"/info") else 1)
+        info["tokens"] = [{"serial": s, "objects": n} for s, n in sorted(tokens.items())]
+    if as_json:
+        emit_json(info)
+        return
+    for key, value in info.items():
+        if key == "tokens":
+            for token in value:
+                click.echo(f"{'token':>24}: {token['serial']} ({token['objects']} objects)")
+        elif key == "erase_counts":
+            click.echo(f"{key:>24}: {' '.join(map(str, value))}")
+        else:
+            click.echo(f"{key:>24}: {value}")
+
+
+@store_group.command("check")
+@click.option("--token", "token_name", metavar="LABEL|SERIAL",
+              help="Also check the sealed values of this token (needs its user PIN).")
+@pin_options("user")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@reports_errors
+def store_check(token_name: str | None, pin: str | None, pin_env: str | None,
+                pin_file: Path | None, as_json: bool) -> None:
+    """Verify the store (backend checksums and indexes, every record's format, and with
+    --token the GCM tags of its sealed values) without changing anything. Exit 1 if
+    anything is damaged."""
+    pins = {token_name: read_pin("user", pin, pin_env, pin_file)} if token_name else None
+    with opened_store(read_only=True) as (store, config):
+        report = check_store(store, open_crypto(config), pins)
+    if as_json:
+        emit_json({"ok": report.ok, "records": report.records, "tokens": report.tokens,
+                   "problems": report.problems, "notes": report.notes})
+    else:
+        click.echo(f"{report.records} records, {len(report.tokens)} token(s) checked.")
+        for note in report.notes:
+            click.echo(f"note: {note}")
+        for problem in report.problems:
+            click.echo(f"DAMAGED: {problem}")
+        click.echo("OK" if report.ok else f"{len(report.problems)} problem(s) found.")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@store_group.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The export file to write (mode 0600).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@reports_errors
+def store_export(out: Path, force: bool) -> None:
+    """Write every record of the store to a file (private objects stay encrypted)."""
+    if out.exists() and not force:
+        fail(f"{out} exists; use --force to overwrite it")
+    with opened_store() as (store, _config):
+        records = list(read_records(store))
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        count = export_store(records, handle)
+    click.echo(f"Exported {count} records to {out}.")
+
+
+@store_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Overwrite records that already exist.")
+@reports_errors
+def store_import(file: Path, replace: bool) -> None:
+    """Write the records of an export file into the configured store (any backend)."""
+    records = parse_export(file.read_text(encoding="ascii").splitlines(keepends=True))
+    with opened_store() as (store, config):
+        count = import_records(store, records, replace=replace)
+    click.echo(f"Imported {count} records into the {config.store_backend} store.")
