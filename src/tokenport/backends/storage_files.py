@@ -367,8 +367,8 @@ class FileObjectStore:
             quarantined = self._dir / CORRUPT_DIR
             if quarantined.is_dir():
                 problems += [
-                    (None, f"record file {name} was found corrupt earlier and moved to "
-                           f"{CORRUPT_DIR}/")
+                    (None, (f"record file {name} was found corrupt earlier and moved to "
+                           f"{CORRUPT_DIR}/"))
                     for name in sorted(p.name for p in quarantined.iterdir())
                 ]
         return problems

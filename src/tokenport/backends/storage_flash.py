@@ -332,8 +332,8 @@ class FlashObjectStore(FlashLog):
             self._ready()
             self._view()
             return [
-                (None, f"record seq {seq} at sector {sector} offset {offset} is corrupt (CRC "
-                       "or header) and is ignored")
+                (None, (f"record seq {seq} at sector {sector} offset {offset} is corrupt (CRC "
+                       "or header) and is ignored"))
                 for sector, offset, seq in sorted(self._corrupt_seen)
             ]
 
