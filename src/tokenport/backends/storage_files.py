@@ -51,7 +51,6 @@ Errors (translated here, once)
 
 from __future__ import annotations
 
-import bisect
 import errno
 import hashlib
 import logging
@@ -68,6 +67,13 @@ from pathlib import Path
 from typing import Any
 
 from tokenport import errors
+from tokenport.backends.pal_args import (
+    Bytes,
+    check_handle,
+    check_label,
+    check_prefix,
+    labels_with_prefix,
+)
 from tokenport.backends.store_lock import MetaFile, MetaState, fresh_serial
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
@@ -85,7 +91,6 @@ _CRC = struct.Struct("<I")
 _NAME = re.compile(r"([0-9a-f]{1,16})\.([0-9a-f]{1,16})\.((?:[0-9a-f]{2})+|_[0-9a-f]{64})\.obj")
 _OPEN_READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
-_Bytes = bytes | bytearray | memoryview
 
 
 @dataclass(frozen=True)
@@ -198,10 +203,10 @@ class FileObjectStore:
             self._ready()
 
     def save_object(
-        self, label: _Bytes, data: _Bytes, *, private: bool = False,
+        self, label: Bytes, data: Bytes, *, private: bool = False,
         expected_revision: int | None = None,
     ) -> int:
-        key = _label(label)
+        key = check_label(label)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise errors.ArgumentsBad("record data must be bytes")
         value = bytes(data)
@@ -232,8 +237,8 @@ class FileObjectStore:
                 self._parsed[name] = entry
                 return handle
 
-    def find_object(self, label: _Bytes) -> int | None:
-        key = _label(label)
+    def find_object(self, label: Bytes) -> int | None:
+        key = check_label(label)
         with self._lock, self._guard("find"):
             self._ready()
             self._view()
@@ -241,7 +246,7 @@ class FileObjectStore:
             return None if entry is None else entry.handle
 
     def get_object_value(self, handle: int) -> tuple[bytes, bool]:
-        number = _handle(handle)
+        number = check_handle(handle)
         with self._lock, self._guard("read"):
             self._ready()
             self._view()
@@ -278,7 +283,7 @@ class FileObjectStore:
             data[:] = bytes(len(data))
 
     def destroy_object(self, handle: int) -> None:
-        number = _handle(handle)
+        number = check_handle(handle)
         with self._lock, self._guard("destroy"):
             self._ready()
             with self._writing() as state:
@@ -300,10 +305,8 @@ class FileObjectStore:
                 self._finish(state, state.generation + 1, state.next_handle)
                 self._unset(label)
 
-    def enumerate_objects(self, prefix: _Bytes = b"") -> list[StoredEntry]:
-        if not isinstance(prefix, (bytes, bytearray, memoryview)):
-            raise errors.ArgumentsBad("storage label prefix must be bytes")
-        start = bytes(prefix)
+    def enumerate_objects(self, prefix: Bytes = b"") -> list[StoredEntry]:
+        start = check_prefix(prefix)
         with self._lock, self._guard("enumerate"):
             self._ready()
             self._view()
@@ -311,10 +314,7 @@ class FileObjectStore:
                 self._sorted = sorted(self._index)
             labels = self._sorted
             result = []
-            for i in range(bisect.bisect_left(labels, start), len(labels)):
-                label = labels[i]
-                if not label.startswith(start):
-                    break
+            for label in labels_with_prefix(labels, start):
                 entry = self._index[label]
                 result.append(StoredEntry(label, entry.handle, entry.revision))
             return result
@@ -740,20 +740,3 @@ def _translate(
     if hint and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         reason += " (is the store read-only?)"
     return errors.DeviceError(f"tokenport store {where}: {action} failed: {reason}")
-
-
-def _label(label: _Bytes) -> bytes:
-    if not isinstance(label, (bytes, bytearray, memoryview)):
-        raise errors.ArgumentsBad("storage label must be bytes")
-    key = bytes(label)
-    if not key:
-        raise errors.ArgumentsBad("storage label must not be empty")
-    return key
-
-
-def _handle(handle: int) -> int:
-    if isinstance(handle, bool) or not isinstance(handle, int):
-        raise errors.ObjectHandleInvalid("tokenport store: handle must be an integer")
-    if not 0 < handle < 2**63:
-        raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
-    return handle

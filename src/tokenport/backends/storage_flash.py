@@ -51,7 +51,6 @@ Errors (translated here, once)
 
 from __future__ import annotations
 
-import bisect
 import errno
 import heapq
 import logging
@@ -87,6 +86,13 @@ from tokenport.backends.flash_format import (
     stage_b,
 )
 from tokenport.backends.flash_image import FlashError, NorFlash
+from tokenport.backends.pal_args import (
+    Bytes,
+    check_handle,
+    check_label,
+    check_prefix,
+    labels_with_prefix,
+)
 from tokenport.backends.store_lock import MetaFile, MetaState, fresh_serial
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
@@ -100,7 +106,6 @@ WEAR_SPREAD = 16  # erase-count lag of the oldest sector that makes it move anyw
 MIN_SECTORS = 4
 MIN_SECTOR_SIZE = 128
 MAX_LABEL = 0xFFFF
-_Bytes = bytes | bytearray | memoryview
 
 
 class _NoRoom(Exception):
@@ -175,10 +180,10 @@ class FlashObjectStore(FlashLog):
             self._ready()
 
     def save_object(
-        self, label: _Bytes, data: _Bytes, *, private: bool = False,
+        self, label: Bytes, data: Bytes, *, private: bool = False,
         expected_revision: int | None = None,
     ) -> int:
-        key = _label(label)
+        key = check_label(label, MAX_LABEL)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise errors.ArgumentsBad("record data must be bytes")
         value = bytes(data)
@@ -208,8 +213,8 @@ class FlashObjectStore(FlashLog):
                 self._maxlive_hint = max(self._maxlive_hint, rec.aligned)
                 return handle
 
-    def find_object(self, label: _Bytes) -> int | None:
-        key = _label(label)
+    def find_object(self, label: Bytes) -> int | None:
+        key = check_label(label, MAX_LABEL)
         with self._lock, self._guard("find"):
             self._ready()
             self._view()
@@ -217,7 +222,7 @@ class FlashObjectStore(FlashLog):
             return None if rec is None else rec.handle
 
     def get_object_value(self, handle: int) -> tuple[bytes, bool]:
-        number = _handle(handle)
+        number = check_handle(handle)
         with self._lock, self._guard("read"):
             self._ready()
             for _ in range(5):
@@ -253,7 +258,7 @@ class FlashObjectStore(FlashLog):
             data[:] = bytes(len(data))
 
     def destroy_object(self, handle: int) -> None:
-        number = _handle(handle)
+        number = check_handle(handle)
         with self._lock, self._guard("destroy"):
             self._ready()
             with self._writing():
@@ -275,10 +280,8 @@ class FlashObjectStore(FlashLog):
                 del self._by_handle[number]
                 self._sorted = None
 
-    def enumerate_objects(self, prefix: _Bytes = b"") -> list[StoredEntry]:
-        if not isinstance(prefix, (bytes, bytearray, memoryview)):
-            raise errors.ArgumentsBad("storage label prefix must be bytes")
-        start = bytes(prefix)
+    def enumerate_objects(self, prefix: Bytes = b"") -> list[StoredEntry]:
+        start = check_prefix(prefix)
         with self._lock, self._guard("enumerate"):
             self._ready()
             self._view()
@@ -286,10 +289,7 @@ class FlashObjectStore(FlashLog):
                 self._sorted = sorted(self._index)
             labels = self._sorted
             result = []
-            for i in range(bisect.bisect_left(labels, start), len(labels)):
-                label = labels[i]
-                if not label.startswith(start):
-                    break
+            for label in labels_with_prefix(labels, start):
                 rec = self._index[label]
                 result.append(StoredEntry(label, rec.handle, rec.seq))
             return result
@@ -801,22 +801,3 @@ def from_config(store_dir: Path, options: Mapping[str, Any]) -> FlashObjectStore
         raise ValueError("image must be a plain file name")
     return FlashObjectStore(store_dir / name, sectors, sector_size,
                             read_only=bool(options.get("read_only", False)))
-
-
-def _label(label: _Bytes) -> bytes:
-    if not isinstance(label, (bytes, bytearray, memoryview)):
-        raise errors.ArgumentsBad("storage label must be bytes")
-    key = bytes(label)
-    if not key:
-        raise errors.ArgumentsBad("storage label must not be empty")
-    if len(key) > MAX_LABEL:
-        raise errors.ArgumentsBad(f"storage label longer than {MAX_LABEL} bytes")
-    return key
-
-
-def _handle(handle: int) -> int:
-    if isinstance(handle, bool) or not isinstance(handle, int):
-        raise errors.ObjectHandleInvalid("tokenport store: handle must be an integer")
-    if not 0 < handle < 2**63:
-        raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
-    return handle

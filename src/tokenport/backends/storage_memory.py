@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenport import errors
+from tokenport.backends.pal_args import check_label, check_prefix
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
 
@@ -71,7 +72,7 @@ class MemoryObjectStore:
         private: bool = False,
         expected_revision: int | None = None,
     ) -> int:
-        key = _label(label)
+        key = check_label(label)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise errors.ArgumentsBad("record data must be bytes")
         value = bytearray(data)
@@ -104,7 +105,7 @@ class MemoryObjectStore:
             return handle
 
     def find_object(self, label: bytes | bytearray | memoryview) -> int | None:
-        key = _label(label)
+        key = check_label(label)
         with self._lock:
             self._check_open()
             return self._by_label.get(key)
@@ -135,9 +136,7 @@ class MemoryObjectStore:
             self._counter += 1
 
     def enumerate_objects(self, prefix: bytes | bytearray | memoryview = b"") -> list[StoredEntry]:
-        if not isinstance(prefix, (bytes, bytearray, memoryview)):
-            raise errors.ArgumentsBad("storage label prefix must be bytes")
-        start = bytes(prefix)
+        start = check_prefix(prefix)
         with self._lock:
             self._check_open()
             entries = [
@@ -172,15 +171,6 @@ class MemoryObjectStore:
             self._records.clear()
             self._by_label.clear()
             self._closed = True
-
-
-def _label(label: bytes | bytearray | memoryview) -> bytes:
-    if not isinstance(label, (bytes, bytearray, memoryview)):
-        raise errors.ArgumentsBad("storage label must be bytes")
-    key = bytes(label)
-    if not key:
-        raise errors.ArgumentsBad("storage label must not be empty")
-    return key
 
 
 def from_config(store_dir: Path, options: Mapping[str, Any]) -> MemoryObjectStore:

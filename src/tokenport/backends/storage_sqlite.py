@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tokenport import errors
+from tokenport.backends.pal_args import Bytes, check_handle, check_label, check_prefix
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
 SCHEMA_VERSION = 1
@@ -91,7 +92,6 @@ SQL_ENUM_RANGE = (
 )
 
 _T = TypeVar("_T")
-_Bytes = bytes | bytearray | memoryview
 
 
 def prefix_upper_bound(prefix: bytes) -> bytes | None:
@@ -134,10 +134,10 @@ class SqliteObjectStore:
         self._call("open", lambda conn: None)
 
     def save_object(
-        self, label: _Bytes, data: _Bytes, *, private: bool = False,
+        self, label: Bytes, data: Bytes, *, private: bool = False,
         expected_revision: int | None = None,
     ) -> int:
-        key = _label(label)
+        key = check_label(label)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise errors.ArgumentsBad("record data must be bytes")
         value = bytes(data)
@@ -156,13 +156,13 @@ class SqliteObjectStore:
 
         return self._write("save", write)
 
-    def find_object(self, label: _Bytes) -> int | None:
-        key = (_label(label),)
+    def find_object(self, label: Bytes) -> int | None:
+        key = (check_label(label),)
         row = self._call("find", lambda conn: conn.execute(SQL_FIND, key).fetchone())
         return None if row is None else int(row[0])
 
     def get_object_value(self, handle: int) -> tuple[bytes, bool]:
-        key = (_handle(handle),)
+        key = (check_handle(handle),)
         row = self._call("read", lambda conn: conn.execute(SQL_GET, key).fetchone())
         if row is None:
             raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
@@ -174,7 +174,7 @@ class SqliteObjectStore:
             data[:] = bytes(len(data))
 
     def destroy_object(self, handle: int) -> None:
-        key = (_handle(handle),)
+        key = (check_handle(handle),)
 
         def write(conn: sqlite3.Connection, revision: int) -> None:
             if conn.execute(SQL_DELETE, key).rowcount != 1:
@@ -182,10 +182,8 @@ class SqliteObjectStore:
 
         self._write("destroy", write)
 
-    def enumerate_objects(self, prefix: _Bytes = b"") -> list[StoredEntry]:
-        if not isinstance(prefix, (bytes, bytearray, memoryview)):
-            raise errors.ArgumentsBad("storage label prefix must be bytes")
-        start = bytes(prefix)
+    def enumerate_objects(self, prefix: Bytes = b"") -> list[StoredEntry]:
+        start = check_prefix(prefix)
         upper = prefix_upper_bound(start)
 
         def scan(conn: sqlite3.Connection) -> list[Any]:
@@ -397,23 +395,6 @@ class SqliteObjectStore:
 
 def _pragma_int(conn: sqlite3.Connection, name: str) -> int:
     return int(conn.execute(f"PRAGMA {name}").fetchone()[0])
-
-
-def _label(label: _Bytes) -> bytes:
-    if not isinstance(label, (bytes, bytearray, memoryview)):
-        raise errors.ArgumentsBad("storage label must be bytes")
-    key = bytes(label)
-    if not key:
-        raise errors.ArgumentsBad("storage label must not be empty")
-    return key
-
-
-def _handle(handle: int) -> int:
-    if isinstance(handle, bool) or not isinstance(handle, int):
-        raise errors.ObjectHandleInvalid("tokenport store: handle must be an integer")
-    if not 0 < handle < 2**63:
-        raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
-    return handle
 
 
 STORE_FILE_NAME = "tokenport.sqlite3"
