@@ -41,6 +41,11 @@ File layout::
     min_pin_len = 4
     max_pin_len = 255
 
+    [policy]                    # key-management policy (README, "Security model")
+    allow_wrap_with_decrypt_key = false  # true: C_WrapKey may wrap a sensitive key under a
+                                # key that can also decrypt, and C_UnwrapKey may unwrap
+                                # under a key that can also encrypt (Clulow's attack)
+
     [entropy]                   # the random source of every token (docs/porting.md)
     drbg = "hmac"               # "hmac": HMAC_DRBG SHA-256; "ctr": CTR_DRBG AES-256 with df
     source = "os"               # "os" (getrandom), "nv-seed" (a seed file), "fixed" (tests),
@@ -104,7 +109,8 @@ _ENTROPY_KEYS = (
     "drbg", "source", "seed_file", "reseed_interval", "prediction_resistance",
     "allow_fixed_source", "fixed_pattern",
 )
-_SECTIONS = ("store", "token", "entropy", "crypto")
+_POLICY_KEYS = ("allow_wrap_with_decrypt_key",)
+_SECTIONS = ("store", "token", "entropy", "crypto", "policy")
 MAX_FIXED_PATTERN_BYTES = 65536
 
 
@@ -184,6 +190,7 @@ class Config:
     pin_kdf_iterations: int = MIN_PIN_KDF_ITERATIONS
     min_pin_len: int = 4
     max_pin_len: int = 255
+    allow_wrap_with_decrypt_key: bool = False
     source: Path | None = None
     entropy: EntropyConfig = field(default_factory=EntropyConfig)
     token_entropy: Mapping[str, EntropyConfig] = field(
@@ -239,7 +246,8 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
     for section, value in table.items():
         if section not in _SECTIONS:
             raise fail(
-                f"[{section}]", "unknown section (allowed: [store], [token], [entropy], [crypto])"
+                f"[{section}]",
+                "unknown section (allowed: [store], [token], [entropy], [crypto], [policy])",
             )
         if not isinstance(value, dict):
             raise fail(section, f"must be a table, written [{section}]")
@@ -267,6 +275,12 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
         if key not in _TOKEN_LIMITS:
             raise fail(f"[token] {key}", f"unknown key (allowed: {', '.join(_TOKEN_LIMITS)})")
     entropy, token_entropy = _entropy_configs(table.get("entropy", {}), source, fail)
+    policy: dict[str, Any] = table.get("policy", {})
+    for key, value in policy.items():
+        if key not in _POLICY_KEYS:
+            raise fail(f"[policy] {key}", f"unknown key (allowed: {', '.join(_POLICY_KEYS)})")
+        if not isinstance(value, bool):
+            raise fail(f"[policy] {key}", "must be true or false")
 
     backend = store.get("backend", "sqlite")
     if not isinstance(backend, str) or backend not in storage_names:
@@ -306,6 +320,7 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
             store_options=MappingProxyType(dict(store.get(backend, {}))),
             crypto_backend=crypto_backend,
             crypto_options=MappingProxyType(dict(crypto.get(crypto_backend, {}))),
+            allow_wrap_with_decrypt_key=policy.get("allow_wrap_with_decrypt_key", False),
             **numbers,
         )
     except ConfigError as exc:

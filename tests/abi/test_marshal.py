@@ -15,7 +15,6 @@ from tokenport.errors import (
     CryptokiAlreadyInitialized,
     CryptokiNotInitialized,
     MechanismParamInvalid,
-    OperationActive,
     PinIncorrect,
 )
 from tokenport.mechanisms.params import (
@@ -174,45 +173,16 @@ def test_library_in_a_forked_child_drops_but_never_closes(monkeypatch: pytest.Mo
     log: list[str] = []
     library = Library(lambda: FakeModule(log))  # type: ignore[arg-type,return-value]
     library.initialize()
-    library.keep_output(1, "C_Sign", b"sig")
     parent_lock = library.call_lock()
     parent_lock.acquire()  # as if a parent thread were inside a call at fork time
     monkeypatch.setattr(library_module.os, "getpid", lambda: 999_999)
     library.after_fork_child()  # what CPython's fork helpers run in the child
     with pytest.raises(CryptokiNotInitialized):
         library.module()
-    assert library.pending_output(1, "C_Sign") is None
     assert library.call_lock() is not parent_lock
     library.initialize()  # the child's own C_Initialize
     assert log == ["initialize", "initialize"]  # the parent's module was never finalized
     parent_lock.release()
-
-
-def test_pending_output_belongs_to_one_function_and_session() -> None:
-    library = Library(lambda: None)  # type: ignore[arg-type,return-value]
-    library.keep_output(1, "C_Encrypt", b"ct")
-    library.keep_output(2, "C_Sign", b"sig")
-    assert library.pending_output(1, "C_Encrypt") == b"ct"
-    assert library.pending_output(1, "C_Decrypt") is None
-    library.note_call(1, "C_Encrypt")
-    assert library.pending_output(1, "C_Encrypt") == b"ct"
-    # unrelated calls leave the operation alone (s5.2: it is still active) ...
-    library.note_call(1, "C_GetSessionInfo")
-    library.note_call(1, "C_GetAttributeValue")
-    library.note_call(1, "C_SignInit")
-    assert library.pending_output(1, "C_Encrypt") == b"ct"
-    # ... a new operation of the same kind is refused ...
-    with pytest.raises(OperationActive):
-        library.note_call(1, "C_EncryptInit")
-    # ... and another call continuing it drops the pending output
-    library.note_call(1, "C_EncryptFinal")
-    assert library.pending_output(1, "C_Encrypt") is None
-    assert library.pending_output(2, "C_Sign") == b"sig"
-    # stateless calls keep nothing: they compute again
-    library.keep_output(2, "C_WrapKey", b"wrapped")
-    assert library.pending_output(2, "C_WrapKey") is None
-    library.discard_output()
-    assert library.pending_output(2, "C_Sign") is None
 
 
 # -- the guard -----------------------------------------------------------------------------------
@@ -238,11 +208,11 @@ def test_guard_turns_exceptions_into_return_values(
         raise ValueError("boom")
 
     secret = b"123456-secret-pin"
-    assert guard("C_Login", wrong_pin, library, by_session=False, locked=True)(secret) == (
+    assert guard("C_Login", wrong_pin, library, locked=True)(secret) == (
         CKR.PIN_INCORRECT
     )
     with caplog.at_level(logging.ERROR, logger="tokenport"):
-        rv = guard("C_Login", broken, library, by_session=False, locked=True)(secret)
+        rv = guard("C_Login", broken, library, locked=True)(secret)
     assert rv == CKR.GENERAL_ERROR
     assert "C_Login" in caplog.text and "boom" in caplog.text
     assert "secret" not in caplog.text

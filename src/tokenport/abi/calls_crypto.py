@@ -1,8 +1,9 @@
 """Python bodies of the PKCS #11 v2.40 cryptographic functions (s5.8-5.16).
 
 Same conventions as calls_general: handlers take the Library and the C arguments, return a
-CK_RV or raise a PKCS11Error. Every byte-string result goes through
-``marshal.return_bytes`` (the s5.2 length protocol, implemented once). Functions outside
+CK_RV or raise a PKCS11Error. An output call passes the caller's buffer size to the core,
+which implements the s5.2 length protocol once (``Module.produce``); ``marshal.deliver``
+copies what it hands out. Data lengths beyond MAX_DATA_LEN are refused before reading. Functions outside
 v1 (recovery, dual-function, operation state) return CKR_FUNCTION_NOT_SUPPORTED once the
 library is initialized; C_GetFunctionStatus and C_CancelFunction return
 CKR_FUNCTION_NOT_PARALLEL (s5.16, legacy functions).
@@ -17,7 +18,9 @@ from tokenport.abi.library import Library
 from tokenport.abi.marshal import (
     CData,
     check_output,
-    read_bytes,
+    deliver,
+    output_capacity,
+    read_data,
     read_mechanism,
     read_template,
     require,
@@ -26,10 +29,26 @@ from tokenport.abi.marshal import (
     write_ulong,
 )
 from tokenport.ck import CKR
-from tokenport.errors import FunctionNotParallel, FunctionNotSupported, GeneralError
+from tokenport.core.session import OpKind, Step
+from tokenport.errors import (
+    ArgumentsBad,
+    EncryptedDataLenRange,
+    FunctionNotParallel,
+    FunctionNotSupported,
+    GeneralError,
+    SignatureLenRange,
+    WrappedKeyLenRange,
+)
 
 OK = int(CKR.OK)
 Handler = Callable[..., int]
+
+
+def _produce(
+    lib: Library, session: int, kind: OpKind, step: Step, data: bytes, out: CData, out_len: CData
+) -> int:
+    capacity = output_capacity(out, out_len)
+    return deliver(lib.module().produce(session, kind, step, data, capacity), out, out_len)
 
 
 # -- s5.8 encryption -------------------------------------------------------------------------------
@@ -46,30 +65,24 @@ def C_Encrypt(
     lib: Library, session: int, data: CData, data_len: int, out: CData, out_len: CData
 ) -> int:
     """s5.8 C_Encrypt."""
-    module = lib.module()
-    plain = read_bytes(data, data_len)
-    return return_bytes(
-        lib, session, "C_Encrypt", lambda: module.encrypt(session, plain), out, out_len
-    )
+    lib.module()
+    plain = read_data(data, data_len)
+    return _produce(lib, session, OpKind.ENCRYPT, Step.ONCE, plain, out, out_len)
 
 
 def C_EncryptUpdate(
     lib: Library, session: int, part: CData, part_len: int, out: CData, out_len: CData
 ) -> int:
     """s5.8 C_EncryptUpdate."""
-    module = lib.module()
-    plain = read_bytes(part, part_len)
-    return return_bytes(
-        lib, session, "C_EncryptUpdate", lambda: module.encrypt_update(session, plain), out, out_len
-    )
+    lib.module()
+    plain = read_data(part, part_len)
+    return _produce(lib, session, OpKind.ENCRYPT, Step.UPDATE, plain, out, out_len)
 
 
 def C_EncryptFinal(lib: Library, session: int, out: CData, out_len: CData) -> int:
     """s5.8 C_EncryptFinal."""
-    module = lib.module()
-    return return_bytes(
-        lib, session, "C_EncryptFinal", lambda: module.encrypt_final(session), out, out_len
-    )
+    lib.module()
+    return _produce(lib, session, OpKind.ENCRYPT, Step.FINAL, b"", out, out_len)
 
 
 # -- s5.9 decryption -------------------------------------------------------------------------------
@@ -86,35 +99,24 @@ def C_Decrypt(
     lib: Library, session: int, data: CData, data_len: int, out: CData, out_len: CData
 ) -> int:
     """s5.9 C_Decrypt."""
-    module = lib.module()
-    cipher = read_bytes(data, data_len)
-    return return_bytes(
-        lib, session, "C_Decrypt", lambda: module.decrypt(session, cipher), out, out_len
-    )
+    lib.module()
+    cipher = read_data(data, data_len, EncryptedDataLenRange)
+    return _produce(lib, session, OpKind.DECRYPT, Step.ONCE, cipher, out, out_len)
 
 
 def C_DecryptUpdate(
     lib: Library, session: int, part: CData, part_len: int, out: CData, out_len: CData
 ) -> int:
     """s5.9 C_DecryptUpdate."""
-    module = lib.module()
-    cipher = read_bytes(part, part_len)
-    return return_bytes(
-        lib,
-        session,
-        "C_DecryptUpdate",
-        lambda: module.decrypt_update(session, cipher),
-        out,
-        out_len,
-    )
+    lib.module()
+    cipher = read_data(part, part_len, EncryptedDataLenRange)
+    return _produce(lib, session, OpKind.DECRYPT, Step.UPDATE, cipher, out, out_len)
 
 
 def C_DecryptFinal(lib: Library, session: int, out: CData, out_len: CData) -> int:
     """s5.9 C_DecryptFinal."""
-    module = lib.module()
-    return return_bytes(
-        lib, session, "C_DecryptFinal", lambda: module.decrypt_final(session), out, out_len
-    )
+    lib.module()
+    return _produce(lib, session, OpKind.DECRYPT, Step.FINAL, b"", out, out_len)
 
 
 # -- s5.10 message digesting -----------------------------------------------------------------------
@@ -131,17 +133,15 @@ def C_Digest(
     lib: Library, session: int, data: CData, data_len: int, out: CData, out_len: CData
 ) -> int:
     """s5.10 C_Digest."""
-    module = lib.module()
-    message = read_bytes(data, data_len)
-    return return_bytes(
-        lib, session, "C_Digest", lambda: module.digest(session, message), out, out_len
-    )
+    lib.module()
+    message = read_data(data, data_len)
+    return _produce(lib, session, OpKind.DIGEST, Step.ONCE, message, out, out_len)
 
 
 def C_DigestUpdate(lib: Library, session: int, part: CData, part_len: int) -> int:
     """s5.10 C_DigestUpdate."""
     module = lib.module()
-    module.digest_update(session, read_bytes(part, part_len))
+    module.digest_update(session, read_data(part, part_len))
     return OK
 
 
@@ -153,10 +153,8 @@ def C_DigestKey(lib: Library, session: int, key: int) -> int:
 
 def C_DigestFinal(lib: Library, session: int, out: CData, out_len: CData) -> int:
     """s5.10 C_DigestFinal."""
-    module = lib.module()
-    return return_bytes(
-        lib, session, "C_DigestFinal", lambda: module.digest_final(session), out, out_len
-    )
+    lib.module()
+    return _produce(lib, session, OpKind.DIGEST, Step.FINAL, b"", out, out_len)
 
 
 # -- s5.11 signing and MACing ----------------------------------------------------------------------
@@ -173,24 +171,22 @@ def C_Sign(
     lib: Library, session: int, data: CData, data_len: int, out: CData, out_len: CData
 ) -> int:
     """s5.11 C_Sign."""
-    module = lib.module()
-    message = read_bytes(data, data_len)
-    return return_bytes(lib, session, "C_Sign", lambda: module.sign(session, message), out, out_len)
+    lib.module()
+    message = read_data(data, data_len)
+    return _produce(lib, session, OpKind.SIGN, Step.ONCE, message, out, out_len)
 
 
 def C_SignUpdate(lib: Library, session: int, part: CData, part_len: int) -> int:
     """s5.11 C_SignUpdate."""
     module = lib.module()
-    module.sign_update(session, read_bytes(part, part_len))
+    module.sign_update(session, read_data(part, part_len))
     return OK
 
 
 def C_SignFinal(lib: Library, session: int, out: CData, out_len: CData) -> int:
     """s5.11 C_SignFinal."""
-    module = lib.module()
-    return return_bytes(
-        lib, session, "C_SignFinal", lambda: module.sign_final(session), out, out_len
-    )
+    lib.module()
+    return _produce(lib, session, OpKind.SIGN, Step.FINAL, b"", out, out_len)
 
 
 def C_SignRecoverInit(lib: Library, session: int, mechanism: CData, key: int) -> int:
@@ -222,21 +218,22 @@ def C_Verify(
 ) -> int:
     """s5.12 C_Verify (an invalid signature raises SignatureInvalid in the core)."""
     module = lib.module()
-    module.verify(session, read_bytes(data, data_len), read_bytes(sig, sig_len))
+    message = read_data(data, data_len)
+    module.verify(session, message, read_data(sig, sig_len, SignatureLenRange))
     return OK
 
 
 def C_VerifyUpdate(lib: Library, session: int, part: CData, part_len: int) -> int:
     """s5.12 C_VerifyUpdate."""
     module = lib.module()
-    module.verify_update(session, read_bytes(part, part_len))
+    module.verify_update(session, read_data(part, part_len))
     return OK
 
 
 def C_VerifyFinal(lib: Library, session: int, sig: CData, sig_len: int) -> int:
     """s5.12 C_VerifyFinal."""
     module = lib.module()
-    module.verify_final(session, read_bytes(sig, sig_len))
+    module.verify_final(session, read_data(sig, sig_len, SignatureLenRange))
     return OK
 
 
@@ -341,14 +338,7 @@ def C_WrapKey(
     """s5.14 C_WrapKey (length protocol on the wrapped key)."""
     module = lib.module()
     mech = read_mechanism(mechanism)
-    return return_bytes(
-        lib,
-        session,
-        "C_WrapKey",
-        lambda: module.wrap_key(session, mech, wrapping_key, key),
-        out,
-        out_len,
-    )
+    return return_bytes(lambda: module.wrap_key(session, mech, wrapping_key, key), out, out_len)
 
 
 def C_UnwrapKey(
@@ -366,7 +356,7 @@ def C_UnwrapKey(
     module = lib.module()
     require(key)
     mech = read_mechanism(mechanism)
-    blob = read_bytes(wrapped, wrapped_len)
+    blob = read_data(wrapped, wrapped_len, WrappedKeyLenRange)
     handle = module.unwrap_key(session, mech, unwrapping_key, blob, read_template(template, count))
     write_ulong(key, handle)
     return OK
@@ -395,7 +385,7 @@ def C_DeriveKey(
 def C_SeedRandom(lib: Library, session: int, seed: CData, seed_len: int) -> int:
     """s5.15 C_SeedRandom."""
     module = lib.module()
-    module.seed_random(session, read_bytes(seed, seed_len))
+    module.seed_random(session, read_data(seed, seed_len, ArgumentsBad))
     return OK
 
 

@@ -16,7 +16,7 @@ from tokenport.abi.marshal import (
     NULL,
     CData,
     read_attribute_types,
-    read_bytes,
+    read_pin,
     read_fixed,
     read_init_args,
     read_template,
@@ -129,7 +129,7 @@ def C_GetMechanismInfo(lib: Library, slot: int, mechanism: int, info: CData) -> 
 def C_InitToken(lib: Library, slot: int, pin: CData, pin_len: int, label: CData) -> int:
     """s5.5 C_InitToken: pLabel is 32 bytes, blank-padded (passed on as bytes)."""
     module = lib.module()
-    so_pin = read_bytes(pin, pin_len)
+    so_pin = read_pin(pin, pin_len)
     module.init_token(slot, so_pin, read_fixed(label, 32))
     return OK
 
@@ -137,14 +137,14 @@ def C_InitToken(lib: Library, slot: int, pin: CData, pin_len: int, label: CData)
 def C_InitPIN(lib: Library, session: int, pin: CData, pin_len: int) -> int:
     """s5.5 C_InitPIN."""
     module = lib.module()
-    module.init_pin(session, read_bytes(pin, pin_len))
+    module.init_pin(session, read_pin(pin, pin_len))
     return OK
 
 
 def C_SetPIN(lib: Library, session: int, old: CData, old_len: int, new: CData, new_len: int) -> int:
     """s5.5 C_SetPIN."""
     module = lib.module()
-    module.set_pin(session, read_bytes(old, old_len), read_bytes(new, new_len))
+    module.set_pin(session, read_pin(old, old_len), read_pin(new, new_len))
     return OK
 
 
@@ -164,7 +164,6 @@ def C_OpenSession(
 def C_CloseSession(lib: Library, session: int) -> int:
     """s5.6 C_CloseSession."""
     module = lib.module()
-    lib.discard_output(session)
     module.close_session(session)
     return OK
 
@@ -172,7 +171,6 @@ def C_CloseSession(lib: Library, session: int) -> int:
 def C_CloseAllSessions(lib: Library, slot: int) -> int:
     """s5.6 C_CloseAllSessions."""
     module = lib.module()
-    lib.discard_output()
     module.close_all_sessions(slot)
     return OK
 
@@ -202,7 +200,7 @@ def C_SetOperationState(
 def C_Login(lib: Library, session: int, user_type: int, pin: CData, pin_len: int) -> int:
     """s5.6 C_Login (a NULL PIN of length 0 is passed on as b"")."""
     module = lib.module()
-    module.login(session, user_type, read_bytes(pin, pin_len))
+    module.login(session, user_type, read_pin(pin, pin_len))
     return OK
 
 

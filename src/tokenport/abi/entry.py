@@ -25,7 +25,6 @@ from tokenport.abi.functions import (
     CALLBACK_PREFIX,
     OPERATION_OF,
     PYTHON_FUNCTIONS,
-    SESSION_FUNCTIONS,
 )
 from tokenport.abi.library import Library
 from tokenport.ck import CKR
@@ -41,22 +40,19 @@ UNLOCKED_FUNCTIONS = frozenset({"C_WaitForSlotEvent"})
 
 
 def guard(
-    name: str, handler: Handler, library: Library, *, by_session: bool, locked: bool
+    name: str, handler: Handler, library: Library, *, locked: bool
 ) -> Callable[..., int]:
     """Wrap ``handler`` as the callback of C function ``name``: never raises, returns a CK_RV.
 
     ``locked`` calls run under the library's call lock (all but C_WaitForSlotEvent, which
-    may block). Calls taking a session handle first let the library apply the rules of the
-    length protocol's pending output (Library.note_call). A failed call that continues an
-    operation ends it, unless it failed with CKR_BUFFER_TOO_SMALL (s5.2), also when the
-    error was found here before the core saw the call.
+    may block). A failed call that continues an operation ends it, unless it failed with
+    CKR_BUFFER_TOO_SMALL (s5.2), also when the error was found here before the core saw
+    the call.
     """
 
     kind = OPERATION_OF.get(name)
 
     def run(args: tuple[Any, ...]) -> int:
-        if by_session:
-            library.note_call(int(args[0]), name)
         return int(handler(library, *args))
 
     def callback(*args: Any) -> int:
@@ -99,7 +95,6 @@ def attach(ffi: Any, lib: Any) -> Library:
             name,
             table[name],
             library,
-            by_session=name in SESSION_FUNCTIONS,
             locked=name not in UNLOCKED_FUNCTIONS,
         )
         ffi.def_extern(name=CALLBACK_PREFIX + name, error=int(CKR.GENERAL_ERROR))(callback)

@@ -16,9 +16,7 @@ the library. In a forked child (the fork hooks tell it; C_Initialize also compar
 it drops the Module (never closing it: the parent still owns the store, and the object is
 kept referenced so no finalizer runs in the child) and behaves as not initialized.
 
-The Library also keeps the "pending output" of the length protocol (s5.2): a byte string
-computed by a call whose caller passed a NULL or too small buffer, handed back by the next
-call of the same function on the same session (rules in the section below).
+The length protocol's pending results (s5.2) belong to the core's operations, not here.
 """
 
 from __future__ import annotations
@@ -27,9 +25,8 @@ import os
 import threading
 from collections.abc import Callable
 
-from tokenport.abi.functions import INIT_OF, OPERATION_OF
 from tokenport.core.module import Module
-from tokenport.errors import CryptokiAlreadyInitialized, CryptokiNotInitialized, OperationActive
+from tokenport.errors import CryptokiAlreadyInitialized, CryptokiNotInitialized
 
 
 class Library:
@@ -40,7 +37,6 @@ class Library:
         self._module: Module | None = None
         self._pid = os.getpid()
         self._calls = threading.RLock()
-        self._pending: dict[tuple[int, str], tuple[str, bytes]] = {}
         self._abandoned: list[Module] = []
 
     def _check_fork(self) -> None:
@@ -50,7 +46,6 @@ class Library:
             if self._module is not None:
                 self._abandoned.append(self._module)
             self._module = None
-            self._pending = {}
             self._calls = threading.RLock()  # a parent thread may have held the old one
             self._pid = pid
 
@@ -88,7 +83,6 @@ class Library:
             module = self._factory()
             module.initialize()
             self._module = module
-            self._pending = {}
 
     def finalize(self) -> None:
         """C_Finalize: stop the Module; the library is uninitialized afterwards, even on error."""
@@ -98,7 +92,6 @@ class Library:
                 module.finalize()
             finally:
                 self._module = None
-                self._pending = {}
 
     def module(self) -> Module:
         """The initialized Module; CryptokiNotInitialized before C_Initialize, after
@@ -109,58 +102,7 @@ class Library:
         return module
 
     def end_operation(self, session: int, kind: str) -> None:
-        """After a failed call that continues an operation: end it (s5.2), and drop any
-        pending output of that operation. Never raises (the call already has its CK_RV)."""
-        self._pending.pop((session, kind), None)
+        """After a failed call that continues an operation: end it (s5.2). Never raises
+        (the call already has its CK_RV)."""
         if self._module is not None:
             self._module.end_operation(session, kind)
-
-    # -- pending output of the length protocol (s5.2) ----------------------------------------
-    #
-    # The core computes whole results, so a length query (NULL or too-short buffer) computes
-    # the output once and keeps it, per session and operation kind, until the same function
-    # collects it. For the application the operation is still active meanwhile: unrelated
-    # calls on the session leave it alone, a new *Init of that kind is refused with
-    # CKR_OPERATION_ACTIVE, and a different call continuing that operation drops it.
-
-    def note_call(self, session: int, function: str) -> None:
-        """Apply the pending-output rules before ``function`` runs on ``session``."""
-        if not self._pending:
-            return
-        kind = INIT_OF.get(function)
-        if kind is not None and (session, kind) in self._pending:
-            raise OperationActive("an operation of this kind is still active (length query)")
-        kind = OPERATION_OF.get(function)
-        if kind is not None:
-            pending = self._pending.get((session, kind))
-            if pending is not None and pending[0] != function:
-                del self._pending[(session, kind)]
-
-    def pending_output(self, session: int, function: str) -> bytes | None:
-        """The output kept for the next call of ``function`` on ``session``, if any."""
-        kind = OPERATION_OF.get(function)
-        pending = self._pending.get((session, kind)) if kind is not None else None
-        if pending is not None and pending[0] == function:
-            return pending[1]
-        return None
-
-    def keep_output(self, session: int, function: str, data: bytes) -> None:
-        """Keep ``data`` for the next call of ``function`` on ``session`` (only for calls
-        that continue an operation; stateless ones such as C_WrapKey compute again)."""
-        kind = OPERATION_OF.get(function)
-        if kind is not None:
-            self._pending[(session, kind)] = (function, data)
-
-    def collected_output(self, session: int, function: str) -> None:
-        """``function`` delivered its output: nothing is pending for its operation now."""
-        kind = OPERATION_OF.get(function)
-        if kind is not None:
-            self._pending.pop((session, kind), None)
-
-    def discard_output(self, session: int | None = None) -> None:
-        """Forget the pending output of ``session`` (of every session when None)."""
-        if session is None:
-            self._pending = {}
-        else:
-            for key in [k for k in self._pending if k[0] == session]:
-                del self._pending[key]

@@ -13,8 +13,13 @@ from types import MappingProxyType
 from typing import Any
 
 from tokenport._pkcs11 import ffi
-from tokenport.abi.library import Library
-from tokenport.attributes.kinds import ULONG_MAX, Template, decode_value, encode_value
+from tokenport.attributes.kinds import (
+    ULONG_MAX,
+    Template,
+    check_value_length,
+    decode_value,
+    encode_value,
+)
 from tokenport.ck import CKR
 from tokenport.core.info import (
     AttributeResult,
@@ -25,13 +30,16 @@ from tokenport.core.info import (
     TokenInfo,
     Version,
 )
+from tokenport.core.session import Produced
 from tokenport.errors import (
     ArgumentsBad,
     AttributeValueInvalid,
+    DataLenRange,
     GeneralError,
     MechanismParamInvalid,
     PKCS11Error,
 )
+from tokenport.mechanisms.base import MAX_DATA_LEN
 from tokenport.mechanisms.params import (
     CtrParams,
     Ecdh1DeriveParams,
@@ -49,8 +57,15 @@ CData = Any
 """A cffi pointer or struct (cffi has no static types)."""
 
 NULL = ffi.NULL
-MAX_LENGTH = 1 << 32
-"""Longer buffers than this are taken for a garbage length (e.g. CK_UNAVAILABLE_INFORMATION)."""
+MAX_LENGTH = MAX_DATA_LEN + 1
+"""Buffers this long or longer are refused before they are read (a garbage length such as
+CK_UNAVAILABLE_INFORMATION, or a hostile one): no call reads more than MAX_DATA_LEN bytes
+of one argument, so none stalls the host."""
+GARBAGE_LENGTH = 1 << 32
+"""Data lengths from here on are taken for garbage (CKR_ARGUMENTS_BAD), not for data that is
+merely too long for the mechanism."""
+MAX_PIN_BYTES = 1 << 16
+"""PINs longer than this are refused (CKR_ARGUMENTS_BAD) before they are read or counted."""
 MAX_COUNT = 1 << 20
 """Longer templates or lists than this are taken for a garbage count."""
 
@@ -82,6 +97,24 @@ def read_bytes(ptr: CData, length: int) -> bytes:
     return _read(ptr, length, ArgumentsBad)
 
 
+def read_data(ptr: CData, length: int, too_long: type[PKCS11Error] = DataLenRange) -> bytes:
+    """The data of a cryptographic call (s5.8-5.12): a length beyond MAX_DATA_LEN is
+    ``too_long`` (CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_LEN_RANGE ...) before a byte is
+    read, so a hostile length costs nothing; a garbage length (2^32 or more, such as
+    CK_UNAVAILABLE_INFORMATION) or NULL with a non-zero length is ARGUMENTS_BAD."""
+    if MAX_DATA_LEN < length < GARBAGE_LENGTH:
+        raise too_long(f"longer than the {MAX_DATA_LEN}-byte limit of one call")
+    return _read(ptr, length, ArgumentsBad)
+
+
+def read_pin(ptr: CData, length: int) -> bytes:
+    """A PIN (pPin, ulPinLen): NULL with a non-zero length, or an absurd length, is
+    CKR_ARGUMENTS_BAD (the core applies the token's PIN length rules)."""
+    if length > MAX_PIN_BYTES:
+        raise ArgumentsBad("the PIN length is absurd")
+    return _read(ptr, length, ArgumentsBad)
+
+
 def read_fixed(ptr: CData, length: int) -> bytes:
     """A fixed-size input such as the 32-byte label of C_InitToken; NULL is ARGUMENTS_BAD."""
     require(ptr)
@@ -106,14 +139,17 @@ def read_template(ptr: CData, count: int) -> Template:
 
     NULL pTemplate with ulCount > 0 is CKR_ARGUMENTS_BAD; NULL pValue with a non-zero
     ulValueLen is CKR_ATTRIBUTE_VALUE_INVALID; values are decoded by the attribute codec
-    (wrong sizes: ATTRIBUTE_VALUE_INVALID, nested templates: ATTRIBUTE_TYPE_INVALID).
+    (wrong sizes: ATTRIBUTE_VALUE_INVALID, checked before the value is read; nested
+    templates: ATTRIBUTE_TYPE_INVALID).
     """
     _check_count(ptr, count)
     template: list[tuple[int, Any]] = []
     for i in range(count):
         attr = ptr[i]
         kind = int(attr.type)
-        raw = _read(attr.pValue, int(attr.ulValueLen), AttributeValueInvalid)
+        length = int(attr.ulValueLen)
+        check_value_length(kind, length)
+        raw = _read(attr.pValue, length, AttributeValueInvalid)
         template.append((kind, decode_value(kind, raw)))
     return template
 
@@ -259,38 +295,34 @@ def read_mechanism(ptr: CData) -> Mechanism:
 # -- outputs (s5.2) ------------------------------------------------------------------------------
 
 
-def return_bytes(
-    lib: Library,
-    session: int,
-    function: str,
-    compute: Callable[[], bytes],
-    out: CData,
-    out_len: CData,
-) -> int:
-    """The variable-length output convention of s5.2, for ``function`` on ``session``.
-
-    NULL ``out``: CKR_OK and the exact length; too small a buffer: CKR_BUFFER_TOO_SMALL and
-    the exact length, the operation staying active; else copy and set the length. The core
-    computes whole results (and ends single-part operations), so the result of a call that
-    continues an operation is computed once and kept by ``lib`` until a call of the same
-    function on the session collects it (see Library.note_call for the rules meanwhile).
-    """
+def output_capacity(out: CData, out_len: CData) -> int | None:
+    """The caller's output buffer size for the s5.2 length protocol (None: pBuf is NULL, a
+    length query); a NULL pulBufLen is CKR_ARGUMENTS_BAD."""
     require(out_len)
-    data = lib.pending_output(session, function)
-    if data is None:
-        data = compute()
     if out == NULL:
-        lib.keep_output(session, function, data)
-        out_len[0] = len(data)
-        return int(CKR.OK)
-    if int(out_len[0]) < len(data):
-        lib.keep_output(session, function, data)
-        out_len[0] = len(data)
-        return int(CKR.BUFFER_TOO_SMALL)
-    lib.collected_output(session, function)
-    ffi.memmove(out, data, len(data))
-    out_len[0] = len(data)
+        return None
+    return int(out_len[0])
+
+
+def deliver(produced: Produced, out: CData, out_len: CData) -> int:
+    """Finish an output call of the s5.2 convention with what the core produced: the
+    length always; the bytes when they were handed out; CKR_BUFFER_TOO_SMALL when a
+    buffer was given and the core kept the result (or measured it) instead."""
+    out_len[0] = produced.length
+    if produced.output is None:
+        return int(CKR.OK) if out == NULL else int(CKR.BUFFER_TOO_SMALL)
+    if produced.output:
+        ffi.memmove(out, produced.output, len(produced.output))
     return int(CKR.OK)
+
+
+def return_bytes(compute: Callable[[], bytes], out: CData, out_len: CData) -> int:
+    """The s5.2 convention for a call that keeps no state (C_WrapKey): compute, then
+    report the length (NULL or short buffer) or copy the bytes."""
+    capacity = output_capacity(out, out_len)
+    data = compute()
+    output = data if capacity is not None and capacity >= len(data) else None
+    return deliver(Produced(len(data), output), out, out_len)
 
 
 def return_ulongs(values: Sequence[int], out: CData, count: CData) -> int:

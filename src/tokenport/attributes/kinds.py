@@ -87,6 +87,26 @@ def is_nested_template(attr: int) -> bool:
     return bool(int(attr) & _ARRAY_ATTRIBUTE) and attr != _ALLOWED_MECHANISMS
 
 
+_FIXED_SIZES: dict[AttrKind, frozenset[int]] = {
+    AttrKind.BOOL: frozenset({1}),
+    AttrKind.ULONG: frozenset({ULONG_SIZE}),
+    AttrKind.DATE: frozenset({0, 8}),
+}
+
+
+def check_value_length(attr: int, length: int) -> None:
+    """Refuse a ulValueLen that cannot hold a value of ``attr``'s kind (CK_BBOOL, CK_ULONG,
+    CK_DATE) before anything is read, so a lying length never reads past the caller's value
+    (AttributeValueInvalid), and nested templates (AttributeTypeInvalid)."""
+    if is_nested_template(attr):
+        raise AttributeTypeInvalid("nested attribute templates are not supported")
+    sizes = _FIXED_SIZES.get(attribute_kind(attr))
+    if sizes is not None and length not in sizes:
+        raise AttributeValueInvalid(
+            f"attribute 0x{attr:x} needs a value of {' or '.join(map(str, sorted(sizes)))} bytes"
+        )
+
+
 def decode_value(attr: int, raw: bytes) -> AttrValue:
     """Decode the C bytes of attribute ``attr``; wrong sizes raise AttributeValueInvalid."""
     if is_nested_template(attr):

@@ -15,7 +15,14 @@ attributes with their default and the rules of the specification's footnotes (ta
  11 STICKY_TRUE        cannot be changed once set to TRUE
  12 STICKY_FALSE       cannot be changed once set to FALSE
 
-plus tokenport's own SECRET: key material, encrypted at rest when the object is private.
+plus tokenport's own rules:
+
+    SECRET             key material, encrypted at rest when the object is private
+    TOKEN_SET          only the token sets it (CKA_LOCAL, CKA_KEY_GEN_MECHANISM,
+                       CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_UNIQUE_ID): no template
+                       of C_CreateObject, C_CopyObject, C_SetAttributeValue, key generation,
+                       unwrapping or derivation may name it, whatever the value
+    USAGE              a usage flag (CKA_ENCRYPT .. CKA_DERIVE): FALSE is the stronger value
 """
 
 from __future__ import annotations
@@ -43,7 +50,10 @@ class Rule:
     STICKY_TRUE = 1 << 10
     STICKY_FALSE = 1 << 11
     SECRET = 1 << 12
+    TOKEN_SET = 1 << 13
+    USAGE = 1 << 14
     READ_ONLY = FORBID_CREATE | FORBID_GENERATE | FORBID_UNWRAP
+    COMPUTED = READ_ONLY | TOKEN_SET
     MATERIAL = REQUIRED_CREATE | FORBID_GENERATE | FORBID_UNWRAP
 
 
@@ -72,6 +82,7 @@ def _r(attr: int, default: Default, rules: int = Rule.NONE) -> AttributeRule:
 
 
 M = Rule.MODIFIABLE
+U = Rule.MODIFIABLE | Rule.USAGE
 # s4.4 table 17, common attributes of every storage object.
 STORAGE = (
     _r(CKA.CLASS, ABSENT, Rule.REQUIRED_CREATE),
@@ -81,7 +92,7 @@ STORAGE = (
     _r(CKA.LABEL, b"", M),
     _r(CKA.COPYABLE, True, M | Rule.STICKY_FALSE),
     _r(CKA.DESTROYABLE, True, M | Rule.STICKY_FALSE),
-    _r(CKA.UNIQUE_ID, ABSENT, Rule.READ_ONLY),
+    _r(CKA.UNIQUE_ID, ABSENT, Rule.COMPUTED),
 )
 # s4.5 table 19, data objects.
 DATA = (
@@ -118,18 +129,18 @@ KEY = (
     _r(CKA.ID, b"", M),
     _r(CKA.START_DATE, b"", M),
     _r(CKA.END_DATE, b"", M),
-    _r(CKA.DERIVE, False, M),
-    _r(CKA.LOCAL, False, Rule.READ_ONLY),
-    _r(CKA.KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION, Rule.READ_ONLY),
+    _r(CKA.DERIVE, False, U),
+    _r(CKA.LOCAL, False, Rule.COMPUTED),
+    _r(CKA.KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION, Rule.COMPUTED),
     _r(CKA.ALLOWED_MECHANISMS, (), M),
 )
 # s4.8 table 29, public keys. Usage defaults are token-specific (footnote 9): TRUE, as SoftHSM.
 PUBLIC_KEY = (
     _r(CKA.SUBJECT, b"", M),
-    _r(CKA.ENCRYPT, True, M),
-    _r(CKA.VERIFY, True, M),
-    _r(CKA.VERIFY_RECOVER, True, M),
-    _r(CKA.WRAP, True, M),
+    _r(CKA.ENCRYPT, True, U),
+    _r(CKA.VERIFY, True, U),
+    _r(CKA.VERIFY_RECOVER, True, U),
+    _r(CKA.WRAP, True, U),
     _r(CKA.TRUSTED, False, Rule.SO_ONLY_TRUE),
     _r(CKA.PUBLIC_KEY_INFO, ABSENT),
 )
@@ -137,29 +148,31 @@ PUBLIC_KEY = (
 PRIVATE_KEY = (
     _r(CKA.SUBJECT, b"", M),
     _r(CKA.SENSITIVE, True, M | Rule.STICKY_TRUE),
-    _r(CKA.DECRYPT, True, M),
-    _r(CKA.SIGN, True, M),
-    _r(CKA.SIGN_RECOVER, True, M),
-    _r(CKA.UNWRAP, True, M),
+    _r(CKA.DECRYPT, True, U),
+    _r(CKA.SIGN, True, U),
+    _r(CKA.SIGN_RECOVER, True, U),
+    _r(CKA.UNWRAP, True, U),
     _r(CKA.EXTRACTABLE, False, M | Rule.STICKY_FALSE),
-    _r(CKA.ALWAYS_SENSITIVE, ABSENT, Rule.READ_ONLY),
-    _r(CKA.NEVER_EXTRACTABLE, ABSENT, Rule.READ_ONLY),
+    _r(CKA.ALWAYS_SENSITIVE, ABSENT, Rule.COMPUTED),
+    _r(CKA.NEVER_EXTRACTABLE, ABSENT, Rule.COMPUTED),
     _r(CKA.WRAP_WITH_TRUSTED, False, M | Rule.STICKY_TRUE),
     _r(CKA.ALWAYS_AUTHENTICATE, False),
     _r(CKA.PUBLIC_KEY_INFO, ABSENT),
 )
-# s4.10 table 35, secret keys.
+# s4.10 table 35, secret keys. CKA_WRAP and CKA_UNWRAP default to FALSE: a key that both
+# wraps and decrypts hands out the keys it wraps (Clulow, "On the security of PKCS #11",
+# CHES 2003); a key is a wrapping key only when its template says so.
 SECRET_KEY = (
     _r(CKA.SENSITIVE, True, M | Rule.STICKY_TRUE),
-    _r(CKA.ENCRYPT, True, M),
-    _r(CKA.DECRYPT, True, M),
-    _r(CKA.SIGN, True, M),
-    _r(CKA.VERIFY, True, M),
-    _r(CKA.WRAP, True, M),
-    _r(CKA.UNWRAP, True, M),
+    _r(CKA.ENCRYPT, True, U),
+    _r(CKA.DECRYPT, True, U),
+    _r(CKA.SIGN, True, U),
+    _r(CKA.VERIFY, True, U),
+    _r(CKA.WRAP, False, U),
+    _r(CKA.UNWRAP, False, U),
     _r(CKA.EXTRACTABLE, False, M | Rule.STICKY_FALSE),
-    _r(CKA.ALWAYS_SENSITIVE, ABSENT, Rule.READ_ONLY),
-    _r(CKA.NEVER_EXTRACTABLE, ABSENT, Rule.READ_ONLY),
+    _r(CKA.ALWAYS_SENSITIVE, ABSENT, Rule.COMPUTED),
+    _r(CKA.NEVER_EXTRACTABLE, ABSENT, Rule.COMPUTED),
     _r(CKA.CHECK_VALUE, ABSENT),
     _r(CKA.WRAP_WITH_TRUSTED, False, M | Rule.STICKY_TRUE),
     _r(CKA.TRUSTED, False, Rule.SO_ONLY_TRUE),

@@ -45,8 +45,15 @@ _REQUIRED = {
     Origin.DERIVE: Rule.NONE,
 }
 
-COPY_ONLY_ATTRIBUTES = frozenset({int(CKA.TOKEN), int(CKA.PRIVATE), int(CKA.MODIFIABLE)})
-"""Attributes C_CopyObject may set although C_SetAttributeValue may not (s5.7)."""
+COPY_ONLY_ATTRIBUTES: dict[int, AttrValue | None] = {
+    int(CKA.TOKEN): None,
+    int(CKA.PRIVATE): True,
+    int(CKA.MODIFIABLE): False,
+}
+"""Attributes C_CopyObject may set although C_SetAttributeValue may not (s5.7), each with
+the value a copy may not leave (None: free). A private object's copy stays private (a
+public copy would be readable without login and stored in clear); a non-modifiable
+object's copy stays non-modifiable (else the copy's usage flags could be changed)."""
 
 
 def template_dict(template: Template) -> dict[int, AttrValue]:
@@ -142,26 +149,66 @@ def check_modification(
     is_so: bool,
     copying: bool,
 ) -> None:
-    """May ``changes`` be applied to an object with attributes ``current``? (s5.7 Set/Copy)."""
-    if not copying and current.get(CKA.MODIFIABLE) is False:
+    """May ``changes`` be applied to an object with attributes ``current``? (s5.7
+    C_SetAttributeValue and C_CopyObject; tables 10, 26, 32, 35).
+
+    One rule for both calls: no change makes the object weaker. Attributes only the token
+    sets are refused whatever their value; CKA_SENSITIVE, CKA_WRAP_WITH_TRUSTED stay TRUE,
+    CKA_EXTRACTABLE, CKA_COPYABLE, CKA_DESTROYABLE stay FALSE once so; CKA_ALLOWED_MECHANISMS
+    may only shrink. C_CopyObject may also set the copy-only attributes (CKA_TOKEN, and
+    CKA_PRIVATE / CKA_MODIFIABLE only in their safe direction); a copy of a non-modifiable
+    object may carry no other change than one that makes the copy stronger.
+    """
+    frozen = current.get(CKA.MODIFIABLE) is False
+    if frozen and not copying:
         raise AttributeReadOnly("the object is not modifiable")
     for attr, value in changes.items():
         rule = schema.rule(attr)
         if rule is None:
             raise AttributeTypeInvalid(f"attribute 0x{attr:x} is not valid for this object")
+        rules = rule.rules
+        if rules & Rule.TOKEN_SET:
+            raise AttributeReadOnly(f"attribute 0x{attr:x} is set by the token only")
         now = current.get(attr)
         if copying and attr in COPY_ONLY_ATTRIBUTES:
+            kept = COPY_ONLY_ATTRIBUTES[attr]
+            if kept is not None and now == kept and value != kept:
+                raise AttributeReadOnly(f"a copy cannot change attribute 0x{attr:x} this way")
             continue
-        if not rule.rules & Rule.MODIFIABLE:
+        if not rules & Rule.MODIFIABLE:
             if now == value:
                 continue
             raise AttributeReadOnly(f"attribute 0x{attr:x} cannot be modified")
-        if rule.rules & Rule.STICKY_TRUE and now is True and value is False:
+        if rules & Rule.STICKY_TRUE and now is True and value is False:
             raise AttributeReadOnly(f"attribute 0x{attr:x} cannot go back to FALSE")
-        if rule.rules & Rule.STICKY_FALSE and now is False and value is True:
+        if rules & Rule.STICKY_FALSE and now is False and value is True:
             raise AttributeReadOnly(f"attribute 0x{attr:x} cannot go back to TRUE")
-        if rule.rules & Rule.SO_ONLY_TRUE and value is True and not is_so:
+        if rules & Rule.SO_ONLY_TRUE and value is True and not is_so:
             raise AttributeReadOnly(f"only the SO can set attribute 0x{attr:x} to TRUE")
+        if attr == CKA.ALLOWED_MECHANISMS and not _narrows(now, value):
+            raise AttributeReadOnly("CKA_ALLOWED_MECHANISMS can only be narrowed")
+        if frozen and not _strengthens(rules, now, value):
+            raise AttributeReadOnly(
+                f"the object is not modifiable: its copy cannot change attribute 0x{attr:x}"
+            )
+
+
+def _narrows(now: AttrValue | None, value: AttrValue) -> bool:
+    """Is ``value`` an allowed-mechanism list no wider than ``now``? (empty: all allowed)"""
+    if not isinstance(now, tuple) or not now:
+        return True
+    return isinstance(value, tuple) and bool(value) and set(value) <= set(now)
+
+
+def _strengthens(rules: int, now: AttrValue | None, value: AttrValue) -> bool:
+    """Does changing ``now`` to ``value`` only restrict the object?"""
+    if now == value:
+        return True
+    if rules & Rule.STICKY_TRUE:
+        return value is True
+    if rules & (Rule.STICKY_FALSE | Rule.USAGE):
+        return value is False
+    return False
 
 
 def is_protected(schema: Schema, attrs: Mapping[int, AttrValue], attr: int) -> bool:

@@ -8,14 +8,22 @@ error other than CKR_BUFFER_TOO_SMALL (which only the C ABI produces) ends the o
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from tokenport.attributes.kinds import AttrValue, Template
 from tokenport.attributes.schema import schema_for
 from tokenport.attributes.template import Origin, template_dict
 from tokenport.ck import CKA, CKK, CKM, CKO
 from tokenport.core.access import check_write
-from tokenport.core.session import ActiveOperation, OpKind, Session
+from tokenport.core.session import (
+    ActiveOperation,
+    OperationContext,
+    OpKind,
+    PendingOutput,
+    Produced,
+    Session,
+    Step,
+)
 from tokenport.core.state import ModuleState, synchronized
 from tokenport.errors import (
     KeyFunctionNotPermitted,
@@ -33,6 +41,7 @@ from tokenport.errors import (
     TemplateInconsistent,
     UnwrappingKeyHandleInvalid,
     UnwrappingKeyTypeInconsistent,
+    UserNotLoggedIn,
     WrappingKeyHandleInvalid,
     WrappingKeyTypeInconsistent,
 )
@@ -47,6 +56,15 @@ from tokenport.mechanisms.params import Mechanism
 from tokenport.objects.model import TokenObject
 
 R = TypeVar("R")
+UNLIMITED = 1 << 62
+"""A capacity no output reaches: the Python API takes whole results."""
+
+
+class _Producer(Protocol):
+    """A context with a single-part and a final call that return output."""
+
+    def once(self, data: bytes) -> bytes: ...
+    def final(self) -> bytes: ...
 
 
 def _cipher(context: object) -> CipherContext:
@@ -74,10 +92,24 @@ KEY_USE: dict[OpKind, tuple[frozenset[int], int]] = {
     OpKind.SIGN: (PRIVATE_SIDE, int(CKA.SIGN)),
     OpKind.VERIFY: (PUBLIC_SIDE, int(CKA.VERIFY)),
 }
+REAUTHENTICATED = frozenset({OpKind.SIGN, OpKind.DECRYPT})
+"""Operations that a CKA_ALWAYS_AUTHENTICATE key allows only after a context-specific
+login (s4.9 table 32: "the user has to supply the PIN for each use (sign or decrypt)")."""
 GENERIC_SECRET_TYPES = frozenset(
     int(k) for k in (CKK.GENERIC_SECRET, CKK.SHA_1_HMAC, CKK.SHA224_HMAC, CKK.SHA256_HMAC,
                      CKK.SHA384_HMAC, CKK.SHA512_HMAC)
 )
+
+
+def _refuse_unauthenticated_use(key: TokenObject) -> None:
+    """C_UnwrapKey and C_DeriveKey are single calls: no context-specific login can precede
+    them, and an unwrap or a derivation with a private key is a decryption by another name
+    (the result can be an extractable key). A CKA_ALWAYS_AUTHENTICATE key does neither."""
+    if key.attrs.get(CKA.ALWAYS_AUTHENTICATE) is True:
+        raise KeyFunctionNotPermitted(
+            "a CKA_ALWAYS_AUTHENTICATE key is used only by operations with a context-specific"
+            " login (C_SignInit, C_DecryptInit)"
+        )
 
 
 class CryptoCalls(ModuleState):
@@ -120,19 +152,50 @@ class CryptoCalls(ModuleState):
         classes, usage = KEY_USE[kind]
         obj = self._key(current, key, spec, classes, usage)
         factory = getattr(spec, kind.value)
-        context = factory(
-            self._mechanism_context(current.token), self._view(current, obj), mechanism.param
-        )
-        current.operations[kind] = ActiveOperation(mechanism.type, context)
+        mech_context = self._mechanism_context(current.token)
+        view = self._view(current, obj)
+        param = mechanism.param
 
-    def _run(self, session: int, kind: OpKind, step: Callable[[Any], R], *, last: bool,
-             single: bool = False) -> R:
-        """Run one step of the active ``kind`` operation; errors and final steps end it."""
-        current = self._session(session)
+        def restart() -> OperationContext:
+            return cast(OperationContext, factory(mech_context, view, param))
+
+        needs_login = kind in REAUTHENTICATED and obj.attrs.get(CKA.ALWAYS_AUTHENTICATE) is True
+        current.operations[kind] = ActiveOperation(
+            mechanism.type, restart(), restart, needs_login=needs_login
+        )
+
+    def _operation(self, current: Session, kind: OpKind) -> ActiveOperation:
         operation = current.operations.get(kind)
         if operation is None:
             raise OperationNotInitialized(f"no {kind.value} operation is active")
+        if operation.needs_login:
+            raise UserNotLoggedIn("the key needs C_Login(CKU_CONTEXT_SPECIFIC) for this operation")
+        return operation
+
+    @staticmethod
+    def _settle(operation: ActiveOperation, step: Step | None, data: bytes) -> bytes | None:
+        """Apply a kept length-query result (s5.2) before ``step`` runs with ``data``: the
+        result itself for the same step and input; otherwise the context goes back to its
+        Init state (nothing was handed out), which a finished multi-part context cannot."""
+        pending = operation.pending
+        if pending is None:
+            return None
+        if pending.step is step and pending.data == data:
+            return pending.output
+        if operation.multipart or operation.restart is None:
+            raise OperationActive("the pending final result must be collected by the same call")
+        operation.pending = None
+        operation.context = operation.restart()
+        return None
+
+    def _run(self, session: int, kind: OpKind, step: Callable[[Any], R], *, last: bool,
+             single: bool = False) -> R:
+        """Run one step without output for the length protocol (updates, verification);
+        errors and final steps end the operation."""
+        current = self._session(session)
         try:
+            operation = self._operation(current, kind)
+            self._settle(operation, None, b"")
             if single and operation.multipart:
                 raise OperationActive("a multi-part operation cannot end with a single-part call")
             if not last:
@@ -144,6 +207,51 @@ class CryptoCalls(ModuleState):
         if last:
             current.operations.pop(kind, None)
         return result
+
+    @synchronized
+    def produce(
+        self, session: int, kind: OpKind, step: Step, data: bytes, capacity: int | None
+    ) -> Produced:
+        """One output-producing call with the s5.2 length protocol: ``capacity`` is the
+        caller's buffer size (None: no buffer, a length query).
+
+        A single-part or final result that does not fit is computed once and kept for the
+        same call with the same input; an update is measured without consuming its input.
+        The operation stays active until its output is handed out; any error ends it.
+        """
+        current = self._session(session)
+        try:
+            operation = self._operation(current, kind)
+            output = self._settle(operation, step, data)
+            if output is None:
+                if step is Step.ONCE and operation.multipart:
+                    raise OperationActive("a multi-part operation cannot end with a single-part call")
+                context = operation.context
+                if step is Step.UPDATE:
+                    length = _cipher(context).update_length(len(data))
+                    if capacity is None or capacity < length:
+                        return Produced(length, None)
+                    operation.multipart = True
+                    output = _cipher(context).update(data)
+                elif step is Step.ONCE:
+                    output = cast(_Producer, context).once(data)
+                else:
+                    output = cast(_Producer, context).final()
+            if capacity is None or capacity < len(output):
+                operation.pending = PendingOutput(step, data, output)
+                return Produced(len(output), None)
+        except BaseException:
+            current.operations.pop(kind, None)
+            raise
+        operation.pending = None
+        if step is not Step.UPDATE:
+            current.operations.pop(kind, None)
+        return Produced(len(output), output)
+
+    def _whole(self, session: int, kind: OpKind, step: Step, data: bytes = b"") -> bytes:
+        output = self.produce(session, kind, step, data, UNLIMITED).output
+        assert output is not None
+        return output
 
     @synchronized
     def end_operation(self, session: int, kind: str) -> None:
@@ -159,33 +267,27 @@ class CryptoCalls(ModuleState):
     def encrypt_init(self, session: int, mechanism: Mechanism, key: int) -> None:
         self._init(session, OpKind.ENCRYPT, mechanism, key)
 
-    @synchronized
     def encrypt(self, session: int, data: bytes) -> bytes:
-        return self._run(session, OpKind.ENCRYPT, lambda c: _cipher(c).once(data), last=True, single=True)
+        return self._whole(session, OpKind.ENCRYPT, Step.ONCE, data)
 
-    @synchronized
     def encrypt_update(self, session: int, data: bytes) -> bytes:
-        return self._run(session, OpKind.ENCRYPT, lambda c: _cipher(c).update(data), last=False)
+        return self._whole(session, OpKind.ENCRYPT, Step.UPDATE, data)
 
-    @synchronized
     def encrypt_final(self, session: int) -> bytes:
-        return self._run(session, OpKind.ENCRYPT, lambda c: _cipher(c).final(), last=True)
+        return self._whole(session, OpKind.ENCRYPT, Step.FINAL)
 
     @synchronized
     def decrypt_init(self, session: int, mechanism: Mechanism, key: int) -> None:
         self._init(session, OpKind.DECRYPT, mechanism, key)
 
-    @synchronized
     def decrypt(self, session: int, data: bytes) -> bytes:
-        return self._run(session, OpKind.DECRYPT, lambda c: _cipher(c).once(data), last=True, single=True)
+        return self._whole(session, OpKind.DECRYPT, Step.ONCE, data)
 
-    @synchronized
     def decrypt_update(self, session: int, data: bytes) -> bytes:
-        return self._run(session, OpKind.DECRYPT, lambda c: _cipher(c).update(data), last=False)
+        return self._whole(session, OpKind.DECRYPT, Step.UPDATE, data)
 
-    @synchronized
     def decrypt_final(self, session: int) -> bytes:
-        return self._run(session, OpKind.DECRYPT, lambda c: _cipher(c).final(), last=True)
+        return self._whole(session, OpKind.DECRYPT, Step.FINAL)
 
     # -- s5.10 digests ---------------------------------------------------------------------
 
@@ -195,13 +297,18 @@ class CryptoCalls(ModuleState):
         if OpKind.DIGEST in current.operations:
             raise OperationActive("a digest operation is already active")
         spec = self._spec(mechanism, "digest")
-        assert spec.digest is not None
-        context = spec.digest(self._mechanism_context(current.token), mechanism.param)
-        current.operations[OpKind.DIGEST] = ActiveOperation(mechanism.type, context)
+        factory = spec.digest
+        assert factory is not None
+        mech_context = self._mechanism_context(current.token)
+        param = mechanism.param
 
-    @synchronized
+        def restart() -> OperationContext:
+            return factory(mech_context, param)
+
+        current.operations[OpKind.DIGEST] = ActiveOperation(mechanism.type, restart(), restart)
+
     def digest(self, session: int, data: bytes) -> bytes:
-        return self._run(session, OpKind.DIGEST, lambda c: _digest(c).once(data), last=True, single=True)
+        return self._whole(session, OpKind.DIGEST, Step.ONCE, data)
 
     @synchronized
     def digest_update(self, session: int, data: bytes) -> None:
@@ -225,9 +332,8 @@ class CryptoCalls(ModuleState):
 
         self._run(session, OpKind.DIGEST, feed, last=False)
 
-    @synchronized
     def digest_final(self, session: int) -> bytes:
-        return self._run(session, OpKind.DIGEST, lambda c: _digest(c).final(), last=True)
+        return self._whole(session, OpKind.DIGEST, Step.FINAL)
 
     # -- s5.11 / s5.12 signatures and MACs ----------------------------------------------------
 
@@ -235,17 +341,15 @@ class CryptoCalls(ModuleState):
     def sign_init(self, session: int, mechanism: Mechanism, key: int) -> None:
         self._init(session, OpKind.SIGN, mechanism, key)
 
-    @synchronized
     def sign(self, session: int, data: bytes) -> bytes:
-        return self._run(session, OpKind.SIGN, lambda c: _signer(c).once(data), last=True, single=True)
+        return self._whole(session, OpKind.SIGN, Step.ONCE, data)
 
     @synchronized
     def sign_update(self, session: int, data: bytes) -> None:
         self._run(session, OpKind.SIGN, lambda c: _signer(c).update(data), last=False)
 
-    @synchronized
     def sign_final(self, session: int) -> bytes:
-        return self._run(session, OpKind.SIGN, lambda c: _signer(c).final(), last=True)
+        return self._whole(session, OpKind.SIGN, Step.FINAL)
 
     @synchronized
     def verify_init(self, session: int, mechanism: Mechanism, key: int) -> None:
@@ -365,6 +469,8 @@ class CryptoCalls(ModuleState):
             raise KeyUnextractable("the key is not extractable")
         if target.attrs.get(CKA.WRAP_WITH_TRUSTED) is True and wrapper.attrs.get(CKA.TRUSTED) is not True:
             raise KeyNotWrappable("the key may only be wrapped with a trusted key")
+        if target.attrs.get(CKA.SENSITIVE) is True:
+            self._check_wrap_policy(current, wrapper)
         view = self._view(current, target)
         if target.object_class == CKO.SECRET_KEY:
             encoded = view.require(CKA.VALUE)
@@ -377,6 +483,33 @@ class CryptoCalls(ModuleState):
             self._mechanism_context(current.token), self._view(current, wrapper),
             mechanism.param, encoded,
         )
+
+    def _check_wrap_policy(self, session: Session, wrapper: TokenObject) -> None:
+        """Refuse to wrap a sensitive key under a key whose wrapped output can be decrypted
+        back to the key by C_Decrypt on this token (Clulow, "On the security of PKCS #11",
+        CHES 2003): a secret key that also decrypts, or a public key whose private half
+        here also decrypts. ``[policy] allow_wrap_with_decrypt_key`` lifts the rule."""
+        if self._config.allow_wrap_with_decrypt_key:
+            return
+        refused = KeyFunctionNotPermitted(
+            "a sensitive key may not be wrapped under a key that can also decrypt"
+            " ([policy] allow_wrap_with_decrypt_key)"
+        )
+        if wrapper.object_class == CKO.SECRET_KEY:
+            if wrapper.attrs.get(CKA.DECRYPT) is True:
+                raise refused
+            return
+        modulus = wrapper.attrs.get(CKA.MODULUS)
+        if modulus is None:
+            return
+        wanted = {int(CKA.CLASS): int(CKO.PRIVATE_KEY)}
+        for obj in session.token.objects.candidates(wanted):
+            if (
+                obj.object_class == CKO.PRIVATE_KEY
+                and obj.attrs.get(CKA.MODULUS) == modulus
+                and obj.attrs.get(CKA.DECRYPT) is True
+            ):
+                raise refused
 
     @synchronized
     def unwrap_key(
@@ -393,7 +526,18 @@ class CryptoCalls(ModuleState):
             current, unwrapping_key, spec, PRIVATE_SIDE, int(CKA.UNWRAP),
             UnwrappingKeyHandleInvalid, UnwrappingKeyTypeInconsistent,
         )
+        _refuse_unauthenticated_use(unwrapper)
         wanted = template_dict(template)
+        if (
+            unwrapper.object_class == CKO.SECRET_KEY
+            and unwrapper.attrs.get(CKA.ENCRYPT) is True
+            and wanted.get(CKA.SENSITIVE, True) is True
+            and not self._config.allow_wrap_with_decrypt_key
+        ):
+            raise KeyFunctionNotPermitted(
+                "a key that can encrypt may not unwrap a sensitive key"
+                " ([policy] allow_wrap_with_decrypt_key)"
+            )
         object_class = wanted.get(CKA.CLASS)
         if not isinstance(object_class, int):
             raise TemplateIncomplete("CKA_CLASS is missing")
@@ -430,6 +574,7 @@ class CryptoCalls(ModuleState):
         spec = self._spec(mechanism, "derive")
         assert spec.derive is not None
         base = self._key(current, base_key, spec, PRIVATE_SIDE, int(CKA.DERIVE))
+        _refuse_unauthenticated_use(base)
         wanted = template_dict(template)
         key_type = wanted.get(CKA.KEY_TYPE, int(CKK.GENERIC_SECRET))
         assert isinstance(key_type, int)

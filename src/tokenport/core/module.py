@@ -32,6 +32,7 @@ from tokenport.errors import (
     FunctionNotSupported,
     MechanismInvalid,
     NoEvent,
+    OperationNotInitialized,
     PinLenRange,
     SessionExists,
     SessionParallelNotSupported,
@@ -343,9 +344,16 @@ class Module(ObjectCalls, CryptoCalls):
         if user_type not in (CKU.SO, CKU.USER, CKU.CONTEXT_SPECIFIC):
             raise UserTypeInvalid()
         if user_type == CKU.CONTEXT_SPECIFIC:
+            waiting = [op for op in current.operations.values() if op.needs_login]
+            if not waiting:
+                raise OperationNotInitialized(
+                    "no operation of this session waits for a context-specific login"
+                )
             if token.logged_in != CKU.USER:
                 raise UserNotLoggedIn()
             token.verify_pin(CKU.USER, pin)
+            for operation in waiting:
+                operation.needs_login = False
             return
         if token.logged_in == user_type:
             raise UserAlreadyLoggedIn()

@@ -33,6 +33,7 @@ from tokenport.errors import (
     PKCS11Error,
 )
 from tokenport.mechanisms.base import (
+    MAX_DATA_LEN,
     AttrMap,
     CipherFactory,
     KeyView,
@@ -110,6 +111,9 @@ class BlockMode:
         self._total = 0
         self._error = _len_error(encrypt)
 
+    def update_length(self, length: int) -> int:
+        return (self._total % BLOCK + length) // BLOCK * BLOCK
+
     def update(self, data: bytes) -> bytes:
         self._total += len(data)
         return self._stream.update(data)
@@ -157,6 +161,9 @@ class CbcPadEncrypt:
         self._stream = stream
         self._total = 0
 
+    def update_length(self, length: int) -> int:
+        return (self._total % BLOCK + length) // BLOCK * BLOCK
+
     def update(self, data: bytes) -> bytes:
         self._total += len(data)
         return self._stream.update(data)
@@ -186,6 +193,10 @@ class CbcPadDecrypt:
     def __init__(self, stream: StreamCipher) -> None:
         self._stream = stream
         self._pending = b""
+
+    def update_length(self, length: int) -> int:
+        total = len(self._pending) + length
+        return max(0, total - (BLOCK + total % BLOCK))
 
     def update(self, data: bytes) -> bytes:
         self._pending += data
@@ -232,10 +243,17 @@ class Ctr:
         self._total = 0
         self._error = _len_error(encrypt)
 
-    def _account(self, length: int) -> None:
-        self._total += length
-        if self._blocks_left is not None and -(-self._total // BLOCK) > self._blocks_left:
+    def _check(self, total: int) -> None:
+        if self._blocks_left is not None and -(-total // BLOCK) > self._blocks_left:
             raise self._error("AES-CTR counter would wrap")
+
+    def _account(self, length: int) -> None:
+        self._check(self._total + length)
+        self._total += length
+
+    def update_length(self, length: int) -> int:
+        self._check(self._total + length)
+        return length
 
     def update(self, data: bytes) -> bytes:
         self._account(len(data))
@@ -285,6 +303,9 @@ class GcmEncrypt:
         self._encryptor = encryptor
         self._tag_len = tag_len
 
+    def update_length(self, length: int) -> int:
+        return length
+
     def update(self, data: bytes) -> bytes:
         return self._encryptor.update(data)
 
@@ -305,7 +326,12 @@ class GcmDecrypt:
         self._params = params
         self._buffer = bytearray()
 
+    def update_length(self, length: int) -> int:
+        return 0
+
     def update(self, data: bytes) -> bytes:
+        if len(self._buffer) + len(data) > MAX_DATA_LEN:
+            raise EncryptedDataLenRange("AES-GCM decryption holds at most MAX_DATA_LEN bytes")
         self._buffer += data
         return b""
 

@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+MAX_DATA_LEN = 64 * 1024 * 1024
+"""The longest input one call takes, and the most a buffering operation (AES-GCM
+decryption, EdDSA) holds: longer inputs give CKR_DATA_LEN_RANGE (CKR_ENCRYPTED_DATA_LEN_RANGE
+for ciphertext) before a byte of them is read, so a hostile length never stalls the host.
+Streaming operations (digests, MACs, hash-and-sign, the AES modes but GCM decryption) take
+any total length in parts of up to this size."""
+
 
 class KeyView(Protocol):
     """What a mechanism sees of a key object (the core implements it).
@@ -96,6 +103,12 @@ class VerifyContext(Protocol):
 
 class CipherContext(Protocol):
     """An active encryption or decryption (C_EncryptInit / C_DecryptInit ..)."""
+
+    def update_length(self, length: int) -> int:
+        """The exact length update() would return for ``length`` more input bytes, without
+        consuming anything (the s5.2 length query of C_EncryptUpdate / C_DecryptUpdate);
+        raises what update() would raise for a mechanism without a multi-part form."""
+        ...
 
     def update(self, data: bytes) -> bytes: ...
     def final(self) -> bytes: ...

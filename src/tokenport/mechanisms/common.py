@@ -154,6 +154,9 @@ class SinglePartCipher:
     def __init__(self, transform: Callable[[bytes], bytes]) -> None:
         self._transform = transform
 
+    def update_length(self, length: int) -> int:
+        raise FunctionNotSupported("this mechanism is single-part only")
+
     def update(self, data: bytes) -> bytes:
         raise FunctionNotSupported("this mechanism is single-part only")
 

@@ -113,7 +113,11 @@ def test_aes_gcm_wrap_unwrap_and_ecdh(module: Module, user: int) -> None:
     module.decrypt_init(user, Mechanism(CKM.AES_GCM, params), aes)
     assert module.decrypt(user, sealed) == b"secret message"
 
-    wrap_key = module.generate_key(user, Mechanism(CKM.AES_KEY_GEN), [(CKA.VALUE_LEN, 16)])
+    wrap_key = module.generate_key(
+        user, Mechanism(CKM.AES_KEY_GEN),
+        [(CKA.VALUE_LEN, 16), (CKA.WRAP, True), (CKA.UNWRAP, True), (CKA.ENCRYPT, False),
+         (CKA.DECRYPT, False)],
+    )
     target = module.generate_key(
         user, Mechanism(CKM.AES_KEY_GEN), [(CKA.VALUE_LEN, 16), (CKA.EXTRACTABLE, True)]
     )
