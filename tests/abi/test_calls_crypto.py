@@ -254,3 +254,75 @@ def test_an_argument_error_ends_the_active_operation(session: int, lib: P11) -> 
     length = CK_ULONG(64)
     assert lib.C_Digest(session, b"abc", 3, out, ctypes.byref(length)) == 0
     assert out.raw[:32] == hashlib.sha256(b"abc").digest()
+
+
+# -- issue 9 item 3: a kept result answers only the same input ----------------------------------
+
+
+def _hmac_key(lib: P11, session: int, value: bytes) -> int:
+    key = CK_ULONG()
+    attrs = template(
+        (int(CKA.CLASS), ulong_bytes(int(CKO.SECRET_KEY)), None),
+        (int(CKA.KEY_TYPE), ulong_bytes(int(CKK.GENERIC_SECRET)), None),
+        (int(CKA.VALUE), value, None),
+        (int(CKA.SIGN), TRUE, None),
+    )
+    assert lib.C_CreateObject(session, attrs, 4, ctypes.byref(key)) == 0
+    return int(key.value)
+
+
+def test_a_sign_length_query_is_not_answered_for_other_data(session: int, lib: P11) -> None:
+    import hmac
+
+    secret = bytes(range(32))
+    key = _hmac_key(lib, session, secret)
+    mech = mechanism(int(CKM.SHA256_HMAC))
+    assert lib.C_SignInit(session, ctypes.byref(mech), key) == 0
+    length = CK_ULONG(0)
+    assert lib.C_Sign(session, b"d1", 2, None, ctypes.byref(length)) == 0
+    assert length.value == 32
+    out = ctypes.create_string_buffer(32)
+    assert lib.C_Sign(session, b"d2", 2, out, ctypes.byref(length)) == 0
+    assert out.raw == hmac.new(secret, b"d2", hashlib.sha256).digest()
+
+
+def test_a_decrypt_length_query_is_not_answered_for_other_ciphertext(
+    session: int, lib: P11
+) -> None:
+    key = aes_key(lib, session)
+    iv = bytes(16)
+    ciphertexts = []
+    for plain in (b"first plaintext!", b"second plaintext"):
+        mech = mechanism(int(CKM.AES_CBC), iv)
+        assert lib.C_EncryptInit(session, ctypes.byref(mech), key) == 0
+        out = ctypes.create_string_buffer(16)
+        length = CK_ULONG(16)
+        assert lib.C_Encrypt(session, plain, 16, out, ctypes.byref(length)) == 0
+        ciphertexts.append(out.raw)
+    mech = mechanism(int(CKM.AES_CBC), iv)
+    assert lib.C_DecryptInit(session, ctypes.byref(mech), key) == 0
+    length = CK_ULONG(0)
+    assert lib.C_Decrypt(session, ciphertexts[0], 16, None, ctypes.byref(length)) == 0
+    out = ctypes.create_string_buffer(16)
+    length = CK_ULONG(16)
+    assert lib.C_Decrypt(session, ciphertexts[1], 16, out, ctypes.byref(length)) == 0
+    assert out.raw == b"second plaintext"
+
+
+def test_an_update_length_query_consumes_nothing(session: int, lib: P11) -> None:
+    key = aes_key(lib, session)
+    mech = mechanism(int(CKM.AES_ECB))
+    assert lib.C_EncryptInit(session, ctypes.byref(mech), key) == 0
+    length = CK_ULONG(0)
+    assert lib.C_EncryptUpdate(session, b"A" * 32, 32, None, ctypes.byref(length)) == 0
+    assert length.value == 32
+    first = ctypes.create_string_buffer(32)
+    assert lib.C_EncryptUpdate(session, b"B" * 16, 16, first, ctypes.byref(length)) == 0
+    assert length.value == 16
+    assert lib.C_EncryptFinal(session, None, ctypes.byref(length)) == 0 and length.value == 0
+    assert lib.C_EncryptFinal(session, first, ctypes.byref(length)) == 0
+    assert lib.C_EncryptInit(session, ctypes.byref(mech), key) == 0
+    again = ctypes.create_string_buffer(16)
+    length = CK_ULONG(16)
+    assert lib.C_Encrypt(session, b"B" * 16, 16, again, ctypes.byref(length)) == 0
+    assert first.raw[:16] == again.raw
