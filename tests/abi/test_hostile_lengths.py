@@ -80,18 +80,18 @@ def lying(kind: int, value: bytes, length: int):
 SCENARIOS = {
     # item 6: CKA_TOKEN claims 1 MiB, points at one byte
     "bool attribute, 1 MiB length": (
-        "rv = p11.C_CreateObject(session, lying(int(CKA.TOKEN), b'\\x01', 1 << 20), 2,"
-        " ctypes.byref(handle))",
+        ("rv = p11.C_CreateObject(session, lying(int(CKA.TOKEN), b'\\x01', 1 << 20), 2,"
+        " ctypes.byref(handle))"),
         CKR.ATTRIBUTE_VALUE_INVALID,
     ),
     "ulong attribute, 1 MiB length": (
-        "rv = p11.C_CreateObject(session, lying(int(CKA.CERTIFICATE_TYPE), b'\\x00', 1 << 20),"
-        " 2, ctypes.byref(handle))",
+        ("rv = p11.C_CreateObject(session, lying(int(CKA.CERTIFICATE_TYPE), b'\\x00', 1 << 20),"
+        " 2, ctypes.byref(handle))"),
         CKR.ATTRIBUTE_VALUE_INVALID,
     ),
     "date attribute, 9 bytes": (
-        "rv = p11.C_CreateObject(session, lying(int(CKA.START_DATE), b'20260101', 9), 2,"
-        " ctypes.byref(handle))",
+        ("rv = p11.C_CreateObject(session, lying(int(CKA.START_DATE), b'20260101', 9), 2,"
+        " ctypes.byref(handle))"),
         CKR.ATTRIBUTE_VALUE_INVALID,
     ),
     "bool attribute in a search": (
@@ -99,8 +99,8 @@ SCENARIOS = {
         CKR.ATTRIBUTE_VALUE_INVALID,
     ),
     "byte-string attribute, 2 GiB length": (
-        "rv = p11.C_CreateObject(session, lying(int(CKA.VALUE), b'x', 0x80000000), 2,"
-        " ctypes.byref(handle))",
+        ("rv = p11.C_CreateObject(session, lying(int(CKA.VALUE), b'x', 0x80000000), 2,"
+        " ctypes.byref(handle))"),
         CKR.ATTRIBUTE_VALUE_INVALID,
     ),
     # item 15: impossible data lengths
