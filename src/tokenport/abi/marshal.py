@@ -208,10 +208,15 @@ def _param_bytes(ptr: CData, length: int) -> bytes:
 
 
 def _gcm(ptr: CData, length: int) -> GcmParams:
+    """CK_GCM_PARAMS in either layout (ulIvBits came with the v2.40 errata; 3.0 keeps it).
+    The IV length is ulIvLen; ulIvBits is redundant and clients set it to 0 or 8 * ulIvLen.
+    Any other value contradicts ulIvLen and is refused (MECHANISM_PARAM_INVALID), not ignored."""
     if ptr != NULL and length == ffi.sizeof("TP_GCM_PARAMS_NO_IVBITS"):
         p = ffi.cast("TP_GCM_PARAMS_NO_IVBITS *", ptr)
     else:
         p = _param_struct(ptr, length, "CK_GCM_PARAMS")
+        if int(p.ulIvBits) not in (0, 8 * int(p.ulIvLen)):
+            raise MechanismParamInvalid()
     return GcmParams(
         iv=_param_bytes(p.pIv, p.ulIvLen),
         aad=_param_bytes(p.pAAD, p.ulAADLen),
@@ -250,6 +255,8 @@ def _ecdh1(ptr: CData, length: int) -> Ecdh1DeriveParams:
 
 def _eddsa(ptr: CData, length: int) -> EddsaParams | None:
     if ptr == NULL:
+        if length:
+            raise MechanismParamInvalid()
         return None
     p = _param_struct(ptr, length, "CK_EDDSA_PARAMS")
     return EddsaParams(

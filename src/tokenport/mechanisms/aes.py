@@ -233,18 +233,25 @@ def cbc_pad_decrypt(ctx: MechanismContext, key: KeyView, param: Params) -> CbcPa
 
 
 class Ctr:
-    """AES-CTR; the counter occupies the low ``counter_bits`` bits and must not wrap."""
+    """AES-CTR; the counter occupies the low ``counter_bits`` bits and must not wrap.
+
+    s2.11 (AES with Counter): an operation that would overflow the counter bits is refused
+    (a length error), the final post-increment excepted: with ulCounterBits = 2 and the
+    counter at 1, three blocks may be processed. This holds for ulCounterBits = 128 too
+    (a counter block of all ones leaves one block), so the crypto library's 128-bit counter
+    never carries into the nonce bits nor wraps around.
+    """
 
     def __init__(self, stream: StreamCipher, params: CtrParams, encrypt: bool) -> None:
         self._stream = stream
         bits = params.counter_bits
         start = int.from_bytes(params.counter_block, "big") & ((1 << bits) - 1)
-        self._blocks_left = (1 << bits) - start if bits < 128 else None
+        self._blocks_left = (1 << bits) - start
         self._total = 0
         self._error = _len_error(encrypt)
 
     def _check(self, total: int) -> None:
-        if self._blocks_left is not None and -(-total // BLOCK) > self._blocks_left:
+        if -(-total // BLOCK) > self._blocks_left:
             raise self._error("AES-CTR counter would wrap")
 
     def _account(self, length: int) -> None:
@@ -267,6 +274,7 @@ class Ctr:
 
 
 def _ctr_params(param: Params) -> CtrParams:
+    """CK_AES_CTR_PARAMS: 0 < ulCounterBits <= 128, else MECHANISM_PARAM_INVALID (s2.11)."""
     if not isinstance(param, CtrParams):
         raise MechanismParamInvalid("AES-CTR needs CK_AES_CTR_PARAMS")
     if not 1 <= param.counter_bits <= 128 or len(param.counter_block) != BLOCK:

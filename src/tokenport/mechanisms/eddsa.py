@@ -6,10 +6,19 @@ CKA_EC_PARAMS from the public template: the OID 1.3.101.112, OpenSC's older 1.3.
 32-byte private key) and CKM_EDDSA (RFC 8032 pure Ed25519). Key sizes in
 CK_MECHANISM_INFO are in bits (256 for Ed25519).
 
-CK_EDDSA_PARAMS: absent, or present with phFlag false and no context, means pure Ed25519.
-Ed25519ph and Ed25519ctx are not offered (the crypto library has no interface for them), so a
-parameter asking for a pre-hash or a context raises MechanismParamInvalid. Ed448 is not
-offered (CurveNotSupported).
+The parameter chooses the RFC 8032 scheme (PKCS #11 3.0 Current Mechanisms s2.3.14, table
+"Mapping to RFC 8032 Signature Schemes"): Ed25519 (pure) is the mechanism *without* a
+parameter; a CK_EDDSA_PARAMS with phFlag FALSE selects Ed25519ctx and with phFlag TRUE
+Ed25519ph, the context data being optional in both. So a CK_EDDSA_PARAMS with phFlag FALSE
+and no context data is Ed25519ctx with an empty context, which is not pure Ed25519: RFC 8032
+s5.1 prefixes dom2(0, "") to every hash of Ed25519ctx (and pkcs11-provider and the Rust
+cryptoki crate send exactly that structure for Ed25519ctx). Ed25519ph and Ed25519ctx are not
+offered (the crypto library has no interface for them), so *any* CK_EDDSA_PARAMS raises
+MechanismParamInvalid at C_SignInit / C_VerifyInit rather than producing or accepting a pure
+Ed25519 signature in place of the scheme asked for. The same holds for keys whose
+CKA_EC_PARAMS is the RFC 8410 OID, for which the specification says the curve implies pure
+mode: a parameter that names another scheme is refused, never ignored. Ed448 is not offered
+(CurveNotSupported).
 
 Pure EdDSA reads the message twice, so multi-part signing and verification buffer the whole
 message until final(). The private key (seed) comes from the token's random source.
@@ -57,12 +66,14 @@ def generate_ed25519_key_pair(
 
 
 def _check_param(param: Params) -> None:
+    """Only pure Ed25519, i.e. no parameter (see the module docstring for the spec table)."""
     if param is None:
         return
     if not isinstance(param, EddsaParams):
         raise MechanismParamInvalid("CKM_EDDSA takes an optional CK_EDDSA_PARAMS")
-    if param.prehash or param.context:
-        raise MechanismParamInvalid("Ed25519ph and Ed25519ctx are not supported")
+    raise MechanismParamInvalid(
+        "CK_EDDSA_PARAMS selects Ed25519ph or Ed25519ctx, which are not supported"
+    )
 
 
 class EddsaSign:

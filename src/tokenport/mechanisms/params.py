@@ -15,7 +15,11 @@ from tokenport.ck import CKM
 
 @dataclass(frozen=True)
 class GcmParams:
-    """CK_GCM_PARAMS (s2.10.?): IV, additional authenticated data and tag length in bits."""
+    """CK_GCM_PARAMS (s2.13): IV, additional authenticated data and tag length in bits.
+
+    The C structure's ulIvBits is not kept: the ABI checks it against ulIvLen and refuses a
+    contradiction, so the IV length here is always len(iv).
+    """
 
     iv: bytes
     aad: bytes = b""
@@ -60,7 +64,11 @@ class Ecdh1DeriveParams:
 
 @dataclass(frozen=True)
 class EddsaParams:
-    """CK_EDDSA_PARAMS (v3.0): pre-hash flag and context data (Ed25519ph/Ed25519ctx)."""
+    """CK_EDDSA_PARAMS (3.0 s2.3.14): pre-hash flag and context data.
+
+    Its mere presence selects Ed25519ctx (prehash False) or Ed25519ph (prehash True), even
+    with an empty context; pure Ed25519 is the mechanism without a parameter (None).
+    """
 
     prehash: bool
     context: bytes = b""
@@ -89,7 +97,7 @@ class ParamKind(Enum):
     PSS = "pss"            # CK_RSA_PKCS_PSS_PARAMS
     OAEP = "oaep"          # CK_RSA_PKCS_OAEP_PARAMS
     ECDH1 = "ecdh1"        # CK_ECDH1_DERIVE_PARAMS
-    EDDSA = "eddsa"        # optional CK_EDDSA_PARAMS (NULL allowed)
+    EDDSA = "eddsa"        # optional CK_EDDSA_PARAMS (NULL with length 0: no parameter)
 
 
 PARAM_KINDS: dict[int, ParamKind] = {

@@ -233,6 +233,16 @@ def rsa_pkcs_encrypt(ctx: MechanismContext, key: KeyView, param: Params) -> Sing
 
 
 def rsa_pkcs_decrypt(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePartCipher:
+    """CKM_RSA_PKCS decryption (v2.40 Current Mechanisms s2.1.6, RFC 8017 s7.2.2).
+
+    On purpose, a ciphertext of the right length whose padding is bad is *not* reported as
+    CKR_ENCRYPTED_DATA_INVALID: the crypto library (OpenSSL >= 3.2 implicit rejection)
+    returns a pseudo-random message instead, derived deterministically from the key and the
+    ciphertext (same ciphertext, same output; at most k - 11 bytes), and this function passes
+    it on with CKR_OK. A caller can therefore not tell good padding from bad, which is what
+    removes the Bleichenbacher padding oracle; protocols must authenticate what they decrypt.
+    Only a wrong length (CKR_ENCRYPTED_DATA_LEN_RANGE) is reported as an error.
+    """
     no_param(param)
     rsa = _Key(ctx.crypto, key, True)
 

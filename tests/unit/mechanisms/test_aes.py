@@ -218,6 +218,28 @@ def test_ctr_counter_bits(registry: MechanismRegistry, ctx: MechanismContext) ->
             cipher(registry, ctx, CKM.AES_CTR, K128, bad, True)
 
 
+@pytest.mark.parametrize("encrypt", [True, False])
+def test_ctr_full_width_counter_never_wraps(
+    registry: MechanismRegistry, ctx: MechanismContext, encrypt: bool
+) -> None:
+    """ulCounterBits = 128 is no licence to wrap (s2.11): a counter block of all ones leaves
+    exactly one block, and a second is a length error, not keystream from counter 0."""
+    error = DataLenRange if encrypt else EncryptedDataLenRange
+    param = CtrParams(128, b"\xff" * 16)
+    assert len(cipher(registry, ctx, CKM.AES_CTR, K128, param, encrypt).once(b"x" * 16)) == 16
+    with pytest.raises(error):
+        cipher(registry, ctx, CKM.AES_CTR, K128, param, encrypt).once(b"x" * 17)
+    multi = cipher(registry, ctx, CKM.AES_CTR, K128, param, encrypt)
+    assert len(multi.update(b"x" * 16)) == 16
+    with pytest.raises(error):
+        multi.update(b"x")
+    # one block below the top: two blocks fit, the third does not
+    near = CtrParams(128, b"\xff" * 15 + b"\xfe")
+    assert len(cipher(registry, ctx, CKM.AES_CTR, K128, near, encrypt).once(b"x" * 32)) == 32
+    with pytest.raises(error):
+        cipher(registry, ctx, CKM.AES_CTR, K128, near, encrypt).once(b"x" * 33)
+
+
 def test_gcm_known_answer(registry: MechanismRegistry, ctx: MechanismContext) -> None:
     param = GcmParams(iv=GCM_IV, aad=GCM_AAD, tag_bits=128)
     out = cipher(registry, ctx, CKM.AES_GCM, GCM_KEY, param, True).once(GCM_PT)

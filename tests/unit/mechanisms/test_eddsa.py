@@ -50,17 +50,15 @@ def keys(params: bytes = ED25519_OID_PARAMS, point: bytes | None = None) -> tupl
 
 
 @pytest.mark.parametrize("params", [ED25519_OID_PARAMS, ED25519_NAME_PARAMS, ED25519_OPENSC_PARAMS])
-@pytest.mark.parametrize("param", [None, EddsaParams(prehash=False)])
-def test_rfc8032_test1(
-    registry: MechanismRegistry, ctx: MechanismContext, params: bytes, param: Params
-) -> None:
+def test_rfc8032_test1(registry: MechanismRegistry, ctx: MechanismContext, params: bytes) -> None:
+    """Pure Ed25519 is CKM_EDDSA without a parameter (3.0 s2.3.14)."""
     s = spec(registry, CKM.EDDSA)
     assert s.sign is not None and s.verify is not None
     pub, priv = keys(params)
-    assert s.sign(ctx, priv, param).once(b"") == SIGNATURE
-    s.verify(ctx, pub, param).once(b"", SIGNATURE)
+    assert s.sign(ctx, priv, None).once(b"") == SIGNATURE
+    s.verify(ctx, pub, None).once(b"", SIGNATURE)
     raw_pub, _ = keys(params, PUBLIC)  # a raw 32-byte CKA_EC_POINT is accepted too
-    s.verify(ctx, raw_pub, param).once(b"", SIGNATURE)
+    s.verify(ctx, raw_pub, None).once(b"", SIGNATURE)
 
 
 def test_multi_part_buffers(registry: MechanismRegistry, ctx: MechanismContext) -> None:
@@ -92,14 +90,29 @@ def test_verify_failures(registry: MechanismRegistry, ctx: MechanismContext) -> 
 
 
 @pytest.mark.parametrize(
-    "param", [EddsaParams(prehash=True), EddsaParams(prehash=False, context=b"ctx"), b"\x00"]
+    "params",
+    [ED25519_OID_PARAMS, ED25519_NAME_PARAMS, ED25519_OPENSC_PARAMS],
+    ids=["oid", "name", "opensc-oid"],
 )
-def test_unsupported_params(
-    registry: MechanismRegistry, ctx: MechanismContext, param: Params
+@pytest.mark.parametrize(
+    "param",
+    [
+        EddsaParams(prehash=True),  # Ed25519ph
+        EddsaParams(prehash=True, context=b"ctx"),  # Ed25519ph with a context
+        EddsaParams(prehash=False, context=b"ctx"),  # Ed25519ctx
+        EddsaParams(prehash=False),  # Ed25519ctx with an empty context, not pure Ed25519
+        b"\x00",
+    ],
+    ids=["ph", "ph-ctx", "ctx", "ctx-empty", "bytes"],
+)
+def test_params_naming_another_scheme_are_refused(
+    registry: MechanismRegistry, ctx: MechanismContext, params: bytes, param: Params
 ) -> None:
+    """Any CK_EDDSA_PARAMS selects Ed25519ph or Ed25519ctx (3.0 s2.3.14, RFC 8032 s5.1):
+    refused at init, never answered with a pure Ed25519 signature, on every curve naming."""
     s = spec(registry, CKM.EDDSA)
     assert s.sign is not None and s.verify is not None
-    pub, priv = keys()
+    pub, priv = keys(params)
     with pytest.raises(MechanismParamInvalid):
         s.sign(ctx, priv, param)
     with pytest.raises(MechanismParamInvalid):

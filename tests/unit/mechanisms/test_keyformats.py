@@ -110,7 +110,9 @@ def test_rsa_private_errors(crypto: CryptoBackend, rsa2048: Pair) -> None:
     prime = attrs[CKA.PRIME_1]
     assert isinstance(prime, bytes)
     with pytest.raises(AttributeValueInvalid):
-        complete(crypto, CKO.PRIVATE_KEY, CKK.RSA, {**attrs, CKA.PRIME_1: prime[:-1] + b"\x01"})
+        # a different odd value (ending the prime in 0x01 was a no-op for 1 key in 128)
+        wrong_prime = prime[:-1] + bytes([prime[-1] ^ 0x02])
+        complete(crypto, CKO.PRIVATE_KEY, CKK.RSA, {**attrs, CKA.PRIME_1: wrong_prime})
     d = attrs[CKA.PRIVATE_EXPONENT]
     assert isinstance(d, bytes)
     with pytest.raises(AttributeValueInvalid):

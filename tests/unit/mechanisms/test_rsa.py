@@ -152,6 +152,34 @@ def test_rsa_pkcs_encryption(
         s.decrypt(ctx, priv, None).update(ct)
 
 
+def test_rsa_pkcs_decryption_of_bad_padding_is_implicit_rejection(
+    registry: MechanismRegistry, ctx: MechanismContext, rsa2048: Pair
+) -> None:
+    """Kept on purpose (README "Security model"): a ciphertext whose PKCS #1 v1.5 padding
+    is bad decrypts without an error to a deterministic pseudo-random message of at most
+    k - 11 bytes (OpenSSL's implicit rejection), so there is no padding oracle."""
+    pub, priv = rsa2048
+    s = spec(registry, CKM.RSA_PKCS)
+    assert s.decrypt is not None
+    n, e = num(pub, CKA.MODULUS), num(pub, CKA.PUBLIC_EXPONENT)
+    k = 256
+    bad_blocks = [
+        b"\x00\x02" + b"\x5a" * (k - 2),  # type 2 but no zero separator
+        b"\x00\x01" + b"\xff" * 8 + b"\x00" + b"m" * (k - 11),  # type 1 (a signature block)
+        b"\x00\x02" + b"\x5a" * 5 + b"\x00" + b"m" * (k - 8),  # padding string too short
+    ]
+    outputs = []
+    for block in bad_blocks:
+        ct = pow(int.from_bytes(block, "big"), e, n).to_bytes(k, "big")
+        d = num(priv, CKA.PRIVATE_EXPONENT)
+        assert pow(int.from_bytes(ct, "big"), d, n).to_bytes(k, "big") == block  # really bad
+        first = s.decrypt(ctx, priv, None).once(ct)
+        assert s.decrypt(ctx, priv, None).once(ct) == first  # same garbage in, same out
+        assert 0 <= len(first) <= k - 11
+        outputs.append(first)
+    assert len(set(outputs)) == len(outputs)  # depends on the ciphertext
+
+
 def test_rsa_x509(registry: MechanismRegistry, ctx: MechanismContext, rsa2048: Pair) -> None:
     pub, priv = rsa2048
     s = spec(registry, CKM.RSA_X_509)
