@@ -7,6 +7,7 @@ error other than CKR_BUFFER_TOO_SMALL (which only the C ABI produces) ends the o
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast
 
@@ -487,8 +488,9 @@ class CryptoCalls(ModuleState):
     def _check_wrap_policy(self, session: Session, wrapper: TokenObject) -> None:
         """Refuse to wrap a sensitive key under a key whose wrapped output can be decrypted
         back to the key by C_Decrypt on this token (Clulow, "On the security of PKCS #11",
-        CHES 2003): a secret key that also decrypts, or a public key whose private half
-        here also decrypts. ``[policy] allow_wrap_with_decrypt_key`` lifts the rule."""
+        CHES 2003): a secret key whose value is also held by an object that decrypts (the
+        wrapper itself, or a copy), or a public key whose private half here also decrypts.
+        ``[policy] allow_wrap_with_decrypt_key`` lifts the rule."""
         if self._config.allow_wrap_with_decrypt_key:
             return
         refused = KeyFunctionNotPermitted(
@@ -496,7 +498,7 @@ class CryptoCalls(ModuleState):
             " ([policy] allow_wrap_with_decrypt_key)"
         )
         if wrapper.object_class == CKO.SECRET_KEY:
-            if wrapper.attrs.get(CKA.DECRYPT) is True:
+            if self._value_shared_with(session, wrapper, int(CKA.DECRYPT)):
                 raise refused
             return
         modulus = wrapper.attrs.get(CKA.MODULUS)
@@ -510,6 +512,26 @@ class CryptoCalls(ModuleState):
                 and obj.attrs.get(CKA.DECRYPT) is True
             ):
                 raise refused
+
+    def _value_shared_with(self, session: Session, key: TokenObject, usage: int) -> bool:
+        """Does any secret key of the token holding ``key``'s value allow ``usage``
+        (CKA_DECRYPT, CKA_ENCRYPT)? A value that cannot be compared (sealed, nobody
+        logged in) counts as shared."""
+        if key.attrs.get(usage) is True:
+            return True
+        value = self._view(session, key).require(CKA.VALUE)
+        assert isinstance(value, bytes)
+        wanted = {int(CKA.CLASS): int(CKO.SECRET_KEY)}
+        for other in session.token.objects.candidates(wanted):
+            if other is key or other.attrs.get(usage) is not True:
+                continue
+            try:
+                candidate = self._view(session, other).get(CKA.VALUE)
+            except UserNotLoggedIn:
+                return True
+            if isinstance(candidate, bytes) and hmac.compare_digest(candidate, value):
+                return True
+        return False
 
     @synchronized
     def unwrap_key(
@@ -530,9 +552,9 @@ class CryptoCalls(ModuleState):
         wanted = template_dict(template)
         if (
             unwrapper.object_class == CKO.SECRET_KEY
-            and unwrapper.attrs.get(CKA.ENCRYPT) is True
             and wanted.get(CKA.SENSITIVE, True) is True
             and not self._config.allow_wrap_with_decrypt_key
+            and self._value_shared_with(current, unwrapper, int(CKA.ENCRYPT))
         ):
             raise KeyFunctionNotPermitted(
                 "a key that can encrypt may not unwrap a sensitive key"

@@ -139,3 +139,43 @@ def test_the_policy_key_is_read_from_the_config_file(tmp_path: pytest.TempPathFa
     (home / "tokenport.toml").write_text("[policy]\nwrap = true\n")
     with pytest.raises(ConfigError, match="unknown key"):
         load_config({"TOKENPORT_HOME": str(home)})
+
+
+def test_a_wrapping_key_never_gains_decrypt_afterwards(module: Module, user: int) -> None:
+    """Wrap under W (no CKA_DECRYPT), then give W, or a copy of W, CKA_DECRYPT: refused."""
+    from tokenport.errors import AttributeReadOnly
+
+    wrapper = aes(module, user, wrap=True, unwrap=True, encrypt=False, decrypt=False)
+    target = aes(module, user, extractable=True)
+    module.wrap_key(user, Mechanism(CKM.AES_KEY_WRAP), wrapper, target)
+    for usage in (CKA.DECRYPT, CKA.ENCRYPT):
+        with pytest.raises(AttributeReadOnly):
+            module.set_attribute_value(user, wrapper, [(usage, True)])
+        with pytest.raises(AttributeReadOnly):
+            module.copy_object(user, wrapper, [(usage, True)])
+        with pytest.raises(AttributeReadOnly):
+            module.copy_object(user, wrapper, [(CKA.WRAP, False), (CKA.UNWRAP, False), (usage, True)])
+    assert attribute(module, user, wrapper, CKA.DECRYPT) is False
+    # giving up a capability is always fine
+    module.set_attribute_value(user, wrapper, [(CKA.UNWRAP, False)])
+
+
+def test_a_copy_that_only_wraps_still_shares_its_value_with_a_decrypting_key(
+    module: Module, user: int
+) -> None:
+    """W can wrap and decrypt (python-pkcs11's default AES key); a copy W' keeps only
+    CKA_WRAP. Wrapping under W' would be decrypted by W: refused, found by the value."""
+    both = aes(module, user, wrap=True, unwrap=True, encrypt=True, decrypt=True)
+    wrap_only = module.copy_object(
+        user, both, [(CKA.ENCRYPT, False), (CKA.DECRYPT, False), (CKA.UNWRAP, False)]
+    )
+    target = aes(module, user, extractable=True)
+    with pytest.raises(KeyFunctionNotPermitted):
+        module.wrap_key(user, Mechanism(CKM.AES_KEY_WRAP), wrap_only, target)
+    unwrap_only = module.copy_object(
+        user, both, [(CKA.ENCRYPT, False), (CKA.DECRYPT, False), (CKA.WRAP, False)]
+    )
+    module.encrypt_init(user, Mechanism(CKM.AES_CBC_PAD, IV), both)
+    chosen = module.encrypt(user, bytes(16))
+    with pytest.raises(KeyFunctionNotPermitted):
+        module.unwrap_key(user, Mechanism(CKM.AES_CBC_PAD, IV), unwrap_only, chosen, SECRET)
