@@ -11,8 +11,12 @@ The model is the part of NOR flash a flash translation layer has to live with:
   programmed before it survives a host crash.
 
 ``program`` and ``erase`` are the only two calls that change the image, so a subclass can
-cut the power after any byte or word (tests/crash does). Reads come from a shared memory
-map of the file, so a store in another process sees programmed bytes at once.
+cut the power after any byte or word (tests/crash does). Reads are ``pread`` calls on the
+file, so a store in another process sees programmed bytes at once. The image is never
+memory-mapped: a file truncated by someone else would kill the process with SIGBUS on the
+next access to a mapped page. Instead a short read, an image whose size changed, or a path
+that now names another file (replaced, deleted) raise FlashError before anything is
+written, which the store reports as CKR_DEVICE_ERROR.
 
 The image file is created with mode 0600 (its directory, if created, 0700), filled with
 0xFF and fsync'ed under a temporary name, then linked into place, so no process ever sees
@@ -21,10 +25,11 @@ a half-created image.
 
 from __future__ import annotations
 
-import mmap
 import os
 import secrets
 from pathlib import Path
+
+from tokenport.backends.private_dirs import make_private_dir
 
 ERASED = 0xFF
 _FILL_CHUNK = 1 << 20
@@ -49,7 +54,7 @@ class NorFlash:
         self.sector_size = sector_size
         self.size = sectors * sector_size
         self._fd: int | None = None
-        self._map: mmap.mmap | None = None
+        self._identity: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
         return f"NorFlash({str(self.path)!r}, {self.sectors}, {self.sector_size})"
@@ -69,29 +74,22 @@ class NorFlash:
             created = self._create()
         fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
         try:
-            size = os.fstat(fd).st_size
-            if size != self.size:
+            info = os.fstat(fd)
+            if info.st_size != self.size:
                 raise FlashError(
-                    f"flash image {self.path} is {size} bytes; the configured geometry"
+                    f"flash image {self.path} is {info.st_size} bytes; the configured geometry"
                     f" ({self.sectors} sectors of {self.sector_size} bytes) needs {self.size}"
                 )
-            self._map = mmap.mmap(fd, self.size, mmap.MAP_SHARED, mmap.PROT_READ)
         except BaseException:
             os.close(fd)
             raise
         self._fd = fd
+        self._identity = (info.st_dev, info.st_ino)
         return created
 
     def _create(self) -> bool:
         directory = self.path.parent
-        if not directory.is_dir():
-            directory.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                directory.mkdir(mode=0o700)
-            except FileExistsError:
-                pass
-            else:
-                os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+        make_private_dir(directory)
         tmp = directory / f".{self.path.name}.{secrets.token_hex(6)}.new"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
@@ -121,10 +119,8 @@ class NorFlash:
                 pass
 
     def close(self) -> None:
-        mapping, self._map = self._map, None
         fd, self._fd = self._fd, None
-        if mapping is not None:
-            mapping.close()
+        self._identity = None
         if fd is not None:
             os.close(fd)
 
@@ -135,9 +131,11 @@ class NorFlash:
     # -- the device --------------------------------------------------------------------
 
     def read(self, offset: int, length: int) -> bytes:
-        self._check(offset, length)
-        assert self._map is not None
-        return self._map[offset : offset + length]
+        fd = self._check(offset, length)
+        data = os.pread(fd, length, offset)
+        if len(data) != length:
+            raise FlashError(f"flash image {self.path} shrank under the store")
+        return data
 
     def program(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         """Clear bits: afterwards the flash holds ``data`` at ``offset``."""
@@ -163,16 +161,34 @@ class NorFlash:
             raise FlashError("flash is not open")
         os.fdatasync(self._fd)
 
-    def _write(self, offset: int, data: bytes) -> None:
+    def verify(self) -> None:
+        """FlashError unless the open image is still the file at ``path``, whole: not
+        truncated, extended, replaced or deleted by someone else."""
         if self._fd is None:
             raise FlashError("flash is not open")
+        info = os.fstat(self._fd)
+        if info.st_size != self.size:
+            raise FlashError(
+                f"flash image {self.path} is now {info.st_size} bytes, not {self.size}"
+            )
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            raise FlashError(f"flash image {self.path} was deleted under the store") from None
+        if (current.st_dev, current.st_ino) != self._identity:
+            raise FlashError(f"flash image {self.path} was replaced under the store")
+
+    def _write(self, offset: int, data: bytes) -> None:
+        self.verify()  # never extend a shrunk image, nor write into a replaced one
+        fd = self._check(offset, len(data))
         view = memoryview(data)
         while view:
-            written = os.pwrite(self._fd, view, offset)
+            written = os.pwrite(fd, view, offset)
             view, offset = view[written:], offset + written
 
-    def _check(self, offset: int, length: int) -> None:
-        if self._map is None:
+    def _check(self, offset: int, length: int) -> int:
+        if self._fd is None:
             raise FlashError("flash is not open")
         if offset < 0 or length < 0 or offset + length > self.size:
             raise FlashError(f"range {offset:#x}+{length} is outside the flash")
+        return self._fd

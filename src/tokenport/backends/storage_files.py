@@ -74,6 +74,7 @@ from tokenport.backends.pal_args import (
     check_prefix,
     labels_with_prefix,
 )
+from tokenport.backends.private_dirs import make_private_dir
 from tokenport.backends.store_lock import MetaFile, MetaState, fresh_serial
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
@@ -445,14 +446,7 @@ class FileObjectStore:
     def _create_directory(self) -> None:
         directory = self._dir
         try:
-            if not directory.is_dir():
-                directory.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    directory.mkdir(mode=0o700)
-                except FileExistsError:
-                    pass  # created concurrently by another process
-                else:
-                    os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+            make_private_dir(directory)
         except OSError as exc:
             raise _translate(exc, directory, "create", hint=True) from exc
 

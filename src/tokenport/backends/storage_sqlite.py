@@ -38,6 +38,16 @@ Errors (translated here, once)
     SQLite or OS failure -> ``DeviceError`` naming the file (never record contents); an
     unknown handle -> ``ObjectHandleInvalid``. A failed write is rolled back.
 
+A store file changed from outside
+    SQLite keeps writing through its open descriptors when the database or its ``-wal``
+    file is deleted, replaced (a new file at the same path) or truncated, and every such
+    write "succeeds" into a file nobody will read again. So each write transaction, once it
+    holds the write lock, checks that the path still names the files it opened and that
+    the database file did not shrink (a tokenport store never shrinks it: no VACUUM); reads
+    check the same at most every ``IDENTITY_CHECK_INTERVAL`` seconds. Any mismatch makes
+    this store object fail every later call with ``DeviceError`` (the application gets the
+    same answer until it reinitializes; a new process opens what the path names then).
+
 Threads and fork
     One connection per store object, shared by threads under one lock. A child process
     after ``fork()`` never touches the parent's connection (SQLite forbids it): the first
@@ -49,6 +59,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -56,11 +67,13 @@ from typing import Any, TypeVar
 
 from tokenport import errors
 from tokenport.backends.pal_args import Bytes, check_handle, check_label, check_prefix
+from tokenport.backends.private_dirs import make_private_dir
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = int.from_bytes(b"TkPt", "big")
 DEFAULT_BUSY_TIMEOUT = 30.0
+IDENTITY_CHECK_INTERVAL = 0.1
 
 _SCHEMA = (
     (
@@ -119,6 +132,10 @@ class SqliteObjectStore:
         self._inherited: list[sqlite3.Connection] = []
         self._data_version: int | None = None
         self._generation = 0
+        self._identity: dict[str, tuple[int, int]] = {}  # file suffix -> (st_dev, st_ino)
+        self._least_size = 0  # the database file never shrinks below this
+        self._checked_at = 0.0
+        self._broken: str | None = None
 
     def __repr__(self) -> str:
         return f"SqliteObjectStore({str(self._path)!r})"
@@ -202,6 +219,10 @@ class SqliteObjectStore:
             self._after_fork()
         with self._lock:
             conn = self._conn if self._conn is not None else self._connect()
+            if self._broken is not None or (
+                time.monotonic() - self._checked_at > IDENTITY_CHECK_INTERVAL
+            ):
+                self._check_files()
             try:
                 (version,) = conn.execute("PRAGMA data_version").fetchone()
                 if version != self._data_version:
@@ -253,6 +274,10 @@ class SqliteObjectStore:
             self._after_fork()
         with self._lock:
             conn = self._conn if self._conn is not None else self._connect()
+            if self._broken is not None or (
+                time.monotonic() - self._checked_at > IDENTITY_CHECK_INTERVAL
+            ):
+                self._check_files()
             try:
                 return body(conn)
             except sqlite3.Error as exc:
@@ -264,8 +289,12 @@ class SqliteObjectStore:
         def transaction(conn: sqlite3.Connection) -> _T:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                self._check_files()  # with the write lock: nobody else is writing now
                 conn.execute(SQL_BUMP)
-                (revision,) = conn.execute(SQL_COUNTER).fetchone()
+                row = conn.execute(SQL_COUNTER).fetchone()
+                if row is None:
+                    raise errors.DeviceError(f"tokenport store {self._path}: counter row is missing")
+                (revision,) = row
                 result = body(conn, revision)
                 conn.execute("COMMIT")
             except BaseException:
@@ -284,11 +313,49 @@ class SqliteObjectStore:
         """Open the connection (lock held). Raises DeviceError after close()."""
         if self._closed:
             raise errors.DeviceError(f"tokenport store {self._path}: used after close()")
+        if self._broken is not None:
+            raise errors.DeviceError(f"tokenport store {self._path}: {self._broken}")
         try:
             self._conn = self._open()
         except sqlite3.Error as exc:
             raise self._translate(exc, "open") from exc
+        self._identity = {}
+        self._least_size = 0
+        self._check_files()
         return self._conn
+
+    def _check_files(self) -> None:
+        """DeviceError (from now on) unless the path still names the files this connection
+        uses and the database did not shrink (lock held; see "A store file changed from
+        outside")."""
+        if self._broken is not None:
+            raise errors.DeviceError(f"tokenport store {self._path}: {self._broken}")
+        problem = None
+        for suffix in ("", "-wal"):
+            try:
+                info = os.stat(f"{self._path}{suffix}")
+            except FileNotFoundError:
+                if suffix == "" or suffix in self._identity:
+                    problem = f"the file{suffix and ' ' + suffix} was deleted"
+                    break
+                continue
+            except OSError as exc:
+                problem = f"cannot check the file{suffix}: {exc.strerror or exc}"
+                break
+            identity = (info.st_dev, info.st_ino)
+            known = self._identity.setdefault(suffix, identity)
+            if known != identity:
+                problem = f"the file{suffix and ' ' + suffix} was replaced"
+                break
+            if suffix == "":
+                if info.st_size < self._least_size:
+                    problem = "the file was truncated"
+                    break
+                self._least_size = max(self._least_size, info.st_size)
+        if problem is not None:
+            self._broken = f"{problem} while it was open; reinitialize to use the store again"
+            raise errors.DeviceError(f"tokenport store {self._path}: {self._broken}")
+        self._checked_at = time.monotonic()
 
     def _after_fork(self) -> None:
         # In a forked child: the parent's lock may be held by a thread that does not exist
@@ -300,6 +367,7 @@ class SqliteObjectStore:
             self._inherited.append(self._conn)
             self._conn = None
         self._data_version = None
+        self._identity = {}
 
     def _open(self) -> sqlite3.Connection:
         self._create_files()
@@ -360,14 +428,7 @@ class SqliteObjectStore:
     def _create_files(self) -> None:
         directory = self._path.parent
         try:
-            if not directory.is_dir():
-                directory.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    directory.mkdir(mode=0o700)
-                except FileExistsError:
-                    pass  # created concurrently by another process
-                else:
-                    os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+            make_private_dir(directory)
             flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
             try:
                 fd = os.open(self._path, flags, 0o600)
