@@ -229,7 +229,7 @@ def test_fuzz_run(fuzzer: str, module_path: str, tmp_path: Path) -> None:
         for run in runs:
             lines += [f"-- seed {run.seed}: findings", run.findings(), "-- stderr"]
             lines += run.log_lines()[:50]
-            lines += [line for line in run.stdout.splitlines() if line.startswith("rv ")]
+            lines += [line for line in run.stdout.splitlines() if line.startswith("  rv ")]
         Path(report).write_text("\n".join(lines) + "\n")
     problems = [problem for run in runs for problem in run.problems(calls)]
     assert not problems, "\n\n".join(problems)
