@@ -228,24 +228,47 @@ void fz_setup_token(fz_state *st, fz_token *t, int with_user)
         fz_login(st, s, CKU_USER, t);
 }
 
-/* A token to work on: a tracked one in good order, or a new one on a free slot. */
+/* 1 when the token in `slot` is not initialized (C_GetTokenInfo). */
+static int fz_slot_is_free(fz_state *st, CK_SLOT_ID slot)
+{
+    CK_TOKEN_INFO *info = (CK_TOKEN_INFO *)fz_out(st, sizeof(*info));
+
+    fz_note(st, "C_GetTokenInfo(slot=%lu, info)", slot);
+    return CALL(st, C_GetTokenInfo, slot, info) == CKR_OK &&
+           !(info->flags & CKF_TOKEN_INITIALIZED);
+}
+
+/* A token to work on: a tracked one in good order; else a tracked one that lost its
+   initialization (the memory store forgets tokens at C_Finalize) set up again; else a new
+   one on a free slot, in place of a token whose SO PIN we lost if need be. */
 static fz_token *fz_good_token(fz_state *st)
 {
     fz_token *t;
-    int i, k, tracked;
+    int i, k;
 
     for (i = 0; i < st->ntokens; i++) {
         t = &st->tokens[(i + (int)fz_below(&st->r, (CK_ULONG)st->ntokens)) % st->ntokens];
         if (t->initialized && t->so_len > 0)
             return t;
     }
-    if (st->ntokens >= FZ_MAX_TOKENS || strcmp(st->setup, "none") == 0)
+    if (strcmp(st->setup, "none") == 0)
         return NULL;
-    for (i = 0; i < st->nslots; i++) {
-        tracked = 0;
-        for (k = 0; k < st->ntokens; k++)
-            tracked |= st->tokens[k].slot == st->slots[i];
-        if (tracked)
+    for (i = 0; i < st->ntokens; i++) {
+        t = &st->tokens[i];
+        if (!t->initialized) {
+            fz_setup_token(st, t, 1);
+            return t->initialized ? t : NULL;
+        }
+    }
+    for (i = 0; i < st->ntokens; i++) /* forget tokens we can no longer administer */
+        if (st->tokens[i].so_len == 0)
+            st->tokens[i--] = st->tokens[--st->ntokens];
+    if (st->ntokens >= FZ_MAX_TOKENS)
+        return NULL;
+    for (i = st->nslots - 1; i >= 0; i--) {
+        for (k = 0; k < st->ntokens && st->tokens[k].slot != st->slots[i]; k++)
+            ;
+        if (k < st->ntokens || !fz_slot_is_free(st, st->slots[i]))
             continue;
         t = &st->tokens[st->ntokens++];
         memset(t, 0, sizeof(*t));
