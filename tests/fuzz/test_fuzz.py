@@ -227,8 +227,10 @@ def test_fuzz_run(fuzzer: str, module_path: str, tmp_path: Path) -> None:
         total = sum(run.values.get("calls", 0) for run in runs)
         lines = [run.summary() for run in runs] + [f"total calls {total}", ""]
         for run in runs:
+            log = run.log_lines()
+            start = next((i for i, line in enumerate(log) if "Traceback" in line), len(log))
             lines += [f"-- seed {run.seed}: findings", run.findings(), "-- stderr"]
-            lines += run.log_lines()[:50]
+            lines += log[:10] + ["..."] * (start > 10) + log[max(start - 1, 10) : start + 60]
             lines += [line for line in run.stdout.splitlines() if line.startswith("  rv ")]
         Path(report).write_text("\n".join(lines) + "\n")
     problems = [problem for run in runs for problem in run.problems(calls)]
