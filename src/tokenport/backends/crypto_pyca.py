@@ -101,7 +101,8 @@ def _translate(value_error: type[errors.PKCS11Error], message: str) -> Iterator[
         raise errors.OperationNotInitialized("operation already finished") from None
     except pyca_exceptions.UnsupportedAlgorithm:
         raise errors.FunctionFailed("algorithm not available in the crypto library") from None
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, x509.InvalidVersion):
+        # InvalidVersion (an X.509 version field pyca does not know) is no ValueError
         raise value_error(message) from None
 
 

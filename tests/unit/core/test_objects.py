@@ -176,3 +176,16 @@ def test_access_rules(module: Module, slot: int) -> None:
     module.find_objects_init(rw, [(CKA.LABEL, b"secret")])
     assert module.find_objects(rw, 10) == []
     module.find_objects_final(rw)
+
+
+def test_a_certificate_with_an_unknown_version_is_an_invalid_value(module: Module, user: int) -> None:
+    """pyca raises InvalidVersion (no ValueError) for an X.509 version it does not know: it
+    must still be CKR_ATTRIBUTE_VALUE_INVALID, never an unexpected error (found by the fuzzer)."""
+    der = bytearray(self_signed_certificate())
+    assert der[10:13] == b"\x02\x01\x02"  # [0] EXPLICIT { INTEGER 2 } = v3
+    der[12] = 3
+    with pytest.raises(AttributeValueInvalid):
+        module.create_object(user, [
+            (CKA.CLASS, int(CKO.CERTIFICATE)), (CKA.CERTIFICATE_TYPE, int(CKC.X_509)),
+            (CKA.VALUE, bytes(der)),
+        ])
