@@ -377,7 +377,8 @@ class TokenDirectory:
         self._tokens.pop(token.serial, None)
         self.on_token_removed(token)
 
-    def repair_token(self, serial: str, so_pin: bytes, label: str | None = None) -> RepairReport:
+    def repair_token(self, serial: str, so_pin: bytes, label: str | None = None, *,
+                     dry_run: bool = False) -> RepairReport:
         """Give a damaged token a new record (tokenport extension): a new master key wrapped
         under ``so_pin``, no user PIN, its slot kept if it could be read (else the free
         slot), its label kept if it could be read (else ``label``, else "repaired").
@@ -386,7 +387,7 @@ class TokenDirectory:
         and authentication need the master key that went with the record -- and damaged
         object records cannot be read: both are destroyed and listed in the report. They
         are destroyed before the new record is written, so an interrupted repair can be
-        run again.
+        run again. ``dry_run`` only reports what a repair would do.
         """
         self.refresh()
         token = self._tokens.get(serial)
@@ -414,8 +415,11 @@ class TokenDirectory:
                     report.kept.append(_describe(entry.label, decoded.attrs))
                     continue
                 report.lost.append(_describe(entry.label, decoded.attrs))
-            self._store.destroy_object(entry.handle)
-            self.after_write()
+            if not dry_run:
+                self._store.destroy_object(entry.handle)
+                self.after_write()
+        if dry_run:
+            return report
         random_bytes = self._random_for(serial, name).random_bytes
         record = new_token_record(
             self._crypto, random_bytes, self._settings, serial, slot_id, name, so_pin

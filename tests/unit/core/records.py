@@ -1,6 +1,9 @@
 """Raw-store tools for the record tests: find, edit and rewrite object records byte by byte
 (as an attacker with write access to the store would), and the version-1 encoder of the
-code before records were authenticated (commit af4d377), to write old-format stores."""
+code before records were authenticated (commit af4d377), to write old-format stores.
+
+Only names the code of af4d377 also has are imported at module level, so that the tests
+that use these tools run (and fail for what they test) against that code too."""
 
 from __future__ import annotations
 
@@ -12,15 +15,7 @@ from collections.abc import Callable, Mapping
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA
 from tokenport.ports.storage import ObjectStore, StoredEntry
-from tokenport.storage_format import (
-    PinRecord,
-    SealingCrypto,
-    TokenRecord,
-    decode_record,
-    open_pin_record,
-    unseal_value,
-    wrap_master_key,
-)
+from tokenport.storage_format import PinRecord, SealingCrypto, TokenRecord, decode_object
 
 _HEADER = struct.Struct(">3sBI")
 _ENTRY = struct.Struct(">QBI")
@@ -75,7 +70,7 @@ def object_entries(store: ObjectStore) -> list[StoredEntry]:
 def find_record(store: ObjectStore, cls: int, label: bytes) -> StoredEntry:
     """The stored entry of the token object with this class and CKA_LABEL."""
     for entry in object_entries(store):
-        attrs = decode_record(store.get_object_value(entry.handle)[0]).attrs
+        attrs = decode_object(store.get_object_value(entry.handle)[0])[0]
         if attrs.get(CKA.CLASS) == cls and attrs.get(CKA.LABEL) == label:
             return entry
     raise AssertionError(f"no record of class {cls} labelled {label!r}")
@@ -97,12 +92,16 @@ def token_record(store: ObjectStore, serial: str | None = None) -> tuple[StoredE
 
 def master_key(store: ObjectStore, crypto: SealingCrypto, user_pin: bytes,
                serial: str | None = None) -> bytes:
+    from tokenport.storage_format import open_pin_record
+
     _entry, record = token_record(store, serial)
     assert record.user_pin is not None
     return open_pin_record(crypto, user_pin, record.user_pin, record.serial, "user")[0]
 
 
 def user_pin_marked(store: ObjectStore, crypto: SealingCrypto, user_pin: bytes) -> bool:
+    from tokenport.storage_format import open_pin_record
+
     _entry, record = token_record(store)
     assert record.user_pin is not None
     return open_pin_record(crypto, user_pin, record.user_pin, record.serial, "user")[1]
@@ -119,6 +118,8 @@ def legacy_seal(crypto: SealingCrypto, key: bytes, nonce: bytes, uid: str, attr:
 def legacy_record(data: bytes, crypto: SealingCrypto, key: bytes, serial: str, uid: str) -> bytes:
     """A version-2 record as the old code wrote it: version 1, no authentication entry,
     sealed values re-sealed with the version-1 AAD."""
+    from tokenport.storage_format import unseal_value
+
     version, entries = split(data)
     assert version == 2
     out = []
@@ -144,6 +145,8 @@ def legacy_token_record(record: TokenRecord, crypto: SealingCrypto, random: Call
                         key: bytes, pins: Mapping[str, bytes]) -> bytes:
     """The token record as the old code wrote it: PIN records with the v1 AAD, and no lock
     or mark fields."""
+    from tokenport.storage_format import wrap_master_key
+
     def wrap(role: str) -> PinRecord:
         return wrap_master_key(crypto, random, pins[role], key, record.serial, role, 200_000,
                                marked=False)
@@ -160,6 +163,8 @@ def legacy_token_record(record: TokenRecord, crypto: SealingCrypto, random: Call
 def make_legacy(store: ObjectStore, crypto: SealingCrypto, random: Callable[[int], bytes],
                 so_pin: bytes, user_pin: bytes) -> None:
     """Turn the store's only token into what the code before authenticated records wrote."""
+    from tokenport.storage_format import decode_record
+
     entry, record = token_record(store)
     key = master_key(store, crypto, user_pin)
     for obj in object_entries(store):
