@@ -299,7 +299,9 @@ class TokenDirectory:
         )
 
     def _remove(self, serial: str) -> None:
+        """Forget a token that is gone (or damaged now): its master key leaves memory."""
         removed = self._tokens.pop(serial)
+        removed.logout()
         self.on_token_removed(removed)
 
     # -- slots ---------------------------------------------------------------------------
@@ -364,18 +366,25 @@ class TokenDirectory:
         extension)."""
         try:
             for entry in self._store.enumerate_objects(objects_prefix(token.serial)):
-                self._store.destroy_object(entry.handle)
-                self.after_write()
+                self._destroy(entry.handle)
             handle = self._store.find_object(info_label(token.serial))
             if handle is not None:
-                self._store.destroy_object(handle)
-                self.after_write()
+                self._destroy(handle)
         except PKCS11Error:
             raise
         except OSError as exc:
             raise DeviceError(str(exc)) from exc
+        token.logout()
         self._tokens.pop(token.serial, None)
         self.on_token_removed(token)
+
+    def _destroy(self, handle: int) -> None:
+        """Destroy a record; one another process destroyed meanwhile is just as gone."""
+        try:
+            self._store.destroy_object(handle)
+        except ObjectHandleInvalid:
+            return
+        self.after_write()
 
     def repair_token(self, serial: str, so_pin: bytes, label: str | None = None, *,
                      dry_run: bool = False) -> RepairReport:
@@ -416,8 +425,7 @@ class TokenDirectory:
                     continue
                 report.lost.append(_describe(entry.label, decoded.attrs))
             if not dry_run:
-                self._store.destroy_object(entry.handle)
-                self.after_write()
+                self._destroy(entry.handle)
         if dry_run:
             return report
         random_bytes = self._random_for(serial, name).random_bytes

@@ -41,6 +41,7 @@ from tokenport.ck import CKF, CKU
 from tokenport.core.token_objects import TokenObjects
 from tokenport.errors import (
     FunctionFailed,
+    ObjectHandleInvalid,
     PinIncorrect,
     PinLenRange,
     PinLocked,
@@ -366,7 +367,10 @@ class Token:
             entry = next((e for e in self._store.enumerate_objects(label) if e.label == label), None)
             if entry is None:
                 raise TokenNotPresent("the token was deleted")
-            data, _ = self._store.get_object_value(entry.handle)
+            try:
+                data, _ = self._store.get_object_value(entry.handle)
+            except ObjectHandleInvalid:  # replaced or deleted since the listing: look again
+                continue
             record = TokenRecord.decode(data)
             change(record)
             try:

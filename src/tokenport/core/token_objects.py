@@ -296,7 +296,10 @@ class TokenObjects:
     def remove_all_stored(self) -> None:
         """Destroy every token object (C_InitToken on an initialized token)."""
         for entry in self._store.enumerate_objects(self._prefix):
-            self._store.destroy_object(entry.handle)
+            try:
+                self._store.destroy_object(entry.handle)
+            except ObjectHandleInvalid:
+                continue  # destroyed by another process meanwhile
             self._after_write()
         for uid, obj in list(self._objects.items()):
             if obj.owner_session is None:

@@ -20,7 +20,7 @@ from tokenport.ck import CKA, CKF, CKM, CKO, CKR, CKU
 from tokenport.config import Config
 from tokenport.core.directory import DAMAGED_SLOT_BASE, DAMAGED_SLOT_SPAN, TokenDamaged
 from tokenport.core.module import Module
-from tokenport.errors import DeviceError
+from tokenport.errors import DeviceError, SessionHandleInvalid
 from tokenport.mechanisms.params import Mechanism
 from tokenport.store_tools import ANY_TOKEN, check_store
 
@@ -243,12 +243,14 @@ def test_sessions_of_a_token_that_becomes_damaged_end(
     module = store.module()
     module.init_token(0, SO_PIN, b"dev".ljust(32))
     session = module.open_session(0, RW)
+    module.login(session, CKU.SO, SO_PIN)
     serial = module.get_token_info(0).serial_number
+    token = module._dir().token_by_serial(serial)
+    assert token is not None and token.key_available()
     store.garble_info(serial)  # by another process
     with pytest.raises(TokenDamaged):
         module.get_token_info(module.get_slot_list(True)[1])
-    from tokenport.errors import SessionHandleInvalid
-
     with pytest.raises(SessionHandleInvalid):
         module.get_session_info(session)
+    assert not token.key_available()  # the master key left memory with the token
     module.finalize()

@@ -292,6 +292,9 @@ def test_the_format_version_is_authenticated() -> None:
                                    {CKA.CLASS: 3, CKA.PRIVATE: True}, sealed)
     with pytest.raises(RecordCorrupt, match="authentication entry"):
         decode_record(record[:3] + b"\x01" + record[4:])
+    version, entries = split(record)
+    with pytest.raises(RecordCorrupt, match="private record without its authentication"):
+        decode_record(join(version, [e for e in entries if e[1] != TAG_AUTH]))
     blob = sealed[CKA.VALUE]
     assert unseal_value(crypto, key, "u1", CKA.VALUE, blob, serial="S") == b"s" * 32
     for uid, serial in (("u1", None), ("u2", "S"), ("u1", "T")):

@@ -14,11 +14,12 @@ import logging
 import pytest
 
 from tokenport.backends.storage_memory import MemoryObjectStore
-from tokenport.ck import CKA, CKO
+from tokenport.ck import CKA, CKO, CKU
 from tokenport.config import Config
 from tokenport.core.module import Module
+from tokenport.errors import TokenNotPresent
 
-from .conftest import RW, SO_PIN, new_module
+from .conftest import RW, SO_PIN, USER_PIN, new_module
 from .test_find_and_persistence import find
 
 
@@ -86,6 +87,19 @@ def test_a_token_record_destroyed_between_listing_and_reading_is_no_error(
     assert reader.get_token_info(0).label == "first"
     assert errors(caplog) == []
     reader.finalize()
+
+
+def test_a_login_on_a_token_deleted_meanwhile_says_so(config: Config) -> None:
+    """C_Login's counter update finds the token record gone: CKR_TOKEN_NOT_PRESENT, not an
+    object handle error."""
+    store = VanishingStore()
+    module = new_module(config, store)
+    module.init_token(0, SO_PIN, b"gone".ljust(32))
+    session = module.open_session(0, RW)
+    store.vanish.add(b"t/" + module.get_token_info(0).serial_number.encode() + b"/info")
+    with pytest.raises(TokenNotPresent):
+        module.login(session, CKU.USER, USER_PIN)
+    module.finalize()
 
 
 def test_a_damaged_record_is_an_error_once(
