@@ -6,8 +6,11 @@ They work on the storage port (the PAL) and the record format, below the Cryptok
   its serial, slot, PIN records and objects; private objects stay sealed under the
   token's master key and still need the PIN;
 * check reads everything and changes nothing: the backend's own verification (SQLite
-  integrity check, flash CRCs, file checksums), then every record's format, then, for
-  tokens whose PIN is given, the GCM tags of the sealed attributes.
+  integrity check, flash CRCs, file checksums), then every record's format (a damaged
+  token record, object records without their token record, a private record that is
+  not authenticated on a token marked as accepting only authenticated ones), then, for
+  tokens whose user PIN is given, the authentication of every private record and the GCM
+  tags of its sealed attributes.
 
 The export file is JSON Lines: a header line, one line per record (label and data in
 base64, the private flag), and a trailer with the record count and a SHA-256 over the
@@ -30,9 +33,10 @@ from tokenport.storage_format import (
     RecordCorrupt,
     SealingCrypto,
     TokenRecord,
-    decode_object,
+    decode_record,
+    open_pin_record,
     unseal_value,
-    unwrap_master_key,
+    verify_record,
 )
 
 EXPORT_FORMAT = "tokenport-store-export"
@@ -122,6 +126,10 @@ def import_records(store: ObjectStore, records: list[StoredRecord], *, replace: 
     return len(records)
 
 
+ANY_TOKEN = ""
+"""A key of check_store's ``pins``: the PIN of the store's only token, whatever its name."""
+
+
 @dataclass
 class CheckReport:
     """What `tokenport store check` found: problems (damage) and notes (information)."""
@@ -136,11 +144,17 @@ class CheckReport:
         return not self.problems
 
 
+def _repair_hint(serial: str) -> str:
+    return (f"'tokenport token repair --serial {serial}' recovers its public objects, "
+            "'tokenport token delete' removes it")
+
+
 def check_store(
     store: ObjectStore, crypto: SealingCrypto, pins: Mapping[str, bytes] | None = None
 ) -> CheckReport:
-    """Verify the store without changing it. ``pins`` maps token labels or serials to
-    user PINs; for those tokens the sealed attributes' GCM tags are checked as well.
+    """Verify the store without changing it. ``pins`` maps token labels or serials (or
+    ANY_TOKEN) to user PINs; for those tokens every private record's authentication and
+    sealed attributes are checked as well.
 
     A PIN given here is checked against the stored PIN record directly, without the token's
     failure counter (this tool only reads): it is what anyone holding a copy of the store
@@ -157,21 +171,28 @@ def check_store(
     entries = store.enumerate_objects(b"")
     report.records = len(entries)
     tokens: dict[str, TokenRecord] = {}
+    damaged: set[str] = set()
     objects: dict[str, list[tuple[bytes, bytes]]] = {}
     for entry in entries:
         if entry.label in flagged:
             continue
         parts = entry.label.split(b"/", 3)
+        is_info = len(parts) == 3 and parts[0] == b"t" and parts[2] == b"info"
         try:
             data, _private = store.get_object_value(entry.handle)
         except PKCS11Error as exc:
             report.problems.append(f"{entry.label!r}: cannot be read: {exc}")
+            if is_info:
+                damaged.add(parts[1].decode("ascii", "replace"))
             continue
-        if len(parts) == 3 and parts[0] == b"t" and parts[2] == b"info":
+        if is_info:
+            serial = parts[1].decode("ascii", "replace")
             try:
                 record = TokenRecord.decode(data)
             except RecordCorrupt as exc:
-                report.problems.append(f"{entry.label!r}: token record is damaged: {exc}")
+                report.problems.append(f"{entry.label!r}: token record is damaged: {exc}; "
+                                       + _repair_hint(serial))
+                damaged.add(serial)
                 continue
             tokens[record.serial] = record
             report.tokens[record.serial] = record.label
@@ -180,51 +201,76 @@ def check_store(
             objects.setdefault(serial, []).append((entry.label, data))
         else:
             report.notes.append(f"{entry.label!r}: not a tokenport record (left alone)")
+    named = pins or {}
+    if ANY_TOKEN in named and len(tokens) != 1:
+        report.problems.append(f"a PIN was given for the only token, but the store holds "
+                               f"{len(tokens)} readable token(s): name one with --token")
     for serial, items in sorted(objects.items()):
         owner = tokens.get(serial)
-        if owner is None:
-            report.problems.append(f"token {serial}: {len(items)} object(s) without a token record")
-        key = _master_key(owner, crypto, pins, report) if owner is not None else None
+        if owner is None and serial not in damaged:
+            report.problems.append(f"token {serial}: {len(items)} object(s) without a token "
+                                   "record; " + _repair_hint(serial))
+        key = _master_key(owner, crypto, named, len(tokens), report) if owner else None
         for label, data in items:
-            _check_object(label, data, crypto, key, report)
+            _check_object(label, data, crypto, owner, key, report)
     for serial, token in sorted(tokens.items()):
         if serial not in objects:
             report.notes.append(f"token {serial} ({token.label!r}) holds no objects")
     return report
 
 
-def _master_key(record: TokenRecord, crypto: SealingCrypto, pins: Mapping[str, bytes] | None,
-                report: CheckReport) -> bytes | None:
-    pin = (pins or {}).get(record.serial) or (pins or {}).get(record.label)
+def _master_key(record: TokenRecord, crypto: SealingCrypto, pins: Mapping[str, bytes],
+                token_count: int, report: CheckReport) -> tuple[bytes, bool] | None:
+    """(master key, marked) of the token whose user PIN was given, else None."""
+    pin = pins.get(record.serial) or pins.get(record.label)
+    if pin is None and token_count == 1:
+        pin = pins.get(ANY_TOKEN)
     if pin is None:
         return None
     if record.user_pin is None:
         report.problems.append(f"token {record.serial}: a PIN was given but no user PIN is set")
         return None
     try:
-        return unwrap_master_key(crypto, pin, record.user_pin, record.serial, "user")
+        key, marked = open_pin_record(crypto, pin, record.user_pin, record.serial, "user")
     except PinIncorrect:
         report.problems.append(f"token {record.serial}: the user PIN given is not correct "
-                               "(sealed values not checked)")
+                               "(private records not checked)")
     except PKCS11Error as exc:
         report.problems.append(f"token {record.serial}: the user PIN record is damaged: {exc}")
+    else:
+        return key, marked or record.authenticated_records
     return None
 
 
-def _check_object(label: bytes, data: bytes, crypto: SealingCrypto, key: bytes | None,
-                  report: CheckReport) -> None:
+def _check_object(label: bytes, data: bytes, crypto: SealingCrypto, owner: TokenRecord | None,
+                  key: tuple[bytes, bool] | None, report: CheckReport) -> None:
     try:
-        attrs, sealed = decode_object(data)
-        resolve_schema(attrs)
+        decoded = decode_record(data)
+        resolve_schema(decoded.attrs)
     except PKCS11Error as exc:
         report.problems.append(f"{label!r}: object record is damaged: {exc}")
         return
-    if key is None:
+    marked = key[1] if key is not None else owner is not None and owner.authenticated_records
+    if decoded.legacy and marked:
+        report.problems.append(f"{label!r}: private record without authentication (version "
+                               "1) on a token that accepts only authenticated records: refused")
+        return
+    if decoded.legacy:
+        report.notes.append(f"{label!r}: private record in the old format (rewritten "
+                            "authenticated at the next user login)")
+    if key is None or owner is None:
         return
     uid = label.rsplit(b"/", 1)[-1].decode("ascii", "replace")
-    for attr, blob in sealed.items():
+    if decoded.auth is not None:
         try:
-            unseal_value(crypto, key, uid, attr, blob)
+            verify_record(crypto, key[0], owner.serial, uid, decoded.digest, decoded.auth)
+        except RecordCorrupt as exc:
+            report.problems.append(f"{label!r}: {exc}")
+            return
+    serial = None if decoded.legacy else owner.serial
+    for attr, blob in decoded.sealed.items():
+        try:
+            unseal_value(crypto, key[0], uid, attr, blob, serial=serial)
         except PKCS11Error as exc:
             report.problems.append(f"{label!r}: sealed attribute 0x{attr:x} fails its "
                                    f"integrity check: {exc}")

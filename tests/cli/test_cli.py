@@ -62,7 +62,7 @@ def token(cli: Cli) -> Iterator[Cli]:
 
 def test_init_list_info_delete(cli: Cli) -> None:
     assert cli.json("token", "list") == [
-        {"slot": 0, "label": "", "serial": "", "initialized": False,
+        {"slot": 0, "label": "", "serial": "", "initialized": False, "damaged": False,
          "flags": ["LOGIN_REQUIRED", "RNG"], "min_pin_len": 4, "max_pin_len": 255},
     ]
     out = cli.run("token", "init", "--label", "dev").stdout

@@ -188,3 +188,26 @@ def test_pins_are_not_in_the_store(blob: bytes) -> None:
     for pin in (SO_PIN, USER_PIN):
         assert pin.encode() not in blob, pin
         assert pin.encode("utf-16-le") not in blob, pin
+
+
+def test_private_records_written_by_real_clients_are_authenticated(
+    stored: dict[str, object],
+) -> None:
+    """Every private record pkcs11-tool and python-pkcs11 wrote through the compiled module
+    is a version-2 record with its authentication entry (issue 9, item 9)."""
+    from tokenport.backends.storage_sqlite import SqliteObjectStore
+    from tokenport.storage_format import decode_record
+
+    home = stored["home"]
+    assert isinstance(home, os.PathLike)
+    store = SqliteObjectStore(os.path.join(home, "tokenport.sqlite3"))
+    store.initialize()
+    try:
+        records = [decode_record(store.get_object_value(entry.handle)[0])
+                   for entry in store.enumerate_objects(b"t/") if b"/o/" in entry.label]
+    finally:
+        store.close()
+    private = [r for r in records if r.private]
+    assert len(private) == 4  # two imported private keys, the AES and the HMAC key
+    assert all(r.version == 2 and r.auth is not None for r in private)
+    assert all(r.auth is None for r in records if not r.private)

@@ -16,6 +16,8 @@ import click
 
 from tokenport.ck import CKF, CKR, CKU
 from tokenport.config import ConfigError
+from tokenport.core.directory import TokenDamaged
+from tokenport.core.info import TokenInfo
 from tokenport.core.module import Module
 from tokenport.errors import PKCS11Error
 from tokenport.uri import Pkcs11Uri, UriError, is_uri
@@ -74,16 +76,36 @@ def token_options(command: F) -> F:
     return command
 
 
-def select_slot(module: Module, slot: int | None, token_name: str | None) -> int:
-    """The slot of the token the user named (or of the only initialized token)."""
-    initialized = [
-        s for s in module.get_slot_list(True)
-        if module.get_token_info(s).flags & CKF.TOKEN_INITIALIZED
-    ]
+def token_state(module: Module, slot: int) -> TokenInfo | TokenDamaged:
+    """The token info of ``slot``, or the TokenDamaged that says its token is damaged."""
+    try:
+        return module.get_token_info(slot)
+    except TokenDamaged as exc:
+        return exc
+
+
+def select_slot(module: Module, slot: int | None, token_name: str | None, *,
+                allow_damaged: bool = False) -> int:
+    """The slot of the token the user named (or of the only initialized token).
+
+    A damaged token (core/directory.py) is never chosen by default; naming it (--slot, or
+    its serial or readable label) fails with what is wrong, unless ``allow_damaged``
+    (token info, delete).
+    """
+    states = {s: token_state(module, s) for s in module.get_slot_list(True)}
+    initialized = [s for s, state in states.items()
+                   if isinstance(state, TokenInfo) and state.flags & CKF.TOKEN_INITIALIZED]
+    damaged = {s: state for s, state in states.items() if isinstance(state, TokenDamaged)}
+
+    def chosen(candidate: int) -> int:
+        if candidate in damaged and not allow_damaged:
+            fail(str(damaged[candidate]))
+        return candidate
+
     if slot is not None:
-        if slot not in module.get_slot_list(True):
+        if slot not in states:
             fail(f"no slot {slot}")
-        return slot
+        return chosen(slot)
     if token_name is not None and is_uri(token_name):
         return slot_for_uri(module, initialized, token_name)
     if token_name is not None:
@@ -91,6 +113,9 @@ def select_slot(module: Module, slot: int | None, token_name: str | None) -> int
             info = module.get_token_info(candidate)
             if token_name in (info.label, info.serial_number):
                 return candidate
+        for candidate, problem in damaged.items():
+            if token_name in (problem.serial, problem.label):
+                return chosen(candidate)
         fail(f"no initialized token with label or serial {token_name!r}")
     if len(initialized) == 1:
         return initialized[0]

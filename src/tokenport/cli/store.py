@@ -15,6 +15,7 @@ from tokenport.cli.common import emit_json, fail, pin_options, read_pin, reports
 from tokenport.config import load_config, open_crypto, open_store
 from tokenport.ports.storage import ObjectStore
 from tokenport.store_tools import (
+    ANY_TOKEN,
     check_store,
     export_store,
     import_records,
@@ -68,16 +69,21 @@ def store_info(as_json: bool) -> None:
 
 @store_group.command("check")
 @click.option("--token", "token_name", metavar="LABEL|SERIAL",
-              help="Also check the sealed values of this token (needs its user PIN).")
+              help="Also check the private records of this token (needs its user PIN).")
 @pin_options("user")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @reports_errors
 def store_check(token_name: str | None, pin: str | None, pin_env: str | None,
                 pin_file: Path | None, as_json: bool) -> None:
-    """Verify the store (backend checksums and indexes, every record's format, and with
-    --token the GCM tags of its sealed values) without changing anything. Exit 1 if
-    anything is damaged."""
-    pins = {token_name: read_pin("user", pin, pin_env, pin_file)} if token_name else None
+    """Verify the store without changing anything: backend checksums and indexes, every
+    record's format, damaged token records, and -- with the user PIN of a token (--token,
+    or --pin/--pin-env/--pin-file for the store's only token) -- the authentication of its
+    private records and the GCM tags of their sealed values. Exit 1 if anything is damaged."""
+    pins: dict[str, bytes] | None = None
+    if token_name:
+        pins = {token_name: read_pin("user", pin, pin_env, pin_file)}
+    elif pin is not None or pin_env is not None or pin_file is not None:
+        pins = {ANY_TOKEN: read_pin("user", pin, pin_env, pin_file)}
     with opened_store(read_only=True) as (store, config):
         report = check_store(store, open_crypto(config), pins)
     if as_json:

@@ -1,4 +1,6 @@
-"""`tokenport token ...`: initialize, list, show and delete tokens (PKCS #11 v2.40 s5.5)."""
+"""`tokenport token ...`: initialize, list, show, delete and repair tokens (PKCS #11 v2.40
+s5.5). A token whose record is damaged is listed as such (core/directory.py) and only
+``token info``, ``token delete`` and ``token repair`` act on it."""
 
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ from tokenport.cli.common import (
     reports_errors,
     select_slot,
     token_options,
+    token_state,
     user_session,
 )
-from tokenport.core.info import TokenInfo
+from tokenport.core.directory import RepairReport, TokenDamaged
 from tokenport.core.module import Module
 
 FLAG_NAMES = [
@@ -31,21 +34,36 @@ FLAG_NAMES = [
 
 
 def token_summary(module: Module, slot: int) -> dict[str, object]:
-    info: TokenInfo = module.get_token_info(slot)
+    info = token_state(module, slot)
+    if isinstance(info, TokenDamaged):
+        return {
+            "slot": slot, "label": info.label or "", "serial": info.serial,
+            "initialized": True, "damaged": True, "problem": info.problem, "flags": [],
+        }
     return {
         "slot": slot,
         "label": info.label,
         "serial": info.serial_number,
         "initialized": bool(info.flags & CKF.TOKEN_INITIALIZED),
+        "damaged": False,
         "flags": [name for name in FLAG_NAMES if info.flags & CKF[name]],
         "min_pin_len": info.min_pin_len,
         "max_pin_len": info.max_pin_len,
     }
 
 
+def free_slot(module: Module) -> int:
+    """The slot with no initialized token (there is always one)."""
+    return next(
+        s for s in module.get_slot_list(True)
+        if not isinstance(state := token_state(module, s), TokenDamaged)
+        and not state.flags & CKF.TOKEN_INITIALIZED
+    )
+
+
 @click.group("token")
 def token_group() -> None:
-    """Initialize, list, show and delete tokens."""
+    """Initialize, list, show, delete and repair tokens."""
 
 
 @token_group.command("init")
@@ -69,12 +87,7 @@ def token_init(
     so = read_pin("so", so_pin, so_pin_env, so_pin_file, confirm=True)
     user = None if no_user_pin else read_pin("user", pin, pin_env, pin_file, confirm=True)
     with opened_module() as module:
-        target = slot
-        if target is None:
-            target = next(
-                s for s in module.get_slot_list(True)
-                if not module.get_token_info(s).flags & CKF.TOKEN_INITIALIZED
-            )
+        target = free_slot(module) if slot is None else slot
         module.init_token(target, so, label.encode().ljust(32))
         if user is not None:
             with user_session(module, target, so, CKU.SO) as session:
@@ -87,14 +100,19 @@ def token_init(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @reports_errors
 def token_list(as_json: bool) -> None:
-    """List the slots and their tokens."""
+    """List the slots and their tokens (a token whose record is damaged is shown as
+    DAMAGED, with its serial)."""
     with opened_module() as module:
         rows = [token_summary(module, slot) for slot in module.get_slot_list(True)]
     if as_json:
         emit_json(rows)
         return
     for row in rows:
-        if row["initialized"]:
+        if row["damaged"]:
+            named = f" (label {row['label']!r})" if row["label"] else ""
+            click.echo(f"slot {row['slot']}: DAMAGED token, serial {row['serial']}{named}: "
+                       f"{row['problem']}; see 'tokenport token repair --serial {row['serial']}'")
+        elif row["initialized"]:
             click.echo(f"slot {row['slot']}: {row['label']!r} serial {row['serial']}")
         else:
             click.echo(f"slot {row['slot']}: (free: no initialized token)")
@@ -105,9 +123,9 @@ def token_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @reports_errors
 def token_info(slot: int | None, token_name: str | None, as_json: bool) -> None:
-    """Show one token: label, serial, flags and PIN lengths."""
+    """Show one token: label, serial, flags and PIN lengths (or what is damaged)."""
     with opened_module() as module:
-        row = token_summary(module, select_slot(module, slot, token_name))
+        row = token_summary(module, select_slot(module, slot, token_name, allow_damaged=True))
     if as_json:
         emit_json(row)
         return
@@ -121,14 +139,73 @@ def token_info(slot: int | None, token_name: str | None, as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @reports_errors
 def token_delete(slot: int | None, token_name: str | None, yes: bool) -> None:
-    """Delete a token and every object on it."""
+    """Delete a token and every object on it (a damaged token too: name it by its serial)."""
     with opened_module() as module:
-        target = select_slot(module, slot, token_name)
-        info = module.get_token_info(target)
-        if not info.flags & CKF.TOKEN_INITIALIZED:
+        target = select_slot(module, slot, token_name, allow_damaged=True)
+        info = token_state(module, target)
+        if isinstance(info, TokenDamaged):
+            name, serial = info.label or "", info.serial
+            what = f"damaged token {serial}"
+        elif not info.flags & CKF.TOKEN_INITIALIZED:
             fail(f"slot {target} holds no initialized token")
+            return
+        else:
+            name, serial = info.label, info.serial_number
+            what = f"token {name!r} ({serial})"
         if not yes:
-            click.confirm(f"Delete token {info.label!r} ({info.serial_number}) and all its objects?",
-                          abort=True)
+            click.confirm(f"Delete {what} and all its objects?", abort=True)
         module.delete_token(target)
-        click.echo(f"Deleted token {info.label!r} ({info.serial_number}).")
+        click.echo(f"Deleted token {name!r} ({serial}).")
+
+
+def _repair(module: Module, serial: str, so_pin: bytes, label: str | None,
+            dry_run: bool) -> RepairReport:
+    # The directory is the Module's (no public Module call repairs a token record).
+    return module._dir().repair_token(serial, so_pin, label, dry_run=dry_run)
+
+
+@token_group.command("repair")
+@click.option("--serial", required=True, help="Serial number of the damaged token.")
+@click.option("--label", help="Label of the repaired token (default: the old label if it "
+              "can still be read, else 'repaired').")
+@pin_options("so")
+@pin_options("user")
+@click.option("--no-user-pin", is_flag=True, help="Do not set the user PIN now.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@reports_errors
+def token_repair(
+    serial: str, label: str | None, so_pin: str | None, so_pin_env: str | None,
+    so_pin_file: Path | None, pin: str | None, pin_env: str | None, pin_file: Path | None,
+    no_user_pin: bool, yes: bool,
+) -> None:
+    """Give a token whose record is damaged a new record, with a new SO PIN (and user PIN).
+
+    Its public objects are kept. Its private objects cannot be recovered -- their master
+    key was in the lost record -- and are deleted, as are object records that cannot be
+    read; the command lists them and asks first. Back the store up before
+    ('tokenport store export --out FILE') if you may find the old PINs' record again.
+    """
+    so = read_pin("so", so_pin, so_pin_env, so_pin_file, confirm=True, what="new SO PIN")
+    user = None if no_user_pin else read_pin("user", pin, pin_env, pin_file, confirm=True,
+                                             what="new user PIN")
+    with opened_module() as module:
+        states = [token_state(module, s) for s in module.get_slot_list(True)]
+        if not any(isinstance(s, TokenDamaged) and s.serial == serial for s in states):
+            healthy = any(not isinstance(s, TokenDamaged) and s.serial_number == serial
+                          for s in states)
+            fail(f"token {serial} is not damaged" if healthy else f"no token with serial {serial}")
+        plan = _repair(module, serial, so, label, dry_run=True)
+        click.echo(f"Token {serial}: {len(plan.kept)} public object(s) kept"
+                   f"{': ' if plan.kept else '.'}{', '.join(plan.kept)}")
+        if plan.lost:
+            click.echo(f"{len(plan.lost)} object(s) cannot be recovered and will be deleted: "
+                       + ", ".join(plan.lost))
+        if not yes:
+            click.confirm(f"Repair token {serial} with a new SO PIN?", abort=True)
+        report = _repair(module, serial, so, label, dry_run=False)
+        if user is not None:
+            with user_session(module, report.slot_id, so, CKU.SO) as session:
+                module.init_pin(session, user)
+        click.echo(f"Repaired token {report.label!r} (serial {serial}) in slot "
+                   f"{report.slot_id}: {len(report.kept)} object(s) kept, "
+                   f"{len(report.lost)} deleted.")

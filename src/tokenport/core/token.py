@@ -7,27 +7,45 @@ The token's master key is in memory only while the user (or, briefly, the SO) is
 PIN lockout: each role has a persistent failure counter. A login attempt first writes the
 counter incremented, then checks the PIN, then writes it back to zero on success -- so
 killing the process between the check and the write cannot buy extra guesses. After
-``max_pin_attempts`` consecutive failures the role is locked (CKR_PIN_LOCKED); the SO can
-give a locked user a new PIN with C_InitPIN.
+``max_pin_attempts`` consecutive failures the role is locked (CKR_PIN_LOCKED), and the
+lock is a fact stored in the token record (CKF_USER_PIN_LOCKED, CKF_SO_PIN_LOCKED): raising
+``max_pin_attempts`` later does not unlock it. Only C_InitPIN by the SO (user PIN) or
+C_InitToken (both) clears it; a locked SO PIN therefore leaves deleting the token
+(``tokenport token delete``) as the only way out. A counter that already reaches the
+configured limit also means locked (records written before locks were stored, or a limit
+lowered since), and the next login attempt stores that lock too.
 
 Several processes share the token record, so every change to it is a read-modify-write
 of the *stored* record, committed with a compare-and-swap on its revision and retried if
 another process wrote in between: parallel guesses are all counted, and a login never
 writes back a stale copy over a PIN change.
+
+Authenticated records (storage_format): the token keeps its objects' private records
+sealed and authenticated under the master key, and tells TokenObjects whether it accepts
+version-1 (unauthenticated) private records: its *mark*. The mark lives in the AAD of the
+PIN records, so it is known when a PIN is opened and cannot be stripped without the PIN;
+a clear copy in the token record serves tools without a PIN. New tokens start marked. A
+token made before records were authenticated is migrated at the user's next login: every
+version-1 private record is rewritten in version 2 (its sealed values checked on the way),
+then the user PIN record is re-wrapped marked. From then on an unauthenticated private
+record -- a downgraded one -- is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKF, CKU
 from tokenport.core.token_objects import TokenObjects
 from tokenport.errors import (
     FunctionFailed,
+    ObjectHandleInvalid,
     PinIncorrect,
     PinLenRange,
     PinLocked,
+    PKCS11Error,
     TokenNotPresent,
     UserNotLoggedIn,
     UserPinNotInitialized,
@@ -40,11 +58,15 @@ from tokenport.storage_format import (
     PinRecord,
     SealingCrypto,
     TokenRecord,
+    encode_private_object,
+    open_pin_record,
     seal_value,
     unseal_value,
-    unwrap_master_key,
+    verify_record,
     wrap_master_key,
 )
+
+log = logging.getLogger("tokenport")
 
 ROLE_NAMES = {int(CKU.SO): "so", int(CKU.USER): "user"}
 RECORD_UPDATE_ATTEMPTS = 1000
@@ -59,6 +81,21 @@ def _set_failures(record: TokenRecord, role: int, count: int) -> None:
         record.so_failures = count
     else:
         record.user_failures = count
+
+
+def _lock_stored(record: TokenRecord, role: int) -> bool:
+    return record.so_locked if role == CKU.SO else record.user_locked
+
+
+def _set_lock(record: TokenRecord, role: int, locked: bool) -> None:
+    if role == CKU.SO:
+        record.so_locked = locked
+    else:
+        record.user_locked = locked
+
+
+def _pin_record(record: TokenRecord, role: int) -> PinRecord | None:
+    return record.so_pin if role == CKU.SO else record.user_pin
 
 
 class TokenSettings:
@@ -103,9 +140,10 @@ class Token:
         self.record = record
         self.record_revision = 0
         self._after_write = after_write
-        self.logged_in: int | None = None
+        self._logged_in: int | None = None
         self._master_key: bytes | None = None
-        self.objects = TokenObjects(store, objects_prefix(record.serial), self._seal, after_write)
+        self._marked: bool | None = None  # the mark, as the last opened PIN record said
+        self.objects = TokenObjects(store, objects_prefix(record.serial), self, after_write)
 
     # -- identity ----------------------------------------------------------------------
 
@@ -131,8 +169,20 @@ class Token:
         return self._random_for(self.record.serial, self.record.label).random_bytes(length)
 
     @property
+    def logged_in(self) -> int | None:
+        """The role logged in to this token in this process (None: nobody)."""
+        return self._logged_in
+
+    @logged_in.setter
+    def logged_in(self, role: int | None) -> None:
+        self._logged_in = role
+
+    @property
     def user_logged_in(self) -> bool:
         return self.logged_in == CKU.USER
+
+    def check_usable(self) -> None:
+        """Raise if the token cannot be used (a damaged token, core/directory.py)."""
 
     def flags(self) -> int:
         """CK_TOKEN_INFO.flags (s3.2 table 9), from the record and the failure counters."""
@@ -142,24 +192,29 @@ class Token:
         if self.record.user_pin is not None:
             flags |= CKF.USER_PIN_INITIALIZED
         flags |= self._count_flags(
-            self.record.user_failures,
+            self.record, CKU.USER,
             CKF.USER_PIN_COUNT_LOW, CKF.USER_PIN_FINAL_TRY, CKF.USER_PIN_LOCKED,
         )
         flags |= self._count_flags(
-            self.record.so_failures, CKF.SO_PIN_COUNT_LOW, CKF.SO_PIN_FINAL_TRY, CKF.SO_PIN_LOCKED
+            self.record, CKU.SO, CKF.SO_PIN_COUNT_LOW, CKF.SO_PIN_FINAL_TRY, CKF.SO_PIN_LOCKED
         )
         return int(flags)
 
-    def _count_flags(self, failures: int, low: int, final: int, locked: int) -> int:
-        remaining = self.settings.max_pin_attempts - failures
+    def _count_flags(self, record: TokenRecord, role: int, low: int, final: int,
+                     locked: int) -> int:
+        failures = _failures(record, role)
         flags = 0
         if failures > 0:
             flags |= low
-        if remaining <= 1:
+        if self.is_locked(record, role):
+            return flags | final | locked
+        if self.settings.max_pin_attempts - failures <= 1:
             flags |= final
-        if remaining <= 0:
-            flags |= locked
         return flags
+
+    def is_locked(self, record: TokenRecord, role: int) -> bool:
+        """A stored lock, or a failure count that reaches the configured limit."""
+        return _lock_stored(record, role) or _failures(record, role) >= self.settings.max_pin_attempts
 
     # -- PINs --------------------------------------------------------------------------
 
@@ -171,31 +226,90 @@ class Token:
 
     def verify_pin(self, role: int, pin: bytes) -> bytes:
         """Check ``pin`` for ``role`` with lockout accounting; returns the master key."""
+        return self._open_pin(role, pin)[0]
+
+    def _open_pin(self, role: int, pin: bytes) -> tuple[bytes, PinRecord, bool]:
+        """verify_pin, also giving the PIN record opened and the mark it carries."""
         limit = self.settings.max_pin_attempts
+        found_locked = False
 
         def count_attempt(record: TokenRecord) -> None:
-            if (record.so_pin if role == CKU.SO else record.user_pin) is None:
+            nonlocal found_locked
+            if _pin_record(record, role) is None:
                 raise UserPinNotInitialized()
+            if _lock_stored(record, role):
+                raise PinLocked()  # nothing to write
             failures = _failures(record, role)
-            if failures >= limit:
-                raise PinLocked()
+            if failures >= limit:  # reached under a lower limit or an older version: store it
+                _set_lock(record, role, True)
+                found_locked = True
+                return
             _set_failures(record, role, failures + 1)
+            if failures + 1 >= limit:  # the final try: locked unless this PIN is right
+                _set_lock(record, role, True)
 
         self.update_record(count_attempt)
-        pin_record = self.record.so_pin if role == CKU.SO else self.record.user_pin
+        if found_locked:
+            raise PinLocked()
+        pin_record = _pin_record(self.record, role)
         assert pin_record is not None
         try:
-            key = unwrap_master_key(self._crypto, pin, pin_record, self.serial, ROLE_NAMES[role])
+            key, marked = open_pin_record(
+                self._crypto, pin, pin_record, self.serial, ROLE_NAMES[role]
+            )
         except PinIncorrect:
-            if _failures(self.record, role) >= limit:
+            if self.is_locked(self.record, role):
                 raise PinIncorrect("wrong PIN; the PIN is now locked") from None
             raise
-        self.update_record(lambda record: _set_failures(record, role, 0))
-        return key
+
+        def reset(record: TokenRecord) -> None:
+            _set_failures(record, role, 0)
+            _set_lock(record, role, False)  # the lock set for this final try, if any
+
+        self.update_record(reset)
+        return key, pin_record, marked
 
     def login(self, role: int, pin: bytes) -> None:
-        self._master_key = self.verify_pin(role, pin)
+        """C_Login's work for the user or the SO: the master key comes into memory, and the
+        private records read so far are verified (see the module docstring)."""
+        key, pin_record, pin_marked = self._open_pin(role, pin)
+        self._master_key = key
         self.logged_in = role
+        marked = pin_marked or self.record.authenticated_records
+        self._marked = marked
+        self.objects.key_arrived()
+        try:
+            if role == CKU.USER and not marked:
+                marked = self._migrate_records()
+            if marked and not pin_marked:
+                self._mark(role, pin, key, pin_record)
+        except PKCS11Error as exc:  # the login stands; the migration is retried next time
+            log.warning("token %s: records not migrated to the authenticated format: %s",
+                        self.serial, exc)
+
+    def _migrate_records(self) -> bool:
+        """Rewrite version-1 private records in version 2; True if none remain."""
+        remaining = self.objects.migrate_legacy()
+        if remaining:
+            log.warning("token %s: %d private record(s) still in the old format", self.serial,
+                        remaining)
+            return False
+        self._marked = True
+        return True
+
+    def _mark(self, role: int, pin: bytes, key: bytes, opened: PinRecord) -> None:
+        """Re-wrap the PIN record just opened with the marked AAD (and mark the record)."""
+        new_record = self._wrap(pin, key, role, marked=True)
+
+        def mark(record: TokenRecord) -> None:
+            record.authenticated_records = True
+            if _pin_record(record, role) == opened:  # not changed meanwhile
+                if role == CKU.SO:
+                    record.so_pin = new_record
+                else:
+                    record.user_pin = new_record
+
+        self.update_record(mark)
 
     def logout(self) -> None:
         self.logged_in = None
@@ -203,21 +317,25 @@ class Token:
         self.objects.forget_secrets()
 
     def init_user_pin(self, pin: bytes) -> None:
-        """C_InitPIN (the SO is logged in, so the master key is at hand)."""
+        """C_InitPIN (the SO is logged in, so the master key is at hand); also unlocks."""
         self.check_pin_length(pin)
-        pin_record = self._wrap(pin, self._require_master_key(), CKU.USER)
+        marked = bool(self._marked) or self.record.authenticated_records
+        pin_record = self._wrap(pin, self._require_master_key(), CKU.USER, marked=marked)
 
         def set_user_pin(record: TokenRecord) -> None:
             record.user_pin = pin_record
             record.user_failures = 0
+            record.user_locked = False
 
         self.update_record(set_user_pin)
 
     def change_pin(self, role: int, old_pin: bytes, new_pin: bytes) -> None:
         """C_SetPIN: verify the old PIN, re-wrap the master key under the new one only."""
         self.check_pin_length(new_pin)
-        key = self.verify_pin(role, old_pin)
-        pin_record = self._wrap(new_pin, key, role)
+        key, _opened, marked = self._open_pin(role, old_pin)
+        pin_record = self._wrap(
+            new_pin, key, role, marked=marked or self.record.authenticated_records
+        )
 
         def set_pin(record: TokenRecord) -> None:
             if role == CKU.SO:
@@ -227,10 +345,10 @@ class Token:
 
         self.update_record(set_pin)
 
-    def _wrap(self, pin: bytes, key: bytes, role: int) -> PinRecord:
+    def _wrap(self, pin: bytes, key: bytes, role: int, *, marked: bool) -> PinRecord:
         return wrap_master_key(
             self._crypto, self.random_bytes, pin, key, self.serial, ROLE_NAMES[role],
-            self.settings.pin_kdf_iterations,
+            self.settings.pin_kdf_iterations, marked=marked,
         )
 
     def create_record(self) -> None:
@@ -249,7 +367,10 @@ class Token:
             entry = next((e for e in self._store.enumerate_objects(label) if e.label == label), None)
             if entry is None:
                 raise TokenNotPresent("the token was deleted")
-            data, _ = self._store.get_object_value(entry.handle)
+            try:
+                data, _ = self._store.get_object_value(entry.handle)
+            except ObjectHandleInvalid:  # replaced or deleted since the listing: look again
+                continue
             record = TokenRecord.decode(data)
             change(record)
             try:
@@ -267,7 +388,7 @@ class Token:
         self.verify_pin(CKU.SO, so_pin)
         self.logout()
         self.objects.remove_all_stored()
-        so_record = self._wrap(so_pin, self.random_bytes(MASTER_KEY_BYTES), CKU.SO)
+        so_record = self._wrap(so_pin, self.random_bytes(MASTER_KEY_BYTES), CKU.SO, marked=True)
 
         def reset(record: TokenRecord) -> None:
             record.label = label
@@ -275,27 +396,53 @@ class Token:
             record.user_pin = None
             record.user_failures = 0
             record.so_failures = 0
+            record.user_locked = False
+            record.so_locked = False
+            record.authenticated_records = True
 
         self.update_record(reset)
+        self._marked = True
 
-    # -- secrets -----------------------------------------------------------------------
+    # -- secrets and record authentication (TokenObjects' RecordKeeper) ------------------
 
     def _require_master_key(self) -> bytes:
         if self._master_key is None:
             raise UserNotLoggedIn()
         return self._master_key
 
-    def _seal(self, obj: TokenObject, attr: int, value: AttrValue) -> bytes:
+    def key_available(self) -> bool:
+        return self._master_key is not None
+
+    def authenticated_only(self) -> bool | None:
+        return self._marked
+
+    def seal(self, obj: TokenObject, attr: int, value: AttrValue) -> bytes:
         return seal_value(
-            self._crypto, self._require_master_key(), self.random_bytes, obj.uid, attr, value
+            self._crypto, self._require_master_key(), self.random_bytes, obj.uid, attr, value,
+            serial=self.serial,
         )
 
+    def encode_private(
+        self, uid: str, attrs: Mapping[int, AttrValue], sealed: Mapping[int, bytes]
+    ) -> bytes:
+        return encode_private_object(
+            self._crypto, self._require_master_key(), self.random_bytes, self.serial, uid,
+            attrs, sealed,
+        )
+
+    def verify(self, uid: str, digest: bytes, auth: bytes) -> None:
+        verify_record(self._crypto, self._require_master_key(), self.serial, uid, digest, auth)
+
     def unseal(self, obj: TokenObject, attr: int) -> AttrValue:
-        """The clear value of a sealed attribute (kept in memory until logout)."""
+        """The clear value of a sealed attribute (kept in memory until logout); the object's
+        record is authenticated first."""
         if not self.user_logged_in:
             raise UserNotLoggedIn()
+        self.objects.require_authentic(obj)
+        serial = None if self.objects.is_legacy(obj.uid) else self.serial
         value = unseal_value(
-            self._crypto, self._require_master_key(), obj.uid, attr, obj.sealed[attr]
+            self._crypto, self._require_master_key(), obj.uid, attr, obj.sealed[attr],
+            serial=serial,
         )
         obj.attrs[attr] = value
         return value
@@ -317,9 +464,13 @@ def new_token_record(
     label: str,
     so_pin: bytes,
 ) -> TokenRecord:
-    """The record of a freshly initialized token: a new master key wrapped for the SO."""
+    """The record of a freshly initialized token: a new master key wrapped for the SO.
+
+    New tokens accept only authenticated private records from the start (marked).
+    """
     key = random_bytes(MASTER_KEY_BYTES)
     so_record = wrap_master_key(
-        crypto, random_bytes, so_pin, key, serial, "so", settings.pin_kdf_iterations
+        crypto, random_bytes, so_pin, key, serial, "so", settings.pin_kdf_iterations, marked=True
     )
-    return TokenRecord(serial=serial, slot_id=slot_id, label=label, so_pin=so_record)
+    return TokenRecord(serial=serial, slot_id=slot_id, label=label, so_pin=so_record,
+                       authenticated_records=True)

@@ -6,27 +6,71 @@ Token objects are read from the store once (lazily, on first use of the token) a
 kept in sync incrementally: the token directory hands over the store's listing (labels
 and revisions) whenever the store's generation counter moved, and only records whose
 revision changed are read again.
+
+Authenticity of private records (storage_format, version 2): a private record is verified
+with the token's master key, which is in memory only while someone is logged in. So a
+private record read without the key is kept *pending* (private objects are invisible
+without a login anyway) and verified as soon as the key is there: at login for the objects
+already loaded, at load time while logged in, and before any unseal. A record that fails
+is dropped from the object set (its handles become invalid) with one ERROR line naming the
+record; it is not read again until another write changes it. Version-1 (legacy) private
+records open until the token is marked as accepting only authenticated records; the
+token rewrites them in version 2 when it can (see core/token.py).
+
+A record that vanished between the listing and the read (another process destroyed the
+object) is routine and logged at DEBUG only.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Protocol
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.attributes.template import resolve_schema
 from tokenport.ck import CKA
-from tokenport.errors import PKCS11Error
+from tokenport.errors import ObjectHandleInvalid, PKCS11Error
 from tokenport.objects.model import TokenObject
-from tokenport.ports.storage import ObjectStore, StoredEntry
-from tokenport.storage_format import RecordCorrupt, decode_object, encode_object
+from tokenport.ports.storage import ObjectStore, RevisionMismatch, StoredEntry
+from tokenport.storage_format import DecodedObject, RecordCorrupt, decode_record, encode_object
 
 log = logging.getLogger("tokenport")
 
 INDEXED = (int(CKA.LABEL), int(CKA.ID), int(CKA.CLASS))
 
-Sealer = Callable[[TokenObject, int, AttrValue], bytes]
 WriteObserver = Callable[[], int | None]
+
+
+class RecordKeeper(Protocol):
+    """What the objects of a token need from the token (core/token.py) for private records."""
+
+    def key_available(self) -> bool:
+        """The master key is in memory (someone is logged in)."""
+        ...
+
+    def authenticated_only(self) -> bool | None:
+        """The token's mark: True if it refuses version-1 private records (None: not known
+        until the user logs in)."""
+        ...
+
+    def seal(self, obj: TokenObject, attr: int, value: AttrValue) -> bytes:
+        """A version-2 sealed value (needs the master key)."""
+        ...
+
+    def unseal(self, obj: TokenObject, attr: int) -> AttrValue:
+        """The clear value of a sealed attribute (kept in ``obj.attrs`` until logout)."""
+        ...
+
+    def encode_private(
+        self, uid: str, attrs: Mapping[int, AttrValue], sealed: Mapping[int, bytes]
+    ) -> bytes:
+        """The authenticated version-2 record of a private object (needs the master key)."""
+        ...
+
+    def verify(self, uid: str, digest: bytes, auth: bytes) -> None:
+        """Check a private record's authentication; RecordCorrupt if it fails."""
+        ...
 
 
 class TokenObjects:
@@ -36,18 +80,21 @@ class TokenObjects:
         self,
         store: ObjectStore,
         prefix: bytes,
-        seal: Sealer,
+        keeper: RecordKeeper,
         after_write: WriteObserver,
     ) -> None:
         self._store = store
         self._prefix = prefix
-        self._seal = seal
+        self._keeper = keeper
         self._after_write = after_write
         self._objects: dict[str, TokenObject] = {}
         self._index: dict[int, dict[AttrValue, set[str]]] = {a: {} for a in INDEXED}
         self._indexed_values: dict[str, tuple[AttrValue | None, ...]] = {}
         self._loaded = False
         self._listing: list[StoredEntry] | None = None
+        self._pending: dict[str, tuple[bytes, bytes]] = {}  # uid -> (digest, auth), unverified
+        self._legacy: set[str] = set()  # private objects read from version-1 records
+        self._rejected: dict[str, int] = {}  # uid -> revision of a record found damaged
 
     # -- synchronisation with the store ------------------------------------------------
 
@@ -60,12 +107,16 @@ class TokenObjects:
         for entry in listing:
             uid = entry.label[len(self._prefix):].decode("ascii", "replace")
             present.add(uid)
+            if self._rejected.get(uid) == entry.revision:
+                continue  # known damaged, unchanged since: reported once
             cached = self._objects.get(uid)
             if cached is None or cached.revision != entry.revision:
                 self._load(uid, entry)
         for uid, obj in list(self._objects.items()):
             if obj.owner_session is None and uid not in present:
                 self._drop(uid)
+        for uid in [uid for uid in self._rejected if uid not in present]:
+            del self._rejected[uid]
 
     def ensure_loaded(self) -> None:
         if self._loaded:
@@ -80,22 +131,109 @@ class TokenObjects:
     def _load(self, uid: str, entry: StoredEntry) -> None:
         try:
             data, _private = self._store.get_object_value(entry.handle)
-        except PKCS11Error as exc:  # damaged, or destroyed by another process meanwhile
-            log.error("skipping unreadable object record %r: %s", entry.label, exc)
+        except ObjectHandleInvalid:  # destroyed by another process since the listing
+            log.debug("object record %r vanished before it was read", entry.label)
+            self._drop(uid)
+            return
+        except PKCS11Error as exc:  # the backend found it damaged
+            self._reject(uid, entry.label, entry.revision, str(exc))
             return
         try:
-            attrs, sealed = decode_object(data)
-            schema = resolve_schema(attrs)
+            decoded = decode_record(data)
+            schema = resolve_schema(decoded.attrs)
+            if decoded.private:
+                self._admit(uid, decoded)
         except (RecordCorrupt, PKCS11Error) as exc:
-            log.error("skipping unreadable object record %r: %s", entry.label, exc)
+            self._reject(uid, entry.label, entry.revision, str(exc))
             return
         finally:
             self._store.get_object_value_cleanup(data)
-        if uid in self._objects:
-            self._drop(uid)
-        obj = TokenObject(uid=uid, schema=schema, attrs=attrs, sealed=sealed, revision=entry.revision)
+        self._drop(uid)
+        obj = TokenObject(uid=uid, schema=schema, attrs=decoded.attrs, sealed=decoded.sealed,
+                          revision=entry.revision)
         self._objects[uid] = obj
         self._add_index(obj)
+        if decoded.legacy:
+            self._legacy.add(uid)
+        elif decoded.auth is not None and not self._keeper.key_available():
+            self._pending[uid] = (decoded.digest, decoded.auth)
+
+    def _admit(self, uid: str, decoded: DecodedObject) -> None:
+        """May this private record join the object set? (Verified now if the key is here.)"""
+        if decoded.legacy:
+            if self._keeper.authenticated_only():
+                raise RecordCorrupt("private record without authentication (version 1) on a "
+                                    "token that accepts only authenticated records")
+            return
+        if decoded.auth is not None and self._keeper.key_available():
+            self._keeper.verify(uid, decoded.digest, decoded.auth)
+
+    def _reject(self, uid: str, label: bytes, revision: int, reason: str) -> None:
+        """Drop a damaged record's object, saying so once per revision (no secret in it)."""
+        self._drop(uid)
+        if self._rejected.get(uid) != revision:
+            log.error("skipping unreadable object record %r: %s", label, reason)
+        self._rejected[uid] = revision
+
+    # -- authenticity once the master key is here --------------------------------------
+
+    def key_arrived(self) -> None:
+        """A login brought the master key: verify every pending private record, and refuse
+        version-1 private records if the token accepts only authenticated ones."""
+        for uid, (digest, auth) in list(self._pending.items()):
+            obj = self._objects.get(uid)
+            try:
+                self._keeper.verify(uid, digest, auth)
+            except RecordCorrupt as exc:
+                self._reject(uid, self._label(uid), obj.revision if obj else -1, str(exc))
+        self._pending.clear()
+        if self._keeper.authenticated_only():
+            for uid in list(self._legacy):
+                obj = self._objects.get(uid)
+                self._reject(uid, self._label(uid), obj.revision if obj else -1,
+                             "private record without authentication (version 1) on a token "
+                             "that accepts only authenticated records")
+
+    def require_authentic(self, obj: TokenObject) -> None:
+        """Before an unseal or a write: verify ``obj`` if it is still pending (RecordCorrupt
+        after dropping it if it fails)."""
+        pending = self._pending.pop(obj.uid, None)
+        if pending is None:
+            return
+        try:
+            self._keeper.verify(obj.uid, *pending)
+        except RecordCorrupt as exc:
+            self._reject(obj.uid, self._label(obj.uid), obj.revision, str(exc))
+            raise
+
+    def is_legacy(self, uid: str) -> bool:
+        """Was this private object read from a version-1 record (not yet rewritten)?"""
+        return uid in self._legacy
+
+    def migrate_legacy(self) -> int:
+        """Rewrite every version-1 private record in version 2 (the user is logged in);
+        returns how many remain (another process wrote one meanwhile, or a write failed).
+
+        Each rewrite is a compare-and-swap on the revision read, so a concurrent change by
+        another process is never overwritten. A legacy record whose sealed values fail their
+        integrity check is dropped (damaged), not rewritten.
+        """
+        self.ensure_loaded()
+        for uid in sorted(self._legacy):
+            obj = self._objects.get(uid)
+            if obj is None:
+                self._legacy.discard(uid)
+                continue
+            try:
+                self._persist(obj, expected_revision=obj.revision)
+            except RecordCorrupt as exc:
+                self._reject(uid, self._label(uid), obj.revision, str(exc))
+            except RevisionMismatch:
+                log.debug("object record %r changed while being migrated", self._label(uid))
+            except PKCS11Error as exc:
+                log.warning("could not rewrite object record %r in the authenticated format: "
+                            "%s", self._label(uid), exc)
+        return len(self._legacy)
 
     # -- queries -----------------------------------------------------------------------
 
@@ -158,11 +296,15 @@ class TokenObjects:
     def remove_all_stored(self) -> None:
         """Destroy every token object (C_InitToken on an initialized token)."""
         for entry in self._store.enumerate_objects(self._prefix):
-            self._store.destroy_object(entry.handle)
+            try:
+                self._store.destroy_object(entry.handle)
+            except ObjectHandleInvalid:
+                continue  # destroyed by another process meanwhile
             self._after_write()
         for uid, obj in list(self._objects.items()):
             if obj.owner_session is None:
                 self._drop(uid)
+        self._rejected.clear()
 
     def drop_session_objects(self, session: int | None = None) -> None:
         """Forget the session objects of ``session`` (all sessions when None)."""
@@ -175,19 +317,30 @@ class TokenObjects:
             if obj.is_private:
                 obj.forget_secrets()
 
-    def _persist(self, obj: TokenObject) -> None:
-        sealed = dict(obj.sealed)
-        clear = dict(obj.attrs)
+    def _persist(self, obj: TokenObject, expected_revision: int | None = None) -> None:
+        """Write a token object: a private one sealed and authenticated (version 2), which
+        needs the master key; a version-1 record's sealed values are re-sealed on the way."""
         if obj.is_private:
-            for attr in obj.schema.secret_attributes():
+            self.require_authentic(obj)
+            legacy = obj.uid in self._legacy
+            if legacy:
+                for attr in obj.sealed:
+                    if attr not in obj.attrs:
+                        self._keeper.unseal(obj, attr)
+            sealed = {} if legacy else dict(obj.sealed)
+            clear = dict(obj.attrs)
+            for attr in obj.schema.secret_attributes() | set(obj.sealed):
                 if attr in clear and attr not in sealed:
-                    sealed[attr] = self._seal(obj, attr, clear[attr])
+                    sealed[attr] = self._keeper.seal(obj, attr, clear[attr])
                 clear.pop(attr, None)
+            record = self._keeper.encode_private(obj.uid, clear, sealed)
         else:
             sealed = {}
-        record = encode_object(clear, sealed)
-        self._store.save_object(self._label(obj.uid), record, private=obj.is_private)
+            record = encode_object(obj.attrs, sealed)
+        self._store.save_object(self._label(obj.uid), record, private=obj.is_private,
+                                expected_revision=expected_revision)
         obj.sealed = sealed
+        self._legacy.discard(obj.uid)
         revision = self._after_write()
         obj.revision = revision if revision is not None else -1
 
@@ -196,6 +349,8 @@ class TokenObjects:
 
     def _drop(self, uid: str) -> None:
         self._remove_index(uid)
+        self._pending.pop(uid, None)
+        self._legacy.discard(uid)
         obj = self._objects.pop(uid, None)
         if obj is not None:
             obj.cache.clear()
