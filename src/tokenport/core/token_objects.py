@@ -305,6 +305,8 @@ class TokenObjects:
             if obj.owner_session is None:
                 self._drop(uid)
         self._rejected.clear()
+        if not self._loaded:
+            self._listing = []  # the listing kept for the first load named what is gone
 
     def drop_session_objects(self, session: int | None = None) -> None:
         """Forget the session objects of ``session`` (all sessions when None)."""

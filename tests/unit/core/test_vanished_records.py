@@ -118,3 +118,24 @@ def test_a_damaged_record_is_an_error_once(
     lines = [m for m in errors(caplog) if repr(entry.label) in m]
     assert len(lines) == 1 and "truncated" in lines[0]
     reader.finalize()
+
+
+def test_reinitializing_a_token_never_read_does_not_look_for_its_old_objects(
+    config: Config, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Found by the fuzzer: C_Initialize, C_InitToken on an initialized token, then a search
+    read the records C_InitToken had just destroyed (the listing kept for the first load)."""
+    store = MemoryObjectStore()
+    first = new_module(config, store)
+    first.init_token(0, SO_PIN, b"reinit".ljust(32))
+    session = first.open_session(0, RW)
+    data_object(first, session, b"old")
+    first.finalize()
+
+    caplog.set_level(logging.DEBUG, logger="tokenport")
+    second = new_module(config, store)
+    second.init_token(0, SO_PIN, b"reinit".ljust(32))
+    session = second.open_session(0, RW)
+    assert find(second, session, []) == []
+    assert [r.getMessage() for r in caplog.records if "record" in r.getMessage()] == []
+    second.finalize()
