@@ -14,10 +14,12 @@ from tokenport.cli.common import (
     pin_options,
     read_pin,
     reports_errors,
+    token_state,
     user_session,
 )
 from tokenport.cli.keys import CURVES
 from tokenport.cli.objects import describe, find
+from tokenport.core.info import TokenInfo
 from tokenport.mechanisms.params import Mechanism
 
 MECHANISM_FLAGS = (
@@ -81,14 +83,14 @@ def quickstart_command(label: str, so_pin: str | None, so_pin_env: str | None, s
     from tokenport.abi import module_path
 
     with opened_module() as module:
-        slot = next((s for s in module.get_slot_list(True)
-                     if module.get_token_info(s).flags & CKF.TOKEN_INITIALIZED
-                     and module.get_token_info(s).label == label), None)
+        states = {s: token_state(module, s) for s in module.get_slot_list(True)}
+        healthy = {s: i for s, i in states.items() if isinstance(i, TokenInfo)}
+        slot = next((s for s, i in healthy.items()
+                     if i.flags & CKF.TOKEN_INITIALIZED and i.label == label), None)
         user = read_pin("user", pin, pin_env, pin_file, confirm=slot is None)
         if slot is None:
             so = read_pin("so", so_pin, so_pin_env, so_pin_file, confirm=True)
-            slot = next(s for s in module.get_slot_list(True)
-                        if not module.get_token_info(s).flags & CKF.TOKEN_INITIALIZED)
+            slot = next(s for s, i in healthy.items() if not i.flags & CKF.TOKEN_INITIALIZED)
             module.init_token(slot, so, label.encode().ljust(32))
             with user_session(module, slot, so, CKU.SO) as session:
                 module.init_pin(session, user)

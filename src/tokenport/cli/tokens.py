@@ -160,8 +160,7 @@ def token_delete(slot: int | None, token_name: str | None, yes: bool) -> None:
 
 def _repair(module: Module, serial: str, so_pin: bytes, label: str | None,
             dry_run: bool) -> RepairReport:
-    # The directory is the Module's (no public Module call repairs a token record).
-    return module._dir().repair_token(serial, so_pin, label, dry_run=dry_run)
+    return module.repair_token(serial, so_pin, label, dry_run=dry_run)
 
 
 @token_group.command("repair")

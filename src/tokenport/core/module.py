@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from tokenport import __version__
 from tokenport.ck import CKF, CKS, CKU, CRYPTOKI_VERSION
 from tokenport.core.crypto_calls import CryptoCalls
-from tokenport.core.directory import TokenDirectory
+from tokenport.core.directory import RepairReport, TokenDirectory
 from tokenport.core.handles import HandleTable
 from tokenport.core.info import (
     LibraryInfo,
@@ -297,6 +297,7 @@ class Module(ObjectCalls, CryptoCalls):
         token = directory.token_in_slot(slot_id)
         if token is None:
             raise TokenNotRecognized("the token in this slot is not initialized")
+        token.check_usable()  # a damaged token (core/directory.py): CKR_DEVICE_ERROR
         read_write = bool(flags & CKF.RW_SESSION)
         if token.logged_in == CKU.SO and not read_write:
             raise SessionReadWriteSoExists()
@@ -393,3 +394,12 @@ class Module(ObjectCalls, CryptoCalls):
         if any(s.token is token for s in self._sessions.values()):
             raise SessionExists("close all sessions of the token first")
         directory.delete_token(token)
+
+    @synchronized
+    def repair_token(self, serial: str, so_pin: bytes, label: str | None = None, *,
+                     dry_run: bool = False) -> RepairReport:
+        """Give a damaged token a new record with a new SO PIN (tokenport extension; see
+        TokenDirectory.repair_token): public objects are kept, private ones are lost."""
+        directory = self._dir()
+        directory.refresh()
+        return directory.repair_token(serial, so_pin, label, dry_run=dry_run)
