@@ -11,20 +11,26 @@ The model is the part of NOR flash a flash translation layer has to live with:
   programmed before it survives a host crash.
 
 ``program`` and ``erase`` are the only two calls that change the image, so a subclass can
-cut the power after any byte or word (tests/crash does). Reads come from a shared memory
-map of the file, so a store in another process sees programmed bytes at once.
+cut the power after any byte or word (tests/crash does). Reads are ``pread`` calls on the
+image file (a store in another process sees programmed bytes at once, through the page
+cache). The image is deliberately not memory-mapped: a mapped file that another process
+truncates kills the mapping process with SIGBUS on its next access, which no check can
+rule out in between; a ``pread`` past the end just comes back short, which is reported as
+``FlashError`` (the store turns it into CKR_DEVICE_ERROR). Writes check the image's size
+first, so a truncated image is never silently extended with a hole either.
 
-The image file is created with mode 0600 (its directory, if created, 0700), filled with
-0xFF and fsync'ed under a temporary name, then linked into place, so no process ever sees
-a half-created image.
+The image file is created with mode 0600 (its directory and missing parents, if created,
+0700, whatever the umask), filled with 0xFF and fsync'ed under a temporary name, then
+linked into place, so no process ever sees a half-created image.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
 import secrets
 from pathlib import Path
+
+from tokenport.backends.storage_paths import FileIdentity, make_private_dirs
 
 ERASED = 0xFF
 _FILL_CHUNK = 1 << 20
@@ -49,7 +55,7 @@ class NorFlash:
         self.sector_size = sector_size
         self.size = sectors * sector_size
         self._fd: int | None = None
-        self._map: mmap.mmap | None = None
+        self._identity: FileIdentity | None = None
 
     def __repr__(self) -> str:
         return f"NorFlash({str(self.path)!r}, {self.sectors}, {self.sector_size})"
@@ -69,29 +75,40 @@ class NorFlash:
             created = self._create()
         fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
         try:
-            size = os.fstat(fd).st_size
-            if size != self.size:
-                raise FlashError(
-                    f"flash image {self.path} is {size} bytes; the configured geometry"
-                    f" ({self.sectors} sectors of {self.sector_size} bytes) needs {self.size}"
-                )
-            self._map = mmap.mmap(fd, self.size, mmap.MAP_SHARED, mmap.PROT_READ)
+            identity = FileIdentity.of_fd(self.path, fd)
+            self._check_size(os.fstat(fd).st_size)
         except BaseException:
             os.close(fd)
             raise
-        self._fd = fd
+        self._fd, self._identity = fd, identity
         return created
+
+    def verify(self) -> None:
+        """FlashError unless the image path still names the open image file (not deleted,
+        not replaced by another file) and it still has the size of its geometry. One
+        ``stat``; the store calls it before every operation. (A device model that keeps
+        no image file overrides it with its own health check.)"""
+        identity = self._identity
+        if identity is None:
+            raise FlashError("flash is not open")
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            raise FlashError(f"flash image {self.path} was deleted") from None
+        if not identity.same(info):
+            raise FlashError(f"flash image {self.path} was replaced by another file")
+        self._check_size(info.st_size)
+
+    def _check_size(self, size: int) -> None:
+        if size != self.size:
+            raise FlashError(
+                f"flash image {self.path} is {size} bytes; the configured geometry"
+                f" ({self.sectors} sectors of {self.sector_size} bytes) needs {self.size}"
+            )
 
     def _create(self) -> bool:
         directory = self.path.parent
-        if not directory.is_dir():
-            directory.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                directory.mkdir(mode=0o700)
-            except FileExistsError:
-                pass
-            else:
-                os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+        make_private_dirs(directory)
         tmp = directory / f".{self.path.name}.{secrets.token_hex(6)}.new"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
@@ -121,10 +138,7 @@ class NorFlash:
                 pass
 
     def close(self) -> None:
-        mapping, self._map = self._map, None
-        fd, self._fd = self._fd, None
-        if mapping is not None:
-            mapping.close()
+        fd, self._fd, self._identity = self._fd, None, None
         if fd is not None:
             os.close(fd)
 
@@ -135,9 +149,20 @@ class NorFlash:
     # -- the device --------------------------------------------------------------------
 
     def read(self, offset: int, length: int) -> bytes:
+        """``length`` bytes at ``offset``; FlashError when the image file ended before
+        them (it was truncated behind our back)."""
         self._check(offset, length)
-        assert self._map is not None
-        return self._map[offset : offset + length]
+        assert self._fd is not None
+        data = os.pread(self._fd, length, offset)
+        while len(data) < length:
+            more = os.pread(self._fd, length - len(data), offset + len(data))
+            if not more:
+                raise FlashError(
+                    f"flash image {self.path} ends at {offset + len(data)} bytes; the"
+                    f" configured geometry needs {self.size} (was it truncated?)"
+                )
+            data += more
+        return data
 
     def program(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         """Clear bits: afterwards the flash holds ``data`` at ``offset``."""
@@ -166,13 +191,15 @@ class NorFlash:
     def _write(self, offset: int, data: bytes) -> None:
         if self._fd is None:
             raise FlashError("flash is not open")
+        # A pwrite past the end of a truncated image would extend it with a hole: never.
+        self._check_size(os.fstat(self._fd).st_size)
         view = memoryview(data)
         while view:
             written = os.pwrite(self._fd, view, offset)
             view, offset = view[written:], offset + written
 
     def _check(self, offset: int, length: int) -> None:
-        if self._map is None:
+        if self._fd is None:
             raise FlashError("flash is not open")
         if offset < 0 or length < 0 or offset + length > self.size:
             raise FlashError(f"range {offset:#x}+{length} is outside the flash")

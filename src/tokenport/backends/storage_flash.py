@@ -41,12 +41,24 @@ Several processes
     The lock-and-counter file ``<image>.lock`` (``store_lock``): writers hold it exclusively
     for a whole operation, readers take it shared while they read record bytes. When the
     counter's ``serial`` changed, a process catches up: it scans only what others appended,
-    or the whole image after a garbage collection. ``generation()`` is one pread.
+    or the whole image after a garbage collection. ``generation()`` is one pread (and
+    the two ``stat`` calls that check the image and the lock file, see below).
 
 Errors (translated here, once)
-    A full store -> ``DeviceMemory`` (nothing written); I/O errors and images that are not
-    tokenport flash images or have another geometry -> ``DeviceError``; an unknown handle
-    -> ``ObjectHandleInvalid``.
+    A full store or disk -> ``DeviceMemory`` (the store is as it was); I/O errors and
+    images that are not tokenport flash images or have another geometry -> ``DeviceError``;
+    an unknown handle -> ``ObjectHandleInvalid``.
+
+A damaged or vanished image (issue 9)
+    The image is read with ``pread``, never memory-mapped (``flash_image``), so an image
+    that shrinks under an open store cannot kill the process. Before every operation the
+    store checks, with one ``stat``, that the image path still names the file it opened
+    and that its size still matches the geometry; if the image was truncated, deleted or
+    replaced, every call raises ``DeviceError`` and nothing is written, until the store is
+    closed and opened again. A write session on an image that was made read-only
+    (permissions) is refused with ``DeviceError`` before anything is written. A failed
+    write leaves at worst an uncommitted record, which every mount ignores: the store reads
+    as it was.
 """
 
 from __future__ import annotations
@@ -89,6 +101,7 @@ from tokenport.backends.pal_args import (
     check_prefix,
     labels_with_prefix,
 )
+from tokenport.backends.storage_paths import writable
 from tokenport.backends.store_lock import MetaFile, MetaState, fresh_serial
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
@@ -167,7 +180,7 @@ class FlashObjectStore(FlashWriter):
     # -- the PAL ------------------------------------------------------------------------
 
     def initialize(self) -> None:
-        with self._lock:
+        with self._lock, self._guard("open"):
             self._ready()
 
     def save_object(
@@ -286,16 +299,19 @@ class FlashObjectStore(FlashWriter):
             return result
 
     def generation(self) -> int:
-        # The hot path (the core asks before many calls): one pread, no context managers.
+        # The hot path (the core asks before many calls): two stats (_ready checks that
+        # the files are still there) and one pread, no context managers.
         with self._lock:
-            if not self._flash.is_open or self._pid != os.getpid():
+            try:
                 self._ready()
-            with self._guard("read generation"):
                 generation = self._meta.read_generation()
                 if generation is not None:
                     return generation
                 self._view()  # a writer is at work or died at work: wait, or repair
                 return self._max_seq
+            except (OSError, FlashError) as exc:
+                self._serial = None
+                raise self._device_error(exc, "read generation") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -369,6 +385,12 @@ class FlashObjectStore(FlashWriter):
         if self._closed:
             raise errors.DeviceError(f"tokenport store {self._image}: used after close()")
         if self._flash.is_open:
+            # Every operation: the image must still be the file we opened, at its full
+            # size (else FlashError: DeviceError, and nothing touches it); the lock file
+            # is followed if someone replaced it (store_lock).
+            self._flash.verify()
+            if self._meta.follow_path():
+                self._serial = None
             return
         try:
             self._flash.open(create=not self._read_only)
@@ -428,6 +450,10 @@ class FlashObjectStore(FlashWriter):
         """A write session: exclusive lock, current (repaired) view, counter updated."""
         if self._read_only:
             raise errors.DeviceError(f"tokenport store {self._image}: opened read-only")
+        if not writable(self._image):  # made read-only while open: as a read-only mount
+            raise errors.DeviceError(
+                f"tokenport store {self._image}: the image is read-only; nothing written"
+            )
         with self._meta.exclusive():
             state = self._meta.read()
             if state is None:  # a new store, or a lost lock file: the image tells
@@ -493,10 +519,17 @@ class FlashObjectStore(FlashWriter):
             yield
         except (OSError, FlashError) as exc:
             self._serial = None
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise errors.DeviceError(
-                f"tokenport store {self._image}: {action} failed: {reason}"
-            ) from exc
+            raise self._device_error(exc, action) from exc
+
+    def _device_error(self, exc: OSError | FlashError, action: str) -> errors.PKCS11Error:
+        """The one translation of I/O failures: a full disk (the image file of a sparse or
+        copy-on-write file system) is DeviceMemory, everything else DeviceError."""
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return errors.DeviceMemory(
+                f"tokenport store {self._image}: {action}: the disk is full ({reason})"
+            )
+        return errors.DeviceError(f"tokenport store {self._image}: {action} failed: {reason}")
 
     # -- mount ---------------------------------------------------------------------------
 
