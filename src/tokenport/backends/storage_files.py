@@ -69,6 +69,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 import struct
 import threading
 import zlib
@@ -108,7 +109,8 @@ NAME_LABEL_MAX = 100  # longer labels are named by their hash
 _HEADER = struct.Struct("<4sB3xQQII")  # magic, flags, handle, revision, label len, data len
 _CRC = struct.Struct("<I")
 _NAME = re.compile(r"([0-9a-f]{1,16})\.([0-9a-f]{1,16})\.((?:[0-9a-f]{2})+|_[0-9a-f]{64})\.obj")
-_OPEN_READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
+# O_NONBLOCK: a FIFO put where a record belongs must not block the host forever
+_OPEN_READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
@@ -276,7 +278,13 @@ class FileObjectStore:
                     break
                 entry = self._index[label]
                 try:
-                    raw = self._read(entry.name)
+                    got_handle, got_revision, got_label, data, private = decode_record(
+                        self._read(entry.name)
+                    )
+                    if (got_handle, got_revision, got_label) != (
+                        entry.handle, entry.revision, entry.label
+                    ):
+                        raise _Corrupt("header does not match the file name")
                 except FileNotFoundError:
                     # Replaced or destroyed by another process since our last look (the
                     # counter moved), or deleted behind the store's back (it did not).
@@ -284,12 +292,6 @@ class FileObjectStore:
                     self._serial = None
                     self._view()
                     continue
-                try:
-                    got_handle, got_revision, got_label, data, private = decode_record(raw)
-                    if (got_handle, got_revision, got_label) != (
-                        entry.handle, entry.revision, entry.label
-                    ):
-                        raise _Corrupt("header does not match the file name")
                 except _Corrupt as exc:
                     self._quarantine(entry, str(exc))
                     raise errors.DeviceError(
@@ -652,8 +654,12 @@ class FileObjectStore:
     # -- files ---------------------------------------------------------------------------
 
     def _read(self, name: str) -> bytes:
+        """A record file's bytes; _Corrupt when it is not a regular file (a FIFO or a
+        device in its place would block or never end)."""
         fd = os.open(name, _OPEN_READ, dir_fd=self._dirfd())
         with os.fdopen(fd, "rb", buffering=0) as file:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise _Corrupt("not a regular file")
             return file.read()
 
     def _put(self, name: str, content: bytes) -> None:

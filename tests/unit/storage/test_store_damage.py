@@ -53,13 +53,15 @@ def main_file(backend: str, home: Path) -> Path:
 
 
 def in_child(check: Callable[[], None]) -> None:
-    """Run ``check`` in a forked child: the test fails (instead of pytest dying) when the
-    child is killed by a signal, and shows the child's traceback when it fails."""
+    """Run ``check`` in a forked child: the test fails (instead of pytest dying or hanging)
+    when the child is killed by a signal or runs for a minute, and shows the child's
+    traceback when it fails."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
         os.close(read_end)
         status, message = 0, b""
+        signal.alarm(60)  # a hang fails the test too (killed by SIGALRM)
         try:
             check()
         except BaseException:  # noqa: BLE001 - any failure goes to the parent
@@ -276,6 +278,27 @@ def test_files_record_deleted_outside_tokenport_is_a_device_error(tmp_path: Path
     assert store.find_object(b"a") is None  # then it is absent
     assert store.get_object_value(keep) == (b"2", False)
     store.close()
+
+
+def test_files_record_replaced_by_a_fifo_never_blocks(tmp_path: Path) -> None:
+    def scenario() -> None:
+        where = tmp_path / "objects"
+        store = FileObjectStore(where)
+        handle = store.save_object(b"a", b"1")
+        long_label = b"L" * 200  # named by its hash: the file is read to learn its label
+        store.save_object(long_label, b"2")
+        store.close()
+        for name in [n for n in os.listdir(where) if n.endswith(".obj")]:
+            os.unlink(where / name)
+            os.mkfifo(where / name)
+        store = FileObjectStore(where)
+        assert store.find_object(long_label) is None  # skipped: not a record
+        with pytest.raises(errors.DeviceError, match="not a regular file"):
+            store.get_object_value(handle)
+        assert store.enumerate_objects() == []
+        store.close()
+
+    in_child(scenario)
 
 
 def test_files_record_destroyed_by_another_process_is_not_damage(tmp_path: Path) -> None:
