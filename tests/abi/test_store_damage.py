@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,40 @@ def test_damaged_store_gives_device_error(
     assert int(values["create"], 16) == CKR.DEVICE_ERROR, proc.stdout + proc.stderr[-3000:]
     assert int(values["again"], 16) == CKR.DEVICE_ERROR, proc.stdout + proc.stderr[-3000:]
     assert int(values["finalize"], 16) == CKR.OK
+
+
+PRIVATE_HOME = r"""
+import os
+os.umask(UMASK)
+from tokenport.abi import module_path
+from tests.abi.p11ctypes import P11
+from tests.abi.helpers import SO_PIN, first_slot
+
+p11 = P11(module_path())
+assert p11.C_Initialize(None) == 0
+slot = first_slot(p11)
+assert p11.C_InitToken(slot, SO_PIN, len(SO_PIN), b"modes".ljust(32)) == 0
+assert p11.C_Finalize(None) == 0
+print("OK")
+"""
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000], ids=oct)
+@pytest.mark.parametrize("backend", ["sqlite", "files", "flash"])
+def test_store_directory_is_private_whatever_the_umask(
+    backend: str, umask: int, module_path: str, tmp_path: Path
+) -> None:
+    """Issue 9, item 7, through the module: a TOKENPORT_HOME that does not exist yet (nor
+    its parent) is created 0700 with everything in it private (the files backend's store
+    directory used to get 0755, or 0777 with umask 0)."""
+    home = tmp_path / "new-parent" / "home"
+    conf = tmp_path / "tokenport.toml"
+    conf.write_text(f'[store]\nbackend = "{backend}"\n')
+    env = dict(os.environ, TOKENPORT_CONF=str(conf), TOKENPORT_HOME=str(home))
+    proc = run_python(PRIVATE_HOME.replace("UMASK", oct(umask)), env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == "OK", proc.stdout + proc.stderr
+    modes = {str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode)
+             for p in [home.parent, home, *home.rglob("*")]}
+    wrong = {name: oct(mode) for name, mode in modes.items()
+             if mode != (0o700 if (tmp_path / name).is_dir() else 0o600)}
+    assert not wrong, wrong
