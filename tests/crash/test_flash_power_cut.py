@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tokenport.backends import flash_format, storage_flash
+from tokenport.backends import flash_format, flash_writer
 from tokenport.backends.flash_image import NorFlash
 from tokenport.backends.storage_flash import FlashObjectStore
 
@@ -329,7 +329,7 @@ def test_power_cut_in_a_garbage_collection_step(
     scenario = Scenario(kind, build, _gc_step(kind == "wear-move"), b"", None)
     harness = Harness(tmp_path, scenario)
     if kind == "wear-move":  # any lag now makes the step move the least-worn sector
-        monkeypatch.setattr(storage_flash, "WEAR_SPREAD", 0)
+        monkeypatch.setattr(flash_writer, "WEAR_SPREAD", 0)
     total, erases = harness.measure(1)
     assert erases == 1 and total > 60, (total, erases)  # copies, then one erase
     tried = 0

@@ -12,15 +12,16 @@ The model is the part of NOR flash a flash translation layer has to live with:
 
 ``program`` and ``erase`` are the only two calls that change the image, so a subclass can
 cut the power after any byte or word (tests/crash does). Reads are ``pread`` calls on the
-file, so a store in another process sees programmed bytes at once. The image is never
-memory-mapped: a file truncated by someone else would kill the process with SIGBUS on the
-next access to a mapped page. Instead a short read, an image whose size changed, or a path
-that now names another file (replaced, deleted) raise FlashError before anything is
-written, which the store reports as CKR_DEVICE_ERROR.
+image file (a store in another process sees programmed bytes at once, through the page
+cache). The image is deliberately not memory-mapped: a mapped file that another process
+truncates kills the mapping process with SIGBUS on its next access, which no check can
+rule out in between; a ``pread`` past the end just comes back short, which is reported as
+``FlashError`` (the store turns it into CKR_DEVICE_ERROR). Writes check the image's size
+first, so a truncated image is never silently extended with a hole either.
 
-The image file is created with mode 0600 (its directory, if created, 0700), filled with
-0xFF and fsync'ed under a temporary name, then linked into place, so no process ever sees
-a half-created image.
+The image file is created with mode 0600 (its directory and missing parents, if created,
+0700, whatever the umask), filled with 0xFF and fsync'ed under a temporary name, then
+linked into place, so no process ever sees a half-created image.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import os
 import secrets
 from pathlib import Path
 
-from tokenport.backends.private_dirs import make_private_dir
+from tokenport.backends.storage_paths import FileIdentity, make_private_dirs
 
 ERASED = 0xFF
 _FILL_CHUNK = 1 << 20
@@ -54,7 +55,7 @@ class NorFlash:
         self.sector_size = sector_size
         self.size = sectors * sector_size
         self._fd: int | None = None
-        self._identity: tuple[int, int] | None = None
+        self._identity: FileIdentity | None = None
 
     def __repr__(self) -> str:
         return f"NorFlash({str(self.path)!r}, {self.sectors}, {self.sector_size})"
@@ -74,22 +75,40 @@ class NorFlash:
             created = self._create()
         fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
         try:
-            info = os.fstat(fd)
-            if info.st_size != self.size:
-                raise FlashError(
-                    f"flash image {self.path} is {info.st_size} bytes; the configured geometry"
-                    f" ({self.sectors} sectors of {self.sector_size} bytes) needs {self.size}"
-                )
+            identity = FileIdentity.of_fd(self.path, fd)
+            self._check_size(os.fstat(fd).st_size)
         except BaseException:
             os.close(fd)
             raise
-        self._fd = fd
-        self._identity = (info.st_dev, info.st_ino)
+        self._fd, self._identity = fd, identity
         return created
+
+    def verify(self) -> None:
+        """FlashError unless the image path still names the open image file (not deleted,
+        not replaced by another file) and it still has the size of its geometry. One
+        ``stat``; the store calls it before every operation. (A device model that keeps
+        no image file overrides it with its own health check.)"""
+        identity = self._identity
+        if identity is None:
+            raise FlashError("flash is not open")
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            raise FlashError(f"flash image {self.path} was deleted") from None
+        if not identity.same(info):
+            raise FlashError(f"flash image {self.path} was replaced by another file")
+        self._check_size(info.st_size)
+
+    def _check_size(self, size: int) -> None:
+        if size != self.size:
+            raise FlashError(
+                f"flash image {self.path} is {size} bytes; the configured geometry"
+                f" ({self.sectors} sectors of {self.sector_size} bytes) needs {self.size}"
+            )
 
     def _create(self) -> bool:
         directory = self.path.parent
-        make_private_dir(directory)
+        make_private_dirs(directory)
         tmp = directory / f".{self.path.name}.{secrets.token_hex(6)}.new"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
@@ -119,8 +138,7 @@ class NorFlash:
                 pass
 
     def close(self) -> None:
-        fd, self._fd = self._fd, None
-        self._identity = None
+        fd, self._fd, self._identity = self._fd, None, None
         if fd is not None:
             os.close(fd)
 
@@ -131,10 +149,19 @@ class NorFlash:
     # -- the device --------------------------------------------------------------------
 
     def read(self, offset: int, length: int) -> bytes:
-        fd = self._check(offset, length)
-        data = os.pread(fd, length, offset)
-        if len(data) != length:
-            raise FlashError(f"flash image {self.path} shrank under the store")
+        """``length`` bytes at ``offset``; FlashError when the image file ended before
+        them (it was truncated behind our back)."""
+        self._check(offset, length)
+        assert self._fd is not None
+        data = os.pread(self._fd, length, offset)
+        while len(data) < length:
+            more = os.pread(self._fd, length - len(data), offset + len(data))
+            if not more:
+                raise FlashError(
+                    f"flash image {self.path} ends at {offset + len(data)} bytes; the"
+                    f" configured geometry needs {self.size} (was it truncated?)"
+                )
+            data += more
         return data
 
     def program(self, offset: int, data: bytes | bytearray | memoryview) -> None:
@@ -161,34 +188,18 @@ class NorFlash:
             raise FlashError("flash is not open")
         os.fdatasync(self._fd)
 
-    def verify(self) -> None:
-        """FlashError unless the open image is still the file at ``path``, whole: not
-        truncated, extended, replaced or deleted by someone else."""
+    def _write(self, offset: int, data: bytes) -> None:
         if self._fd is None:
             raise FlashError("flash is not open")
-        info = os.fstat(self._fd)
-        if info.st_size != self.size:
-            raise FlashError(
-                f"flash image {self.path} is now {info.st_size} bytes, not {self.size}"
-            )
-        try:
-            current = os.stat(self.path)
-        except FileNotFoundError:
-            raise FlashError(f"flash image {self.path} was deleted under the store") from None
-        if (current.st_dev, current.st_ino) != self._identity:
-            raise FlashError(f"flash image {self.path} was replaced under the store")
-
-    def _write(self, offset: int, data: bytes) -> None:
-        self.verify()  # never extend a shrunk image, nor write into a replaced one
-        fd = self._check(offset, len(data))
+        # A pwrite past the end of a truncated image would extend it with a hole: never.
+        self._check_size(os.fstat(self._fd).st_size)
         view = memoryview(data)
         while view:
-            written = os.pwrite(fd, view, offset)
+            written = os.pwrite(self._fd, view, offset)
             view, offset = view[written:], offset + written
 
-    def _check(self, offset: int, length: int) -> int:
+    def _check(self, offset: int, length: int) -> None:
         if self._fd is None:
             raise FlashError("flash is not open")
         if offset < 0 or length < 0 or offset + length > self.size:
             raise FlashError(f"range {offset:#x}+{length} is outside the flash")
-        return self._fd

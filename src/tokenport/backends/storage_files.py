@@ -3,7 +3,10 @@
 This is the layout of corePKCS11's POSIX PAL (one file per object) made safe for a general
 token: any number of labels, atomic replacement, several processes.
 
-Directory layout (the directory is created with mode 0700, every file with mode 0600)
+Directory layout (the directory and its missing parents are created with mode 0700, every
+file with mode 0600, whatever the umask; see storage_paths. The record directory is the
+backend's own: if it exists with group or other permissions, they are removed when the
+store opens. The store directory above it is left as the user made it.)
     ``<handle>.<revision>.<key>.obj``  one record; handle and revision in lower-case hex,
         ``key`` the label in lower-case hex when it is at most 100 bytes long (the name
         then stays under the 255-byte limit of common file systems), else ``_`` and the
@@ -47,6 +50,15 @@ Errors (translated here, once)
     ``DeviceError`` naming the directory; an unknown handle -> ``ObjectHandleInvalid``; a
     corrupt record is logged, moved to ``corrupt/`` (so it is skipped from then on) and that
     read raises ``DeviceError``. A failed write leaves the store as it was.
+
+A damaged or vanished store (issue 9)
+    Before every operation the store checks, with one ``stat`` of the lock file's path,
+    that its directory is still the one it opened: a directory deleted or replaced under a
+    running process gives ``DeviceError`` for every call (the store is never silently
+    recreated empty), until the store is closed and opened again. A lock file deleted or
+    replaced alone is followed (store_lock). A record file deleted outside tokenport (its
+    read fails while the counter says no writer ran) is a ``DeviceError`` for that read,
+    then absent. A write to a directory made read-only is refused before anything changes.
 """
 
 from __future__ import annotations
@@ -57,6 +69,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 import struct
 import threading
 import zlib
@@ -74,7 +87,13 @@ from tokenport.backends.pal_args import (
     check_prefix,
     labels_with_prefix,
 )
-from tokenport.backends.private_dirs import make_private_dir
+from tokenport.backends.storage_paths import (
+    FileIdentity,
+    make_private_dirs,
+    set_dir_mode,
+    tighten_private_dir,
+    writable,
+)
 from tokenport.backends.store_lock import MetaFile, MetaState, fresh_serial
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
@@ -90,7 +109,8 @@ NAME_LABEL_MAX = 100  # longer labels are named by their hash
 _HEADER = struct.Struct("<4sB3xQQII")  # magic, flags, handle, revision, label len, data len
 _CRC = struct.Struct("<I")
 _NAME = re.compile(r"([0-9a-f]{1,16})\.([0-9a-f]{1,16})\.((?:[0-9a-f]{2})+|_[0-9a-f]{64})\.obj")
-_OPEN_READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
+# O_NONBLOCK: a FIFO put where a record belongs must not block the host forever
+_OPEN_READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
@@ -178,6 +198,7 @@ class FileObjectStore:
         self._pid = os.getpid()
         self._meta = MetaFile(self._dir / META_NAME)
         self._dir_fd: int | None = None
+        self._dir_identity: FileIdentity | None = None
         self._closed = False
         self._reset_view()
 
@@ -200,7 +221,7 @@ class FileObjectStore:
     # -- the PAL ------------------------------------------------------------------------
 
     def initialize(self) -> None:
-        with self._lock:
+        with self._lock, self._guard("open"):
             self._ready()
 
     def save_object(
@@ -257,18 +278,20 @@ class FileObjectStore:
                     break
                 entry = self._index[label]
                 try:
-                    raw = self._read(entry.name)
-                except FileNotFoundError:
-                    # Replaced or destroyed by another process since our last look.
-                    self._serial = None
-                    self._view()
-                    continue
-                try:
-                    got_handle, got_revision, got_label, data, private = decode_record(raw)
+                    got_handle, got_revision, got_label, data, private = decode_record(
+                        self._read(entry.name)
+                    )
                     if (got_handle, got_revision, got_label) != (
                         entry.handle, entry.revision, entry.label
                     ):
                         raise _Corrupt("header does not match the file name")
+                except FileNotFoundError:
+                    # Replaced or destroyed by another process since our last look (the
+                    # counter moved), or deleted behind the store's back (it did not).
+                    self._vanished(entry)
+                    self._serial = None
+                    self._view()
+                    continue
                 except _Corrupt as exc:
                     self._quarantine(entry, str(exc))
                     raise errors.DeviceError(
@@ -277,6 +300,20 @@ class FileObjectStore:
                     ) from None
                 return data, private
         raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
+
+    def _vanished(self, entry: _Entry) -> None:
+        """DeviceError when the record file of ``entry`` is gone although no writer ran
+        since the index was built (every writer moves the counter first): someone deleted
+        it outside tokenport. The index is rebuilt on the next call."""
+        state = self._meta.read()
+        if state is not None and not state.dirty and state.serial == self._serial:
+            self._serial = None
+            log.error("tokenport store %s: record file %s was deleted outside tokenport",
+                      self._dir, entry.name)
+            raise errors.DeviceError(
+                f"tokenport store {self._dir}: record file {entry.name} was deleted"
+                " outside tokenport"
+            )
 
     def get_object_value_cleanup(self, data: bytes | bytearray) -> None:
         # Values are handed out as immutable bytes; a caller's mutable copy is zeroed.
@@ -324,9 +361,7 @@ class FileObjectStore:
         # The hot path (the core asks before many calls): one pread, no context managers.
         with self._lock:
             try:
-                if self._dir_fd is None or self._pid != os.getpid():
-                    with self._guard("open"):
-                        self._ready()
+                self._ready()  # opens on first use; checks the files are still ours
                 generation = self._meta.read_generation()
                 if generation is not None:
                     return generation
@@ -343,7 +378,7 @@ class FileObjectStore:
                 self._after_fork()
             self._closed = True
             self._meta.close()
-            fd, self._dir_fd = self._dir_fd, None
+            fd, self._dir_fd, self._dir_identity = self._dir_fd, None, None
             if fd is not None:
                 os.close(fd)
             self._reset_view()
@@ -396,6 +431,7 @@ class FileObjectStore:
         if self._closed:
             raise errors.DeviceError(f"tokenport store {self._dir}: used after close()")
         if self._dir_fd is not None:
+            self._check_files()
             return
         if self._read_only:
             self._open_read_only()
@@ -403,6 +439,8 @@ class FileObjectStore:
         self._create_directory()
         try:
             fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            tighten_private_dir(fd)  # our own directory: 0700 (storage_paths)
+            identity = FileIdentity.of_fd(self._dir, fd)
         except OSError as exc:
             raise _translate(exc, self._dir, "open", hint=True) from exc
         if not os.access(self._dir, os.W_OK | os.X_OK):
@@ -414,7 +452,7 @@ class FileObjectStore:
         try:
             self._meta.open()
             with self._meta.exclusive():
-                self._dir_fd = fd
+                self._dir_fd, self._dir_identity = fd, identity
                 self._refresh(self._meta.read(), repair=True)
         except BaseException as exc:
             self._dir_fd = None
@@ -428,12 +466,13 @@ class FileObjectStore:
         """Open an existing store for inspection (store check): no repair, no write."""
         try:
             fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            identity = FileIdentity.of_fd(self._dir, fd)
         except OSError as exc:
             raise _translate(exc, self._dir, "open", hint=True) from exc
         try:
             self._meta.open()
             with self._meta.shared():
-                self._dir_fd = fd
+                self._dir_fd, self._dir_identity = fd, identity
                 self._refresh(self._meta.read(), repair=False)
         except BaseException as exc:
             self._dir_fd = None
@@ -444,11 +483,23 @@ class FileObjectStore:
             raise
 
     def _create_directory(self) -> None:
-        directory = self._dir
         try:
-            make_private_dir(directory)
+            make_private_dirs(self._dir)  # 0700, parents too, whatever the umask
         except OSError as exc:
-            raise _translate(exc, directory, "create", hint=True) from exc
+            raise _translate(exc, self._dir, "create", hint=True) from exc
+
+    def _check_files(self) -> None:
+        """Before every operation of an open store: one ``stat`` of the lock file's path.
+        When it no longer names our lock file, either the directory was deleted or
+        replaced (DeviceError, every call, until the store is closed and opened again:
+        tokenport never recreates a vanished store under a running process) or only the
+        lock file was (followed: store_lock). Raises OSError or DeviceError."""
+        if self._meta.path_matches():
+            return
+        assert self._dir_identity is not None
+        self._dir_identity.verify(self._dir)
+        if self._meta.follow_path():
+            self._serial = None
 
     def _after_fork(self) -> None:
         # In a forked child: the parent's thread lock may be held by a thread that does not
@@ -457,7 +508,7 @@ class FileObjectStore:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._meta.forget()
-        fd, self._dir_fd = self._dir_fd, None
+        fd, self._dir_fd, self._dir_identity = self._dir_fd, None, None
         if fd is not None:
             os.close(fd)
         self._reset_view()
@@ -492,6 +543,10 @@ class FileObjectStore:
         """The exclusive lock, with the index current; yields the counter record."""
         if self._read_only:
             raise errors.DeviceError(f"tokenport store {self._dir}: opened read-only")
+        if not writable(self._dir):  # made read-only while open: as a read-only mount
+            raise errors.DeviceError(
+                f"tokenport store {self._dir}: the directory is read-only; nothing written"
+            )
         with self._meta.exclusive():
             state = self._meta.read()
             if state is None or state.dirty or state.serial != self._serial:
@@ -599,8 +654,12 @@ class FileObjectStore:
     # -- files ---------------------------------------------------------------------------
 
     def _read(self, name: str) -> bytes:
+        """A record file's bytes; _Corrupt when it is not a regular file (a FIFO or a
+        device in its place would block or never end)."""
         fd = os.open(name, _OPEN_READ, dir_fd=self._dirfd())
         with os.fdopen(fd, "rb", buffering=0) as file:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise _Corrupt("not a regular file")
             return file.read()
 
     def _put(self, name: str, content: bytes) -> None:
@@ -688,6 +747,8 @@ class FileObjectStore:
                     os.mkdir(CORRUPT_DIR, 0o700, dir_fd=dir_fd)
                 except FileExistsError:
                     pass
+                else:  # mkdir's mode is filtered by the umask
+                    set_dir_mode(CORRUPT_DIR, 0o700, dir_fd=dir_fd)
                 self._begin(state)
                 try:
                     self.syscalls.rename(entry.name, f"{CORRUPT_DIR}/{entry.name}", dir_fd)
@@ -698,7 +759,7 @@ class FileObjectStore:
                 self._finish(state, state.generation + 1, state.next_handle)
                 if entry.label in self._index and self._index[entry.label].name == entry.name:
                     self._unset(entry.label)
-        except OSError as exc:
+        except (OSError, errors.PKCS11Error) as exc:
             log.error("tokenport store %s: cannot move %s aside: %s", self._dir, entry.name, exc)
 
     @contextmanager

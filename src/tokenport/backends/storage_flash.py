@@ -41,12 +41,24 @@ Several processes
     The lock-and-counter file ``<image>.lock`` (``store_lock``): writers hold it exclusively
     for a whole operation, readers take it shared while they read record bytes. When the
     counter's ``serial`` changed, a process catches up: it scans only what others appended,
-    or the whole image after a garbage collection. ``generation()`` is one pread.
+    or the whole image after a garbage collection. ``generation()`` is one pread (and
+    the two ``stat`` calls that check the image and the lock file, see below).
 
 Errors (translated here, once)
-    A full store -> ``DeviceMemory`` (nothing written); I/O errors and images that are not
-    tokenport flash images or have another geometry -> ``DeviceError``; an unknown handle
-    -> ``ObjectHandleInvalid``.
+    A full store or disk -> ``DeviceMemory`` (the store is as it was); I/O errors and
+    images that are not tokenport flash images or have another geometry -> ``DeviceError``;
+    an unknown handle -> ``ObjectHandleInvalid``.
+
+A damaged or vanished image (issue 9)
+    The image is read with ``pread``, never memory-mapped (``flash_image``), so an image
+    that shrinks under an open store cannot kill the process. Before every operation the
+    store checks, with one ``stat``, that the image path still names the file it opened
+    and that its size still matches the geometry; if the image was truncated, deleted or
+    replaced, every call raises ``DeviceError`` and nothing is written, until the store is
+    closed and opened again. A write session on an image that was made read-only
+    (permissions) is refused with ``DeviceError`` before anything is written. A failed
+    write leaves at worst an uncommitted record, which every mount ignores: the store reads
+    as it was.
 """
 
 from __future__ import annotations
@@ -65,27 +77,23 @@ from tokenport import errors
 from tokenport.backends.flash_format import (
     ACTIVE,
     BLANK,
-    COMMIT_BIT,
     CRC,
     DIRTY,
     FREE,
     KIND_DATA,
     KIND_TOMBSTONE,
-    OBSOLETE_BIT,
     RECORD_HEADER,
     SECTOR_HEADER,
-    STAGE_B_AT,
     VALID,
-    FlashLog,
     Record,
     Sector,
     align,
     encode_record,
     record_crc_ok,
     stage_a,
-    stage_b,
 )
 from tokenport.backends.flash_image import FlashError, NorFlash
+from tokenport.backends.flash_writer import FlashWriter, NoRoom
 from tokenport.backends.pal_args import (
     Bytes,
     check_handle,
@@ -93,6 +101,7 @@ from tokenport.backends.pal_args import (
     check_prefix,
     labels_with_prefix,
 )
+from tokenport.backends.storage_paths import writable
 from tokenport.backends.store_lock import MetaFile, MetaState, fresh_serial
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
@@ -102,17 +111,12 @@ DEFAULT_IMAGE = "tokenport.flash"  # inside the store directory, see from_config
 DEFAULT_SECTORS = 64
 DEFAULT_SECTOR_SIZE = 4096
 MAX_IMAGE_BYTES = 1 << 30
-WEAR_SPREAD = 16  # erase-count lag of the oldest sector that makes it move anyway
 MIN_SECTORS = 4
 MIN_SECTOR_SIZE = 128
 MAX_LABEL = 0xFFFF
 
 
-class _NoRoom(Exception):
-    """The collector found no free sector where the reserve promised one."""
-
-
-class FlashObjectStore(FlashLog):
+class FlashObjectStore(FlashWriter):
     """An ObjectStore in an emulated NOR flash image (created and formatted on first use).
 
     ``flash`` replaces the default ``NorFlash(image, sectors, sector_size)`` device model
@@ -176,7 +180,7 @@ class FlashObjectStore(FlashLog):
     # -- the PAL ------------------------------------------------------------------------
 
     def initialize(self) -> None:
-        with self._lock:
+        with self._lock, self._guard("open"):
             self._ready()
 
     def save_object(
@@ -295,16 +299,19 @@ class FlashObjectStore(FlashLog):
             return result
 
     def generation(self) -> int:
-        # The hot path (the core asks before many calls): one pread, no context managers.
+        # The hot path (the core asks before many calls): two stats (_ready checks that
+        # the files are still there) and one pread, no context managers.
         with self._lock:
-            if not self._flash.is_open or self._pid != os.getpid():
+            try:
                 self._ready()
-            with self._guard("read generation"):
                 generation = self._meta.read_generation()
                 if generation is not None:
                     return generation
                 self._view()  # a writer is at work or died at work: wait, or repair
                 return self._max_seq
+            except (OSError, FlashError) as exc:
+                self._serial = None
+                raise self._device_error(exc, "read generation") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -378,6 +385,12 @@ class FlashObjectStore(FlashLog):
         if self._closed:
             raise errors.DeviceError(f"tokenport store {self._image}: used after close()")
         if self._flash.is_open:
+            # Every operation: the image must still be the file we opened, at its full
+            # size (else FlashError: DeviceError, and nothing touches it); the lock file
+            # is followed if someone replaced it (store_lock).
+            self._flash.verify()
+            if self._meta.follow_path():
+                self._serial = None
             return
         try:
             self._flash.open(create=not self._read_only)
@@ -437,6 +450,10 @@ class FlashObjectStore(FlashLog):
         """A write session: exclusive lock, current (repaired) view, counter updated."""
         if self._read_only:
             raise errors.DeviceError(f"tokenport store {self._image}: opened read-only")
+        if not writable(self._image):  # made read-only while open: as a read-only mount
+            raise errors.DeviceError(
+                f"tokenport store {self._image}: the image is read-only; nothing written"
+            )
         with self._meta.exclusive():
             state = self._meta.read()
             if state is None:  # a new store, or a lost lock file: the image tells
@@ -453,7 +470,7 @@ class FlashObjectStore(FlashLog):
                 # Refused (full, revision mismatch, bad handle) with the flash consistent.
                 self._end_session()
                 raise
-            except _NoRoom:
+            except NoRoom:
                 # Out of sectors in the middle of a record (the reserve should prevent it):
                 # the record is torn, so the view is rebuilt (and repaired) next time.
                 self._serial = None
@@ -502,10 +519,17 @@ class FlashObjectStore(FlashLog):
             yield
         except (OSError, FlashError) as exc:
             self._serial = None
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise errors.DeviceError(
-                f"tokenport store {self._image}: {action} failed: {reason}"
-            ) from exc
+            raise self._device_error(exc, action) from exc
+
+    def _device_error(self, exc: OSError | FlashError, action: str) -> errors.PKCS11Error:
+        """The one translation of I/O failures: a full disk (the image file of a sparse or
+        copy-on-write file system) is DeviceMemory, everything else DeviceError."""
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return errors.DeviceMemory(
+                f"tokenport store {self._image}: {action}: the disk is full ({reason})"
+            )
+        return errors.DeviceError(f"tokenport store {self._image}: {action} failed: {reason}")
 
     # -- mount ---------------------------------------------------------------------------
 
@@ -601,178 +625,6 @@ class FlashObjectStore(FlashLog):
         serial = self._serial
         self._reset_view()
         self._serial = serial
-
-    def _append(self, raw: bytearray) -> tuple[int, int]:
-        """Program the record ``raw`` at the head of the log; returns where it starts."""
-        data_size = self._data
-        aligned = align(len(raw))
-        if self._head is None or self._head_pos >= data_size:
-            self._activate(0)
-        assert self._head is not None
-        start = sector = self._head
-        start_off = offset = self._head_pos
-        done = 0
-        while True:
-            take = min(data_size - offset, len(raw) - done)
-            if take:
-                self._program(self._addr(sector, offset), raw[done : done + take])
-            done += take
-            offset += take
-            if done >= len(raw):
-                break
-            sector = self._activate(min(aligned - done, data_size))
-            offset = 0
-        self._head, self._head_pos = sector, offset + (aligned - len(raw))
-        return start, start_off
-
-    def _activate(self, first_off: int) -> int:
-        """Stamp the least-worn free sector as the new head of the log."""
-        while self._free_heap:
-            sector = self._sec[heapq.heappop(self._free_heap)[1]]
-            if sector.state == FREE:
-                break
-        else:
-            raise _NoRoom()
-        epoch = self._max_epoch + 1
-        self._program(sector.index * self._sector_size + STAGE_B_AT,
-                      stage_b(epoch, self._max_seq, first_off))
-        sector.state, sector.epoch, sector.first_off = ACTIVE, epoch, first_off
-        sector.hw_seq = self._max_seq
-        self._by_epoch[epoch] = sector.index
-        self._max_epoch = epoch
-        self._head, self._head_pos = sector.index, first_off
-        self._free_sectors -= 1
-        return sector.index
-
-    def _commit(self, sector: int, offset: int) -> None:
-        self._program(self._addr(sector, offset) + 2, bytes([0xFF & ~COMMIT_BIT]))
-
-    def _mark_obsolete(self, rec: Record) -> None:
-        at = self._addr(rec.sector, rec.offset) + 2
-        state = self._flash.read(at, 1)[0]
-        if state & OBSOLETE_BIT:
-            self._program(at, bytes([state & ~OBSOLETE_BIT]))
-
-    def _erase_sector(self, sector: Sector) -> None:
-        """Erase a sector and stamp its new erase count; it becomes FREE."""
-        known = [s.erase_count for s in self._sec if s.erase_count is not None]
-        count = (sector.erase_count if sector.erase_count is not None else max(known)) + 1
-        self._erase(sector.index)
-        self._program(sector.index * self._sector_size,
-                      stage_a(self._n, self._sector_size, count))
-        if sector.state == ACTIVE:
-            self._by_epoch.pop(sector.epoch, None)
-        if sector.state != FREE:
-            self._free_sectors += 1
-        heapq.heappush(self._free_heap, (count, sector.index))
-        sector.state, sector.erase_count, sector.epoch = FREE, count, 0
-        sector.first_off = sector.hw_seq = 0
-
-    # -- space and garbage collection ------------------------------------------------------
-
-    def _free(self) -> int:
-        head_room = self._data - self._head_pos if self._head is not None else 0
-        return head_room + self._free_sectors * self._data
-
-    def _live_stats(self) -> tuple[int, int]:
-        sizes = [r.aligned for r in self._index.values()]
-        return sum(sizes), max(sizes, default=0)
-
-    def _make_room(self, aligned: int, *, extra: int) -> None:
-        """Collect garbage until a record of ``aligned`` bytes fits above the reserve."""
-        data_size = self._data
-        if self._free() - aligned >= 2 * data_size + extra + max(self._maxlive_hint, aligned):
-            return
-        live, largest = self._live_stats()
-        self._maxlive_hint = largest
-        reserve = 2 * data_size + extra + max(largest, aligned)
-        # A full compaction leaves exactly capacity - live bytes free: if that is not
-        # enough, fail now, before the collector moves anything.
-        if self._n * data_size - live - aligned - reserve < 0:
-            raise errors.DeviceMemory(
-                f"tokenport store {self._image}: flash is full; record not saved"
-            )
-        for step in range(3 * self._n + 3):
-            if self._free() - aligned >= reserve:
-                return
-            if not self._collect(level_wear=step == 0):
-                break
-        raise errors.DeviceMemory(f"tokenport store {self._image}: flash is full; record not saved")
-
-    def _dead_sectors(self) -> list[Sector]:
-        cover = self._coverage()
-        dead = [s for s in self._sec
-                if s.state == ACTIVE and s.index != self._head and not cover.get(s.index)]
-        return sorted(dead, key=lambda s: (s.erase_count or 0, s.index))
-
-    def _collect(self, *, level_wear: bool) -> bool:
-        """One garbage-collection step; False when no step can free anything.
-
-        In order of preference: (with ``level_wear``) move the records off the least-worn
-        sector when it lags the most-worn one by more than WEAR_SPREAD erases and the
-        move leaves the reserve intact; erase every sector that holds nothing live; move
-        the live records of the oldest sector to the head and erase it.
-        """
-        active = [s for s in self._sec if s.state == ACTIVE and s.index != self._head]
-        if not active:
-            return False
-        if level_wear:
-            coldest = min(active, key=lambda s: (s.erase_count or 0, s.epoch))
-            most = max(s.erase_count or 0 for s in self._sec)
-            if most - (coldest.erase_count or 0) > WEAR_SPREAD:
-                moving = self._touching(coldest.index)
-                cost = sum(r.aligned for r in moving)
-                _, largest = self._live_stats()
-                if self._free() - cost >= 2 * self._data + largest:
-                    self._evacuate(coldest, moving)
-                    return True
-        dead = self._dead_sectors()
-        if dead:
-            self._flash.sync()  # obsolete marks are durable before tombstones go
-            for sector in dead:
-                self._erase_sector(sector)
-            self._flash.sync()
-            return True
-        tail = min(active, key=lambda s: s.epoch)
-        moving = self._touching(tail.index)
-        if sum(r.aligned for r in moving) > self._free():
-            return False
-        self._evacuate(tail, moving)
-        return True
-
-    def _evacuate(self, sector: Sector, moving: list[Record]) -> None:
-        """Copy ``moving`` to the head, make the copies durable, erase ``sector``.
-
-        Originals that start in another sector (and only continue into this one) are
-        marked obsolete before the erase: they would otherwise look damaged afterwards.
-        """
-        elsewhere = [
-            Record(r.label, r.seq, r.handle, r.kind, r.private, r.sector, r.offset, r.length)
-            for r in moving if r.sector != sector.index
-        ]
-        for rec in moving:
-            self._move(rec)
-        self._flash.sync()
-        for original in elsewhere:
-            self._mark_obsolete(original)
-        self._erase_sector(sector)
-        self._flash.sync()
-
-    def _move(self, rec: Record) -> None:
-        """Copy a live record to the head of the log (same sequence number and bytes)."""
-        raw = self._span(rec.sector, rec.offset, rec.length)
-        if raw is None or not record_crc_ok(raw):
-            log.error("tokenport store %s: dropping a corrupt record %r during compaction",
-                      self._image, rec.label)
-            del self._index[rec.label]
-            del self._by_handle[rec.handle]
-            self._sorted = None
-            return
-        copy = bytearray(raw)
-        copy[2] = 0xFF
-        sector, offset = self._append(copy)
-        self._commit(sector, offset)
-        rec.sector, rec.offset = sector, offset
 
 
 def from_config(store_dir: Path, options: Mapping[str, Any]) -> FlashObjectStore:

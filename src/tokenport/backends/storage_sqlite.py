@@ -28,25 +28,39 @@ Schema (``PRAGMA user_version`` = 1, ``PRAGMA application_id`` marks a tokenport
     value as its revision.
 
 Files
-    The directory is created with mode 0700 (only the last component; existing directories
-    are left alone) and the database file with mode 0600 before SQLite opens it; SQLite
-    gives its ``-wal`` and ``-shm`` files the mode of the database file. Existing files keep
-    the mode an administrator gave them.
+    The directory (and any missing parent) is created with mode 0700 whatever the umask
+    (existing directories are left alone: storage_paths) and the database file with mode
+    0600 before SQLite opens it; SQLite gives its ``-wal`` and ``-shm`` files the mode of
+    the database file. Existing files keep the mode an administrator gave them.
+
+A damaged or vanished database (issue 9)
+    SQLite keeps using the files it opened: if the database is deleted or replaced under
+    an open connection, every write still "succeeds" into a file no one will open again;
+    if its ``-shm`` index (which SQLite memory-maps) is truncated, the next access kills
+    the process with SIGBUS. So before every call, with the store's lock held, the store
+    compares the three paths with the files it opened (one ``stat`` each: device, inode,
+    and a size that can only grow while a connection is open, for the database and the
+    index). On a mismatch the store is *broken*: this call and every later one raise
+    ``DeviceError`` without touching SQLite, until the store is closed and a new one is
+    opened (C_Finalize, C_Initialize). A truncated index is first extended back to its
+    size (with zeros; SQLite rebuilds it from the WAL), so that no mapping of it, here or
+    in another process, can fault. ``PRAGMA mmap_size = 0``: the database itself is never
+    mapped. A write to a database that was made read-only is refused before it starts.
+    The paths are checked again inside the write transaction and after its commit, and a
+    non-empty WAL must still start with its header: a WAL truncated under an open
+    connection makes the next commit land after a hole that readers ignore, so that write
+    raises ``DeviceError`` (its outcome is unknown) and the store is broken. Damage that
+    SQLite finds (``file is not a database``, ``database disk image is malformed``), text
+    that is not UTF-8 and rows of the wrong type are ``DeviceError`` too. Limit: replacing
+    a database while processes have it open mispairs it with their WAL, which SQLite cannot
+    survive in every case; tokenport reports it and writes nothing more, the repair is the
+    administrator's. (A rollback journal would avoid the memory-mapped index altogether,
+    at the price of readers waiting for writers and more fsyncs per write; WAL stays.)
 
 Errors (translated here, once)
     ``SQLITE_FULL`` -> ``DeviceMemory``; ``SQLITE_NOMEM`` -> ``HostMemory``; every other
     SQLite or OS failure -> ``DeviceError`` naming the file (never record contents); an
     unknown handle -> ``ObjectHandleInvalid``. A failed write is rolled back.
-
-A store file changed from outside
-    SQLite keeps writing through its open descriptors when the database or its ``-wal``
-    file is deleted, replaced (a new file at the same path) or truncated, and every such
-    write "succeeds" into a file nobody will read again. So each write transaction, once it
-    holds the write lock, checks that the path still names the files it opened and that
-    the database file did not shrink (a tokenport store never shrinks it: no VACUUM); reads
-    check the same at most every ``IDENTITY_CHECK_INTERVAL`` seconds. Any mismatch makes
-    this store object fail every later call with ``DeviceError`` (the application gets the
-    same answer until it reinitializes; a new process opens what the path names then).
 
 Threads and fork
     One connection per store object, shared by threads under one lock. A child process
@@ -59,7 +73,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -67,13 +80,12 @@ from typing import Any, TypeVar
 
 from tokenport import errors
 from tokenport.backends.pal_args import Bytes, check_handle, check_label, check_prefix
-from tokenport.backends.private_dirs import make_private_dir
+from tokenport.backends.storage_paths import FileIdentity, make_private_dirs, writable
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = int.from_bytes(b"TkPt", "big")
 DEFAULT_BUSY_TIMEOUT = 30.0
-IDENTITY_CHECK_INTERVAL = 0.1
 
 _SCHEMA = (
     (
@@ -105,6 +117,10 @@ SQL_ENUM_RANGE = (
 )
 
 _T = TypeVar("_T")
+_WAL_MAGIC = (0x377F0682, 0x377F0683)  # the first four bytes of a WAL file (big-endian)
+# What SQLite raises: its own errors, and (for damaged text, even in an error message)
+# the decoding error of the sqlite3 module.
+SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
 
 
 def prefix_upper_bound(prefix: bytes) -> bytes | None:
@@ -132,10 +148,8 @@ class SqliteObjectStore:
         self._inherited: list[sqlite3.Connection] = []
         self._data_version: int | None = None
         self._generation = 0
-        self._identity: dict[str, tuple[int, int]] = {}  # file suffix -> (st_dev, st_ino)
-        self._least_size = 0  # the database file never shrinks below this
-        self._checked_at = 0.0
-        self._broken: str | None = None
+        self._files: list[FileIdentity] = []  # database, -wal, -shm as opened
+        self._broken: str | None = None  # why the files are no longer the opened ones
 
     def __repr__(self) -> str:
         return f"SqliteObjectStore({str(self._path)!r})"
@@ -183,7 +197,9 @@ class SqliteObjectStore:
         row = self._call("read", lambda conn: conn.execute(SQL_GET, key).fetchone())
         if row is None:
             raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
-        return bytes(row[0]), bool(row[1])
+        if not isinstance(row[0], bytes) or not isinstance(row[1], int):
+            raise self._damaged(f"record {handle}")
+        return row[0], bool(row[1])
 
     def get_object_value_cleanup(self, data: bytes | bytearray) -> None:
         # SQLite hands out immutable bytes: nothing to wipe. A caller's mutable copy is zeroed.
@@ -211,26 +227,24 @@ class SqliteObjectStore:
             return conn.execute(SQL_ENUM_RANGE, (start, upper)).fetchall()
 
         rows = self._call("enumerate", scan)
-        return [StoredEntry(bytes(r[0]), int(r[1]), int(r[2])) for r in rows]
+        if not all(isinstance(r[0], bytes) and isinstance(r[2], int) for r in rows):
+            raise self._damaged("a record label or revision")
+        return [StoredEntry(r[0], int(r[1]), r[2]) for r in rows]
 
     def generation(self) -> int:
         # The hot path (called on many API calls): no closures, one cheap PRAGMA.
         if self._pid != os.getpid():
             self._after_fork()
         with self._lock:
-            conn = self._conn if self._conn is not None else self._connect()
-            if self._broken is not None or (
-                time.monotonic() - self._checked_at > IDENTITY_CHECK_INTERVAL
-            ):
-                self._check_files()
+            conn = self._connection()
             try:
                 (version,) = conn.execute("PRAGMA data_version").fetchone()
                 if version != self._data_version:
                     # data_version first: a commit landing between the two reads is then in
                     # the counter, and it changes data_version again for the next call.
-                    (self._generation,) = conn.execute(SQL_COUNTER).fetchone()
+                    self._generation = self._counter(conn)
                     self._data_version = version
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 raise self._translate(exc, "read generation") from exc
             return self._generation
 
@@ -252,18 +266,23 @@ class SqliteObjectStore:
         if self._pid != os.getpid():
             self._after_fork()
         with self._lock:
+            if self._conn is not None and self._broken is None:
+                self._check_files()
             conn, self._conn = self._conn, None
             self._closed = True
             if conn is None:
                 return
+            if self._broken is not None:
+                conn.close()  # no checkpoint into files that are no longer the store's
+                return
             try:
                 conn.execute("PRAGMA busy_timeout = 0")
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            except sqlite3.Error:
+            except SQLITE_ERRORS:
                 pass  # best effort: another connection is busy; it will checkpoint later
             try:
                 conn.close()
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 raise self._translate(exc, "close") from exc
 
     # -- plumbing ----------------------------------------------------------------------
@@ -273,37 +292,93 @@ class SqliteObjectStore:
         if self._pid != os.getpid():
             self._after_fork()
         with self._lock:
-            conn = self._conn if self._conn is not None else self._connect()
-            if self._broken is not None or (
-                time.monotonic() - self._checked_at > IDENTITY_CHECK_INTERVAL
-            ):
-                self._check_files()
+            conn = self._connection()
             try:
                 return body(conn)
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 raise self._translate(exc, action) from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        """The connection (lock held), opened on first use; DeviceError when the files
+        are no longer the ones it opened (see the module docstring)."""
+        if self._conn is None:
+            return self._connect()
+        self._verify_files()
+        return self._conn
+
+    def _verify_files(self) -> None:
+        """DeviceError when the store is (or now turns out) broken."""
+        if self._broken is None:
+            self._check_files()
+        if self._broken is not None:
+            raise errors.DeviceError(f"tokenport store {self._path}: {self._broken}")
+
+    def _check_wal_header(self) -> None:
+        """After a commit: a WAL that is not empty must start with a WAL header. SQLite
+        writes the header only with the first frame, so a WAL truncated under an open
+        connection gets frames after a hole of zeros, which every later reader ignores:
+        the commit is lost. (An empty WAL is normal: a checkpoint truncates it. The WAL
+        carries no locks, so opening and closing it here cannot drop SQLite's.)"""
+        wal = self._files[1].path
+        try:
+            fd = os.open(wal, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            raise errors.DeviceError(
+                f"tokenport store {self._path}: cannot check {wal.name}: {exc.strerror or exc}"
+            ) from exc
+        try:
+            magic = os.pread(fd, 4, 0)
+        finally:
+            os.close(fd)
+        if magic and int.from_bytes(magic.ljust(4, b"\0"), "big") not in _WAL_MAGIC:
+            self._broken = (f"{wal.name} lost its header (truncated while the store was open);"
+                            " the last change may be lost; close and reopen the store")
+            raise errors.DeviceError(f"tokenport store {self._path}: {self._broken}")
+
+    def _check_files(self) -> None:
+        """Compare the database, -wal and -shm paths with the files opened (lock held);
+        on a mismatch, mark the store broken (a truncated -shm is first extended back)."""
+        for identity in self._files:
+            try:
+                problem = identity.problem()
+            except OSError as exc:
+                raise errors.DeviceError(
+                    f"tokenport store {self._path}: cannot check {identity.path.name}:"
+                    f" {exc.strerror or exc}"
+                ) from exc
+            if problem is None:
+                continue
+            if identity.path.name.endswith("-shm") and identity.min_size is not None:
+                _extend_back(identity)
+            self._broken = problem + "; close and reopen the store (C_Finalize, C_Initialize)"
+            return
 
     def _write(self, action: str, body: Callable[[sqlite3.Connection, int], _T]) -> _T:
         """``body(conn, new_revision)`` in one IMMEDIATE transaction that bumps the counter."""
 
         def transaction(conn: sqlite3.Connection) -> _T:
+            if not writable(self._path):  # made read-only while open: as a read-only mount
+                raise errors.DeviceError(
+                    f"tokenport store {self._path}: the database is read-only; nothing written"
+                )
             conn.execute("BEGIN IMMEDIATE")
             try:
-                self._check_files()  # with the write lock: nobody else is writing now
+                self._verify_files()  # again: BEGIN may have waited for another writer
                 conn.execute(SQL_BUMP)
-                row = conn.execute(SQL_COUNTER).fetchone()
-                if row is None:
-                    raise errors.DeviceError(f"tokenport store {self._path}: counter row is missing")
-                (revision,) = row
+                revision = self._counter(conn)
                 result = body(conn, revision)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     try:
                         conn.execute("ROLLBACK")
-                    except sqlite3.Error:
+                    except SQLITE_ERRORS:
                         pass  # SQLite already rolled back, or the connection is broken
                 raise
+            # Committed, but into the files at the path? (Also records the database's
+            # new size, after an automatic checkpoint grew it.)
+            self._verify_files()
+            self._check_wal_header()
             self._generation = revision
             return result
 
@@ -313,49 +388,11 @@ class SqliteObjectStore:
         """Open the connection (lock held). Raises DeviceError after close()."""
         if self._closed:
             raise errors.DeviceError(f"tokenport store {self._path}: used after close()")
-        if self._broken is not None:
-            raise errors.DeviceError(f"tokenport store {self._path}: {self._broken}")
         try:
             self._conn = self._open()
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             raise self._translate(exc, "open") from exc
-        self._identity = {}
-        self._least_size = 0
-        self._check_files()
         return self._conn
-
-    def _check_files(self) -> None:
-        """DeviceError (from now on) unless the path still names the files this connection
-        uses and the database did not shrink (lock held; see "A store file changed from
-        outside")."""
-        if self._broken is not None:
-            raise errors.DeviceError(f"tokenport store {self._path}: {self._broken}")
-        problem = None
-        for suffix in ("", "-wal"):
-            try:
-                info = os.stat(f"{self._path}{suffix}")
-            except FileNotFoundError:
-                if suffix == "" or suffix in self._identity:
-                    problem = f"the file{suffix and ' ' + suffix} was deleted"
-                    break
-                continue
-            except OSError as exc:
-                problem = f"cannot check the file{suffix}: {exc.strerror or exc}"
-                break
-            identity = (info.st_dev, info.st_ino)
-            known = self._identity.setdefault(suffix, identity)
-            if known != identity:
-                problem = f"the file{suffix and ' ' + suffix} was replaced"
-                break
-            if suffix == "":
-                if info.st_size < self._least_size:
-                    problem = "the file was truncated"
-                    break
-                self._least_size = max(self._least_size, info.st_size)
-        if problem is not None:
-            self._broken = f"{problem} while it was open; reinitialize to use the store again"
-            raise errors.DeviceError(f"tokenport store {self._path}: {self._broken}")
-        self._checked_at = time.monotonic()
 
     def _after_fork(self) -> None:
         # In a forked child: the parent's lock may be held by a thread that does not exist
@@ -367,7 +404,7 @@ class SqliteObjectStore:
             self._inherited.append(self._conn)
             self._conn = None
         self._data_version = None
-        self._identity = {}
+        self._files, self._broken = [], None
 
     def _open(self) -> sqlite3.Connection:
         self._create_files()
@@ -389,12 +426,26 @@ class SqliteObjectStore:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA trusted_schema = OFF")
+            conn.execute("PRAGMA mmap_size = 0")  # read with read(2): a shrunk file cannot fault
             self._migrate(conn)
+            self._files = self._opened_files()
         except BaseException:
             conn.close()
             raise
         self._data_version = None
         return conn
+
+    def _opened_files(self) -> list[FileIdentity]:
+        """The identities of the files the new connection uses (WAL mode: all three exist
+        while any connection is open); the database and the -shm only grow meanwhile."""
+        found = []
+        for suffix, track_size in (("", True), ("-wal", False), ("-shm", True)):
+            path = self._path.with_name(self._path.name + suffix)
+            identity = FileIdentity.of_path(path, track_size=track_size)
+            if identity is None:
+                raise errors.DeviceError(f"tokenport store {self._path}: {path.name} is missing")
+            found.append(identity)
+        return found
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = _pragma_int(conn, "user_version")
@@ -426,9 +477,8 @@ class SqliteObjectStore:
         # Future schema versions migrate here, one step per version, inside BEGIN IMMEDIATE.
 
     def _create_files(self) -> None:
-        directory = self._path.parent
         try:
-            make_private_dir(directory)
+            make_private_dirs(self._path.parent)  # 0700, parents too, whatever the umask
             flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
             try:
                 fd = os.open(self._path, flags, 0o600)
@@ -443,7 +493,12 @@ class SqliteObjectStore:
                 f"tokenport store {self._path}: cannot create: {exc.strerror or exc}"
             ) from exc
 
-    def _translate(self, exc: sqlite3.Error, action: str) -> errors.PKCS11Error:
+    def _translate(self, exc: Exception, action: str) -> errors.PKCS11Error:
+        if isinstance(exc, UnicodeDecodeError):  # damaged text: in a value, or in a message
+            return errors.DeviceError(
+                f"tokenport store {self._path}: {action} failed: the database holds text that"
+                " is not UTF-8 (damaged?)"
+            )
         code = getattr(exc, "sqlite_errorcode", None)
         primary = code & 0xFF if isinstance(code, int) else None
         name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
@@ -453,9 +508,35 @@ class SqliteObjectStore:
             return errors.HostMemory(f"tokenport store {self._path}: {action}: out of memory")
         return errors.DeviceError(f"tokenport store {self._path}: {action} failed: {exc} ({name})")
 
+    def _counter(self, conn: sqlite3.Connection) -> int:
+        """The store-wide counter; DeviceError when its row is missing or not a number."""
+        row = conn.execute(SQL_COUNTER).fetchone()
+        if row is None or not isinstance(row[0], int):
+            raise self._damaged("the counter row")
+        return row[0]
+
+    def _damaged(self, what: str) -> errors.DeviceError:
+        return errors.DeviceError(
+            f"tokenport store {self._path}: {what} is missing or has the wrong type: the"
+            " database was changed outside tokenport"
+        )
+
 
 def _pragma_int(conn: sqlite3.Connection, name: str) -> int:
     return int(conn.execute(f"PRAGMA {name}").fetchone()[0])
+
+
+def _extend_back(identity: FileIdentity) -> None:
+    """Give a truncated -shm file its size back (zeros, which SQLite takes for an index to
+    rebuild), so that no process's mapping of it faults; best effort. By path, not through
+    a descriptor of our own: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, SQLite's included."""
+    try:
+        info = os.stat(identity.path)
+        if identity.min_size and identity.same(info) and info.st_size < identity.min_size:
+            os.truncate(identity.path, identity.min_size)
+    except OSError:
+        pass
 
 
 STORE_FILE_NAME = "tokenport.sqlite3"

@@ -22,6 +22,12 @@ garbage collection), so a process can tell that its cached view of the store is 
 The record is derived state: both backends can rebuild it from the store itself, and do at
 open. It is therefore written without fsync (a power loss kills every process anyway, and
 the next open recomputes it).
+
+Because every process must lock the *same* file, a store checks before each operation that
+the path still names the file it has open (``follow_path``): when someone deleted or
+replaced it, the store drops its descriptor and opens (or creates) the file now at the
+path, so that it locks together with processes that opened the store later, and rebuilds
+its view of the store (the counter record of a new file is missing or unknown).
 """
 
 from __future__ import annotations
@@ -87,6 +93,7 @@ class MetaFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._ident: tuple[int, int] | None = None
 
     def open(self) -> None:
         """Open (creating with mode 0600) the file. Raises OSError."""
@@ -94,12 +101,33 @@ class MetaFile:
             return
         fd = os.open(self.path, _FILE_FLAGS, 0o600)
         try:
-            if os.fstat(fd).st_size == 0:
+            info = os.fstat(fd)
+            if info.st_size == 0:
                 os.fchmod(fd, 0o600)  # new file: the umask may have filtered the mode
         except OSError:
             os.close(fd)
             raise
-        self._fd = fd
+        self._fd, self._ident = fd, (info.st_dev, info.st_ino)
+
+    def path_matches(self) -> bool:
+        """Whether the path still names the open file (one ``stat``)."""
+        self._handle()
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        return (info.st_dev, info.st_ino) == self._ident
+
+    def follow_path(self) -> bool:
+        """Reopen the file when its path no longer names the open one (deleted or replaced
+        behind our back; see the module docstring). True when it reopened: the caller's
+        view of the store is then stale. Call it without holding the lock (closing the old
+        descriptor releases a lock held through it). Raises OSError."""
+        if self.path_matches():
+            return False
+        self.close()
+        self.open()
+        return True
 
     @property
     def is_open(self) -> bool:
@@ -174,7 +202,7 @@ class MetaFile:
 
     def close(self) -> None:
         """Close the file; a lock this object holds is released with it."""
-        fd, self._fd = self._fd, None
+        fd, self._fd, self._ident = self._fd, None, None
         if fd is not None:
             os.close(fd)
 

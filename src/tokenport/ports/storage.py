@@ -12,7 +12,10 @@ addition. Storage labels are byte strings chosen by the core (for example
 Errors: a backend translates its own exceptions here, once, into tokenport.errors:
 ``DeviceMemory`` when the store is full, ``DeviceError`` for I/O failure or a store that
 cannot be opened, ``ObjectHandleInvalid`` for an unknown handle. A failed write leaves the
-previous record (or its absence) intact.
+previous record (or its absence) intact. A store whose files were truncated, deleted,
+replaced or made read-only behind its back raises ``DeviceError``: it never kills the
+process (no memory map of a file that can shrink) and never reports success for a write
+that went into a file no one will open again (docs/porting.md, "Storage port").
 """
 
 from __future__ import annotations

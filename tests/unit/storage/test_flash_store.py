@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tokenport import errors
-from tokenport.backends import flash_format, storage_flash
+from tokenport.backends import flash_format, flash_writer
 from tokenport.backends.flash_image import FlashError, NorFlash, ProgramError
 from tokenport.backends.storage_flash import FlashObjectStore, from_config
 
@@ -245,7 +245,7 @@ def test_wear_is_levelled_with_static_records(image: Path) -> None:
         store.save_object(b"hot", b"%d" % i * 30)
     counts = store.erase_counts()
     assert min(counts) > 0  # every sector took part, static ones too
-    assert max(counts) - min(counts) <= storage_flash.WEAR_SPREAD + 2, counts
+    assert max(counts) - min(counts) <= flash_writer.WEAR_SPREAD + 2, counts
     store.close()
     again = open_store(image)
     assert again.erase_counts() == counts  # erase counts survive in the sector headers
