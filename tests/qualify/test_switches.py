@@ -77,9 +77,7 @@ def switch_runs(module_path: str, tmp_path_factory: pytest.TempPathFactory) -> d
             provision(module_path, env, **objects)
         config = base / name / "device.json"
         config.write_text(json.dumps(settings))
-        # objects of the user's own on a token the suite may use only when told explicitly
-        extra = ["--allow-existing-objects"] if "sentinels" in objects else []
-        jobs[name] = (qualify_args(module_path, "--config", str(config), *extra), env)
+        jobs[name] = (qualify_args(module_path, "--config", str(config)), env)
         envs[name] = env
     runs = run_many(jobs)
     return {name: (runs[name], envs[name]) for name in SCENARIOS}

@@ -52,25 +52,18 @@ def _pin(role: str, value: str | None, env: str | None, file: Path | None, promp
               help="Run only this group (e.g. Full_PKCS11_EC or EC); repeatable.")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write the results as JUnit XML.")
-@click.option("--allow-existing-objects", is_flag=True,
-              help="Run on a token that holds objects the suite did not create; they are "
-              "never destroyed (tests that would replace them are ignored).")
 def qualify_command(module: str, configs: tuple[Path, ...], slot: int | None, token_label: str | None,
                     pin: str | None, pin_env: str | None, pin_file: Path | None,
                     so_pin: str | None, so_pin_env: str | None, so_pin_file: Path | None,
-                    groups: tuple[str, ...], junit: Path | None,
-                    allow_existing_objects: bool) -> None:
+                    groups: tuple[str, ...], junit: Path | None) -> None:
     """Run the PKCS #11 qualification suite against the module at PATH.
 
     It loads the module through the C ABI only, picks the token (--slot, --token-label,
-    else the first slot with an initialized token) and names it, then checks the PINs with
-    one login each: a refused PIN stops the run there (one failed login, no lockout). It
-    refuses a token that holds objects it did not create (it creates and destroys objects
-    under the porting guide's labels): use a test token, or --allow-existing-objects, or a
-    preProvisioned configuration; objects that were there are never destroyed. Then it
-    prints one line per test (TEST(Group, Name) PASS, ...::FAIL: ..., ...::IGNORE: ...),
-    and "N Tests F Failures I Ignored" and OK or FAIL. The exit code is 0 only when no test
-    failed.
+    else the first slot with an initialized token), logs in with the user PIN, and prints one
+    line per test (TEST(Group, Name) PASS, ...::FAIL: ..., ...::IGNORE: ...), then
+    "N Tests F Failures I Ignored" and OK or FAIL. The exit code is 0 only when no test
+    failed. Objects under the configured labels on the token are replaced and destroyed by
+    the tests (unless preProvisioned): use a test token.
 
     The user PIN comes from --pin, --pin-file, --pin-env VAR or TOKENPORT_PIN (else a prompt
     on a terminal); the optional SO PIN (for the SO login checks) from --so-pin,
@@ -79,7 +72,6 @@ def qualify_command(module: str, configs: tuple[Path, ...], slot: int | None, to
     from tokenport.qualify import (
         ConfigError,
         ModuleLoadError,
-        PreflightError,
         SuiteError,
         load_config,
         run,
@@ -98,9 +90,8 @@ def qualify_command(module: str, configs: tuple[Path, ...], slot: int | None, to
         click.echo("tokenport qualify: no user PIN given; the tests run without logging in", err=True)
     try:
         report = run(module, config, slot=slot, token_label=token_label, pin=user_pin,
-                     so_pin=officer_pin, groups=groups,
-                     allow_existing_objects=allow_existing_objects)
-    except (ModuleLoadError, SuiteError, PreflightError) as exc:
+                     so_pin=officer_pin, groups=groups)
+    except (ModuleLoadError, SuiteError) as exc:
         raise click.ClickException(str(exc)) from None
     if junit is not None:
         try:

@@ -13,15 +13,8 @@ from collections.abc import Callable, Sequence
 
 from tokenport.qualify.config import Config, ConfigError, label_overrides, load_config, parse_config
 from tokenport.qualify.groups import GROUPS
-from tokenport.qualify.guard import (
-    GuardedClient,
-    PreflightError,
-    RunStopped,
-    preflight,
-    refusal,
-)
 from tokenport.qualify.junit import junit_xml, write_junit
-from tokenport.qualify.p11 import ModuleLoadError
+from tokenport.qualify.p11 import Client, ModuleLoadError
 from tokenport.qualify.runner import (
     Report,
     Result,
@@ -37,7 +30,6 @@ __all__ = [
     "Config",
     "ConfigError",
     "ModuleLoadError",
-    "PreflightError",
     "Report",
     "Result",
     "SuiteError",
@@ -59,15 +51,11 @@ def run(
     so_pin: bytes | None = None,
     groups: Sequence[str] = (),
     write: Callable[[str], None] | None = None,
-    allow_existing_objects: bool = False,
 ) -> Report:
     """Run the suite against the PKCS #11 library at ``module``.
 
-    Raises ModuleLoadError when the file is not a PKCS #11 module, SuiteError when the run
-    cannot start (unknown group, no such slot or token) and PreflightError when it must not
-    (a refused PIN: one failed login and no more; a token holding objects the suite did not
-    create, unless ``allow_existing_objects`` or preProvisioned); every other problem is a
-    test result. Objects that were on the token before the run are never destroyed.
+    Raises ModuleLoadError when the file is not a PKCS #11 module and SuiteError when the run
+    cannot start (unknown group, no such slot or token); every other problem is a test result.
     """
     import sys
 
@@ -78,30 +66,14 @@ def run(
     out = write or default_write
     config = config or Config()
     selected = select_groups(GROUPS, groups)
-    client = GuardedClient(module)
+    client = Client(module)
     chosen, token = choose_slot(client, slot, token_label)
-    name = f"token {token.label!r} (serial {token.serial}, slot {chosen})"
     out(f"tokenport qualify: {module}\n")
     out(f"slot {chosen}: token {token.label!r} ({token.manufacturer} {token.model}, "
         f"serial {token.serial})\n")
-    existing = preflight(client, chosen, pin, so_pin)
-    if existing and not (allow_existing_objects or config.preprovisioned):
-        raise PreflightError(refusal(existing, name))
-    client.existing = existing
-    if existing:
-        out(f"existing objects: {len(existing)}, never destroyed by the suite\n")
     out(f"configuration: {config.describe()}\n")
     overrides = label_overrides(config)
     if overrides:
         out(f"labels: {' '.join(overrides)}\n")
     ctx = new_context(client, config, chosen, pin, so_pin)
-    try:
-        report = run_groups(ctx, selected, out)
-    except RunStopped as stop:
-        client.finalize()
-        raise PreflightError(f"{name}: {stop}; qualify stopped") from None
-    finally:
-        left = client.clean_up(chosen, pin)
-    if left:
-        out(f"removed {left} object(s) the run created and left on the token\n")
-    return report
+    return run_groups(ctx, selected, out)

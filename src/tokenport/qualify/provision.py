@@ -9,10 +9,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tokenport.ck import CKA, CKK, CKM, CKO
-from tokenport.qualify.assertions import expect_equal, expect_ok, fail, ignore
+from tokenport.qualify.assertions import expect_equal, expect_ok, fail
 from tokenport.qualify.context import EC, RSA, Context
 from tokenport.qualify.credentials import PublicKey
-from tokenport.qualify.guard import GuardedClient
 from tokenport.qualify.templates import (
     certificate_template,
     ec_generation_templates,
@@ -91,16 +90,6 @@ def find_device(ctx: Context, family: str, session: int | None = None) -> Device
     private = ctx.find_one(labels.device_private_key, CKO.PRIVATE_KEY, session)
     public = ctx.find_one(labels.device_public_key, CKO.PUBLIC_KEY, session)
     certificate = ctx.find_one(labels.device_certificate, CKO.CERTIFICATE, session)
-    client = ctx.client
-    if (
-        not ctx.config.preprovisioned
-        and isinstance(client, GuardedClient)
-        and client.was_there(ctx.session if session is None else session, private)
-    ):
-        raise ignore(
-            "the objects under the device labels were on the token before the run"
-            " (--allow-existing-objects): the run's own credentials could not be stored"
-        )
     for handle, what in ((private, "private key"), (public, "public key")):
         key_type = ctx.get_ulong(handle, CKA.KEY_TYPE, session)
         expect_equal(key_type, int(KEY_TYPES[family]), f"CKA_KEY_TYPE of the device {what}")
