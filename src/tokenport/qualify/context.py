@@ -3,7 +3,7 @@ session opened by the group setup, and helpers shared by the groups (sessions, f
 objects, off-token verification, worker threads).
 
 Every object the run creates carries the run's marker as CKA_ID (``Context.mark``), a value
-no other object can have (16 random bytes after ``MARKER_PREFIX``). The run destroys only
+no other object can have (``MARKER_PREFIX`` and 16 random bytes in hex). The run destroys only
 objects with that marker: ``check_destroy`` is the client's ``destroy_check``, so every
 C_DestroyObject of the suite is checked, and refusing one fails the test that asked for it.
 """
