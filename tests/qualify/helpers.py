@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tokenport.ck import CKA
+
 SO_PIN = "so-pin-87654321"
 USER_PIN = "user-pin-1234"
 TIMEOUT = 300.0
@@ -31,7 +33,7 @@ SOFTHSM_MODULES = (
     "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
 )
 _SCRUBBED = ("TOKENPORT_HOME", "TOKENPORT_CONF", "TOKENPORT_PIN", "TOKENPORT_SO_PIN", "SOFTHSM2_CONF",
-             "QUALIFY_BROKEN_MODE", "QUALIFY_BROKEN_TARGET")
+             "QUALIFY_BROKEN_MODE", "QUALIFY_BROKEN_TARGET", "QUALIFY_BROKEN_LOG")
 
 TEST_LINE = re.compile(
     r"^TEST\((?P<group>\w+), (?P<name>\w+)\)"
@@ -221,6 +223,14 @@ if spec.get("ec"):
     assert client.create_object(session, certificate_template(cert, labels["certificate"]))[0] == 0
 for label in spec.get("sentinels", []):
     assert client.create_object(session, certificate_template(creds.root.certificate, label))[0] == 0
+for label in spec.get("leftovers", []):  # as an interrupted run of the suite leaves them
+    template = [*certificate_template(creds.root.certificate, label), (CKA.ID, b"tokenport-qualify:" + b"0" * 32)]
+    assert client.create_object(session, template)[0] == 0
+for label in spec.get("private_secrets", []):
+    rv, _ = client.create_object(session, [(CKA.CLASS, 4), (CKA.KEY_TYPE, 0x1F), (CKA.TOKEN, True),
+        (CKA.PRIVATE, True), (CKA.SENSITIVE, True), (CKA.ENCRYPT, True), (CKA.LABEL, label),
+        (CKA.VALUE, bytes(range(16)))])
+    assert rv == 0, rv
 client.close_session(session)
 client.finalize()
 """
@@ -258,3 +268,123 @@ def token_objects(module: str, env: Mapping[str, str]) -> list[tuple[str, str]]:
     proc = run([sys.executable, "-c", LIST, json.dumps({"module": module, "pin": USER_PIN})], env)
     assert proc.returncode == 0, output(proc)
     return [(label, cls) for label, cls in json.loads(proc.stdout)]
+
+
+#: Every object on the token with the values of its readable attributes (hex), by the suite's
+#: own client; with "pin" it logs in first (the private objects too), else public ones only.
+SNAPSHOT = r"""
+import json, sys
+from tokenport.ck import CKA, CKF, CKR, CKU
+from tokenport.qualify.p11 import Client
+
+spec = json.loads(sys.argv[1])
+client = Client(spec["module"])
+assert client.initialize() == 0
+rv, slots = client.get_slot_list(True)
+slot = next(s for s in slots if client.get_token_info(s)[1].flags & CKF.TOKEN_INITIALIZED)
+rv, session = client.open_session(slot)
+if spec.get("pin"):
+    assert client.login(session, CKU.USER, spec["pin"].encode()) == 0
+rv, handles = client.find(session, [])
+assert rv == 0, rv
+objects = []
+for handle in handles:
+    values = {}
+    for kind in spec["attributes"]:
+        rv, value = client.get_attribute(session, handle, kind)
+        if rv == CKR.OK and value is not None:
+            values[str(kind)] = value.hex()
+    objects.append(values)
+print(json.dumps(sorted(objects, key=lambda o: json.dumps(o, sort_keys=True))))
+client.finalize()
+"""
+
+#: CK_TOKEN_INFO.flags of the first initialized token, read without any login.
+TOKEN_FLAGS = r"""
+import json, sys
+from tokenport.ck import CKF
+from tokenport.qualify.p11 import Client
+
+client = Client(json.loads(sys.argv[1])["module"])
+assert client.initialize() == 0
+rv, slots = client.get_slot_list(True)
+infos = [client.get_token_info(s)[1] for s in slots]
+print(next(i.flags for i in infos if i is not None and i.flags & CKF.TOKEN_INITIALIZED))
+client.finalize()
+"""
+
+#: the attributes a snapshot reads: everything public a key or certificate may have (CKA_VALUE
+#: of a certificate too; a sensitive value is refused, hence left out)
+SNAPSHOT_ATTRIBUTES = tuple(int(CKA[name]) for name in (
+    "CLASS", "TOKEN", "PRIVATE", "LABEL", "MODIFIABLE", "ID", "VALUE", "CERTIFICATE_TYPE", "ISSUER",
+    "SERIAL_NUMBER", "SUBJECT", "START_DATE", "END_DATE", "KEY_TYPE", "SENSITIVE", "ENCRYPT", "DECRYPT",
+    "WRAP", "UNWRAP", "SIGN", "SIGN_RECOVER", "VERIFY", "VERIFY_RECOVER", "DERIVE", "MODULUS",
+    "MODULUS_BITS", "PUBLIC_EXPONENT", "EXTRACTABLE", "LOCAL", "NEVER_EXTRACTABLE", "ALWAYS_SENSITIVE",
+    "KEY_GEN_MECHANISM", "EC_PARAMS", "EC_POINT",
+))
+
+
+def snapshot(module: str, env: Mapping[str, str], pin: str | None = USER_PIN) -> list[dict[str, str]]:
+    """The token's objects (each: attribute type -> value in hex), to compare before/after."""
+    spec = {"module": module, "pin": pin, "attributes": list(SNAPSHOT_ATTRIBUTES)}
+    proc = run([sys.executable, "-c", SNAPSHOT, json.dumps(spec)], env)
+    assert proc.returncode == 0, output(proc)
+    result: list[dict[str, str]] = json.loads(proc.stdout)
+    return result
+
+
+def token_flags(module: str, env: Mapping[str, str]) -> int:
+    """CK_TOKEN_INFO.flags of the token, read without logging in (no counter moves)."""
+    proc = run([sys.executable, "-c", TOKEN_FLAGS, json.dumps({"module": module})], env)
+    assert proc.returncode == 0, output(proc)
+    return int(proc.stdout)
+
+
+def provision_device(env: Mapping[str, str], directory: Path) -> None:
+    """A provisioned device, the way a user does it with `tokenport provision`: the key pair
+    generated on the token (and a CSR), then the device certificate the CA issued, the root
+    CA, the JITP CA and the code-verification key."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    pins = {**env, "TOKENPORT_PIN": USER_PIN}
+    csr_path = directory / "device.csr"
+    proc = run(tokenport("provision", "--generate", "ec", "--csr", str(csr_path), "--subject", "CN=device-1"),
+               pins)
+    assert proc.returncode == 0, output(proc)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject: x509.Name, key: ec.EllipticCurvePublicKey, issuer: x509.Name,
+                    signer: ec.EllipticCurvePrivateKey, ca: bool) -> x509.Certificate:
+        return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key)
+                .serial_number(x509.random_serial_number()).not_valid_before(now)
+                .not_valid_after(now + datetime.timedelta(days=30))
+                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+                .sign(signer, hashes.SHA256()))
+
+    def pem(path: Path, cert: x509.Certificate) -> str:
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return str(path)
+
+    root_key, jitp_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "device root CA")])
+    jitp_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "device JITP CA")])
+    root = certificate(root_name, root_key.public_key(), root_name, root_key, True)
+    jitp = certificate(jitp_name, jitp_key.public_key(), root_name, root_key, True)
+    request = x509.load_pem_x509_csr(csr_path.read_bytes())
+    device_key = request.public_key()
+    assert isinstance(device_key, ec.EllipticCurvePublicKey)
+    device = certificate(request.subject, device_key, root_name, root_key, False)
+    verify_key = directory / "code-verify.pem"
+    verify_key.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    proc = run(tokenport("provision", "--cert", pem(directory / "device.pem", device),
+                         "--root-ca", pem(directory / "root.pem", root),
+                         "--jitp-cert", pem(directory / "jitp.pem", jitp),
+                         "--code-verify-key", str(verify_key)), pins)
+    assert proc.returncode == 0, output(proc)

@@ -7,6 +7,7 @@ All runs happen at once (each on a token of its own) in one module-scoped fixtur
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 
@@ -46,7 +47,7 @@ DEFAULT_LABELS = ["Device Priv TLS Key", "Device Pub TLS Key", "Device Cert", "C
                   "Root Cert"]
 
 #: name -> (settings, objects to put on the token first)
-SCENARIOS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
+SCENARIOS: dict[str, tuple[Mapping[str, object], Mapping[str, object]]] = {
     "rsa": ({"PKCS11": "RSA"}, {}),
     "ecc": ({"PKCS11": "ECC"}, {}),
     "import": ({"KeyProvisioning": "Import"}, {}),
@@ -56,7 +57,8 @@ SCENARIOS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
         {"preProvisioned": "Yes", "PKCS11": "ECC", "KeyProvisioning": "No"},
         {"ec": {"private": "Device Priv TLS Key", "public": "Device Pub TLS Key", "certificate": "Device Cert"}},
     ),
-    # Custom labels, with objects under every default label that must survive the run.
+    # Custom labels, with objects under every default label that must survive the run (which
+    # runs next to them only with --allow-existing-objects, see EXTRA_ARGS).
     "labels": (CUSTOM_LABELS, {"sentinels": DEFAULT_LABELS}),
     # Pre-provisioned credentials only under custom labels: found only if the labels are used.
     "preprovisioned-labels": (
@@ -64,6 +66,10 @@ SCENARIOS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
         {"ec": {"private": "qualify priv", "public": "qualify pub", "certificate": "qualify cert"}},
     ),
 }
+
+
+#: name -> further options of the run
+EXTRA_ARGS: dict[str, tuple[str, ...]] = {"labels": ("--allow-existing-objects",)}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +83,7 @@ def switch_runs(module_path: str, tmp_path_factory: pytest.TempPathFactory) -> d
             provision(module_path, env, **objects)
         config = base / name / "device.json"
         config.write_text(json.dumps(settings))
-        jobs[name] = (qualify_args(module_path, "--config", str(config)), env)
+        jobs[name] = (qualify_args(module_path, "--config", str(config), *EXTRA_ARGS.get(name, ())), env)
         envs[name] = env
     runs = run_many(jobs)
     return {name: (runs[name], envs[name]) for name in SCENARIOS}
@@ -143,6 +149,7 @@ def test_label_overrides(module_path: str, switch_runs: dict[str, tuple[Run, dic
     result, env = switch_runs["labels"]
     expect_clean(result)
     assert "labels: pkcs11LabelDevicePrivateKeyForTLS='qualify priv'" in result.stdout
+    assert "existing objects: 6 (--allow-existing-objects: never destroyed)" in result.stdout
     assert sorted(token_objects(module_path, env)) == sorted((label, "CERTIFICATE") for label in DEFAULT_LABELS)
     preprovisioned, _ = switch_runs["preprovisioned-labels"]
     assert "PKCS11_EC_FindObject" in preprovisioned.passed

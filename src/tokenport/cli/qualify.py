@@ -52,22 +52,31 @@ def _pin(role: str, value: str | None, env: str | None, file: Path | None, promp
               help="Run only this group (e.g. Full_PKCS11_EC or EC); repeatable.")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write the results as JUnit XML.")
+@click.option("--allow-existing-objects", "allow_existing", is_flag=True,
+              help="Run on a token that already holds objects; they are never destroyed, and "
+              "none may sit under the labels the suite stores its own under.")
 def qualify_command(module: str, configs: tuple[Path, ...], slot: int | None, token_label: str | None,
                     pin: str | None, pin_env: str | None, pin_file: Path | None,
                     so_pin: str | None, so_pin_env: str | None, so_pin_file: Path | None,
-                    groups: tuple[str, ...], junit: Path | None) -> None:
+                    groups: tuple[str, ...], junit: Path | None, allow_existing: bool) -> None:
     """Run the PKCS #11 qualification suite against the module at PATH.
 
     It loads the module through the C ABI only, picks the token (--slot, --token-label,
-    else the first slot with an initialized token), logs in with the user PIN, and prints one
-    line per test (TEST(Group, Name) PASS, ...::FAIL: ..., ...::IGNORE: ...), then
+    else the first slot with an initialized token) and names it (label, serial, slot), and
+    prints one line per test (TEST(Group, Name) PASS, ...::FAIL: ..., ...::IGNORE: ...), then
     "N Tests F Failures I Ignored" and OK or FAIL. The exit code is 0 only when no test
-    failed. Objects under the configured labels on the token are replaced and destroyed by
-    the tests (unless preProvisioned): use a test token.
+    failed.
+
+    The tests create objects and destroy them again; they never destroy an object the run
+    did not create. Before any test, a token that holds objects is refused (exit 1, nothing
+    changed), unless --allow-existing-objects (they are left alone) or preProvisioned Yes in
+    --config (the credentials on the token are used, never destroyed).
 
     The user PIN comes from --pin, --pin-file, --pin-env VAR or TOKENPORT_PIN (else a prompt
     on a terminal); the optional SO PIN (for the SO login checks) from --so-pin,
-    --so-pin-file, --so-pin-env VAR or TOKENPORT_SO_PIN.
+    --so-pin-file, --so-pin-env VAR or TOKENPORT_SO_PIN. Each PIN is checked by one login
+    before any test: a refused PIN (CKR_PIN_INCORRECT ...) stops the run after that one
+    failed login, and a PIN with one try left is not tried at all.
     """
     from tokenport.qualify import (
         ConfigError,
@@ -90,7 +99,7 @@ def qualify_command(module: str, configs: tuple[Path, ...], slot: int | None, to
         click.echo("tokenport qualify: no user PIN given; the tests run without logging in", err=True)
     try:
         report = run(module, config, slot=slot, token_label=token_label, pin=user_pin,
-                     so_pin=officer_pin, groups=groups)
+                     so_pin=officer_pin, groups=groups, allow_existing=allow_existing)
     except (ModuleLoadError, SuiteError) as exc:
         raise click.ClickException(str(exc)) from None
     if junit is not None:

@@ -47,9 +47,19 @@ def location_of(exc: BaseException) -> tuple[str, int]:
     return in_suite or inner
 
 
-def _caller() -> tuple[str, int]:
+def _skipped(frame: FrameType, skip: tuple[str, ...]) -> bool:
+    """Whether ``frame`` is in this file, or in a file (``p11.py``) or function
+    (``context.py:check_destroy``) named in ``skip``."""
+    if str(Path(frame.f_code.co_filename).resolve()) == _HERE:
+        return True
+    name = Path(frame.f_code.co_filename).name
+    return name in skip or f"{name}:{frame.f_code.co_name}" in skip
+
+
+def _caller(skip: tuple[str, ...] = ()) -> tuple[str, int]:
+    """The first frame outside this file and outside what ``skip`` names."""
     frame: FrameType | None = sys._getframe(1)
-    while frame is not None and str(Path(frame.f_code.co_filename).resolve()) == _HERE:
+    while frame is not None and _skipped(frame, skip):
         frame = frame.f_back
     if frame is None:  # pragma: no cover - always called from a test
         return "?", 0
@@ -73,9 +83,10 @@ class Ignore(Outcome):
     """The test does not apply to this module (e.g. an optional mechanism is missing)."""
 
 
-def fail(message: str) -> Failure:
-    """A Failure at the caller's line (``raise fail("...")``)."""
-    return Failure(message, _caller())
+def fail(message: str, skip: tuple[str, ...] = ()) -> Failure:
+    """A Failure at the caller's line (``raise fail("...")``), or at the first line outside
+    the files and functions named in ``skip`` (``"p11.py"``, ``"context.py:check_destroy"``)."""
+    return Failure(message, _caller(skip))
 
 
 def ignore(message: str) -> Ignore:

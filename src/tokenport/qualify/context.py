@@ -1,9 +1,16 @@
 """What a test sees: the client, the chosen slot, the configuration, the credentials, the
 session opened by the group setup, and helpers shared by the groups (sessions, finding
-objects, off-token verification, worker threads)."""
+objects, off-token verification, worker threads).
+
+Every object the run creates carries the run's marker as CKA_ID (``Context.mark``), a value
+no other object can have (``MARKER_PREFIX`` and 16 random bytes in hex). The run destroys only
+objects with that marker: ``check_destroy`` is the client's ``destroy_check``, so every
+C_DestroyObject of the suite is checked, and refusing one fails the test that asked for it.
+"""
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +31,7 @@ from tokenport.qualify.assertions import (
 )
 from tokenport.qualify.config import Config
 from tokenport.qualify.credentials import Credentials, PrivateKey, PublicKey
-from tokenport.qualify.p11 import Client, MechanismInfo, Template
+from tokenport.qualify.p11 import Client, MechanismInfo, Template, rv_name
 
 RW_SESSION = int(CKF.SERIAL_SESSION | CKF.RW_SESSION)
 RO_SESSION = int(CKF.SERIAL_SESSION)
@@ -37,6 +44,14 @@ THREAD_TIMEOUT = 300.0
 
 RSA = "RSA"
 EC = "EC"
+
+#: CKA_ID of every object a run creates starts with this, followed by the run's random part
+MARKER_PREFIX = b"tokenport-qualify:"
+
+
+def new_marker() -> bytes:
+    """A fresh run marker (CKA_ID value): the prefix and 16 random bytes in hex."""
+    return MARKER_PREFIX + secrets.token_hex(16).encode()
 
 
 @dataclass
@@ -69,6 +84,8 @@ class Context:
     session: int = 0
     notes: list[str] = field(default_factory=list)
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    #: CKA_ID of every object this run creates, and the proof that the run created it
+    marker: bytes = field(default_factory=new_marker)
 
     # -- bookkeeping --------------------------------------------------------------------
 
@@ -140,12 +157,45 @@ class Context:
             )
         return found[0]
 
+    def mark(self, template: Template) -> Template:
+        """``template`` with the run's marker as CKA_ID (every template of an object the run
+        asks the token to create or generate goes through here)."""
+        return [*[(k, v) for k, v in template if k != CKA.ID], (CKA.ID, self.marker)]
+
     def create(self, template: Template, what: str, session: int | None = None) -> int:
-        rv, handle = self.client.create_object(self.session if session is None else session, template)
+        rv, handle = self.client.create_object(self.session if session is None else session,
+                                               self.mark(template))
         expect_ok(rv, f"C_CreateObject({what})")
         if handle == 0:
             raise fail(f"C_CreateObject({what}) returned CKR_OK and the invalid handle 0")
         return handle
+
+    def generate_key_pair(self, session: int, mechanism: int, public: Template,
+                          private: Template) -> tuple[int, int, int]:
+        """C_GenerateKeyPair with the run's marker in both templates."""
+        return self.client.generate_key_pair(session, mechanism, self.mark(public), self.mark(private))
+
+    def check_destroy(self, session: int, handle: int) -> None:
+        """The client's check before C_DestroyObject (PKCS #11 v2.40 s5.7): the object must be
+        one this run created (its CKA_ID is the run's marker), or name no object at all (a
+        test of an invalid or destroyed handle). Anything else is refused with a Failure and
+        the call is never sent."""
+        if handle == 0:
+            return  # CK_INVALID_HANDLE names no object
+        results: list[int] = []
+        for candidate in dict.fromkeys(s for s in (session, self.session) if s):
+            rv, value = self.client.get_attribute(candidate, handle, CKA.ID)
+            if rv == CKR.OK:
+                if value == self.marker:
+                    return
+                raise fail(f"refusing C_DestroyObject of object {handle}: this run did not create it "
+                           "(its CKA_ID is not the run's marker)", skip=_GUARD_FILES)
+            if rv == CKR.OBJECT_HANDLE_INVALID:
+                return
+            results.append(rv)
+        raise fail(f"refusing C_DestroyObject of object {handle}: cannot tell whether this run created it "
+                   f"(C_GetAttributeValue(CKA_ID) returned {', '.join(rv_name(rv) for rv in results) or 'nothing'})",
+                   skip=_GUARD_FILES)
 
     def destroy_later(self, handle: int) -> None:
         """Destroy ``handle`` after the test (it must still exist then)."""
@@ -157,10 +207,11 @@ class Context:
         self.defer(destroy)
 
     def remove_labelled(self, label: str, cls: int) -> None:
-        """Destroy every object with this label and class (left over by an earlier run)."""
+        """Destroy every object with this label and class that this run created earlier (an
+        object the run did not create is never destroyed: the test fails instead)."""
         for handle in self.find_labelled(label, cls):
             expect_ok(self.client.destroy_object(self.session, handle),
-                      f"C_DestroyObject of an old {CKO(cls).name} labelled {label!r}")
+                      f"C_DestroyObject of the {CKO(cls).name} labelled {label!r} an earlier test stored")
 
     def get(self, handle: int, kind: int, session: int | None = None) -> bytes:
         rv, value = self.client.get_attribute(self.session if session is None else session, handle, kind)
@@ -173,6 +224,10 @@ class Context:
         expect_ok(rv, f"C_GetAttributeValue(CKA_{CKA(kind).name})")
         assert value is not None
         return value
+
+
+#: where check_destroy's failures are not reported (the line that asked to destroy is)
+_GUARD_FILES = ("p11.py", "context.py:check_destroy")
 
 
 # -- off-token verification ------------------------------------------------------------------

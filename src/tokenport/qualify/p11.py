@@ -10,7 +10,18 @@ never raises for a CKR error: the tests assert exact return codes. Exceptions ar
 what is not a PKCS #11 result (the file cannot be loaded, has no ``C_GetFunctionList``).
 
 Pointer parameters are declared ``c_void_p`` so a test can pass ``None`` (NULL) anywhere;
-``raw(name)`` gives the bare function for such calls.
+``raw(name)`` gives the function for such calls.
+
+Three safety rules live here, in the one place every call passes (``Client.call``), because
+the token under test may hold credentials that are not the suite's:
+
+* ``C_InitToken``, ``C_InitPIN`` and ``C_SetPIN`` are never sent (``RefusedCall``): they erase
+  a token or change its PINs, and the suite needs none of them.
+* After the first ``C_Login`` that fails on its PIN (``PIN_FAILURES``, e.g. CKR_PIN_INCORRECT,
+  which the token counts towards its lockout), no further ``C_Login`` reaches the module: the
+  call returns that first result again, and ``pin_failure`` says which role and code it was.
+* Before ``C_DestroyObject`` the client calls ``destroy_check(session, handle)`` when one is set;
+  the suite's check raises when the object is not one the run created, and the call is not sent.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from tokenport.ck import CK_UNAVAILABLE_INFORMATION, CKF, CKR
@@ -31,6 +43,15 @@ _B = CK_BBOOL
 
 #: The value CK_UNAVAILABLE_INFORMATION takes in a CK_ULONG of this platform.
 UNAVAILABLE = CK_UNAVAILABLE_INFORMATION & ((1 << (8 * ctypes.sizeof(CK_ULONG))) - 1)
+
+#: C_Login results that refuse the PIN itself (PKCS #11 v2.40 s5.6 C_Login, s3.6 CKR_PIN_*): a
+#: token may count each towards locking the PIN, so the client never repeats a login after one.
+PIN_FAILURES = frozenset({
+    int(CKR.PIN_INCORRECT), int(CKR.PIN_INVALID), int(CKR.PIN_LEN_RANGE), int(CKR.PIN_EXPIRED),
+    int(CKR.PIN_LOCKED),
+})
+#: Functions that initialize a token (erasing its objects) or set its PINs (s5.6): never sent.
+NEVER_SENT = frozenset({"C_InitToken", "C_InitPIN", "C_SetPIN"})
 
 #: ``CK_FUNCTION_LIST`` after the version, in the exact order of PKCS #11 v2.40 (s5.2).
 FUNCTIONS: tuple[tuple[str, tuple[Any, ...]], ...] = (
@@ -167,6 +188,10 @@ class CK_C_INITIALIZE_ARGS(ctypes.Structure):
 
 class ModuleLoadError(Exception):
     """The file is not a loadable PKCS #11 module (not a CKR result)."""
+
+
+class RefusedCall(Exception):
+    """A function the client never sends to a module (it could erase a token or change a PIN)."""
 
 
 def _text(field: Any) -> str:
@@ -311,6 +336,10 @@ class Client:
             int(b) for b in ctypes.string_at(table.value, 2)
         )
         self._functions: dict[str, Callable[..., int]] = {}
+        #: (user type, CK_RV) of the first C_Login refused on its PIN; then no C_Login is sent
+        self.pin_failure: tuple[int, int] | None = None
+        #: called with (session, handle) before every C_DestroyObject; raises to refuse it
+        self.destroy_check: Callable[[int, int], None] | None = None
         #: the functions whose entry in the function list is NULL (the specification wants a
         #: stub returning CKR_FUNCTION_NOT_SUPPORTED instead)
         self.null_entries: list[str] = []
@@ -327,12 +356,27 @@ class Client:
     # -- raw access ---------------------------------------------------------------------
 
     def raw(self, name: str) -> Callable[..., int]:
-        """The function ``name`` of the function list, to call with raw ctypes arguments."""
-        return self._functions[name]
+        """The function ``name`` of the function list, to call with raw ctypes arguments (through
+        ``call``, so the safety rules apply)."""
+        if name not in self._functions:
+            raise KeyError(name)
+        return partial(self.call, name)
 
     def call(self, name: str, *args: Any) -> int:
-        """Call ``name`` from the function list with raw ctypes arguments; the CK_RV."""
-        return int(self._functions[name](*args))
+        """Call ``name`` from the function list with raw ctypes arguments; the CK_RV.
+
+        Refuses ``NEVER_SENT`` functions, sends no C_Login after a PIN failure, and runs
+        ``destroy_check`` before C_DestroyObject (see the module's docstring)."""
+        if name in NEVER_SENT:
+            raise RefusedCall(f"the qualification client never calls {name}")
+        if name == "C_Login" and self.pin_failure is not None:
+            return self.pin_failure[1]
+        if name == "C_DestroyObject" and self.destroy_check is not None:
+            self.destroy_check(_as_int(args[0]), _as_int(args[1]))
+        rv = int(self._functions[name](*args))
+        if name == "C_Login" and rv in PIN_FAILURES and self.pin_failure is None:
+            self.pin_failure = (_as_int(args[1]), rv)
+        return rv
 
     def get_function_list_raw(self, pointer: Any) -> int:
         """The exported C_GetFunctionList called with ``pointer`` (None for NULL)."""
@@ -604,6 +648,13 @@ class Client:
         if buf is not None and rv == CKR.OK:
             data = bytes(buf)[: min(int(length.value), out_len or 0)]
         return Output(rv, int(length.value), data)
+
+
+def _as_int(value: Any) -> int:
+    """A CK_ULONG argument given as an int or a ctypes integer (None: 0)."""
+    if value is None:
+        return 0
+    return int(getattr(value, "value", value))
 
 
 def _missing(name: str) -> Callable[..., int]:

@@ -33,7 +33,8 @@ class DeviceObjects:
 
 
 def clear_device_objects(ctx: Context) -> None:
-    """Destroy whatever is stored under the device labels (a replaced or left-over credential)."""
+    """Destroy the credentials an earlier test of this run stored under the device labels (the
+    run starts on a token without objects under its labels, and destroys nothing else)."""
     labels = ctx.config.labels
     ctx.remove_labelled(labels.device_private_key, CKO.PRIVATE_KEY)
     ctx.remove_labelled(labels.device_public_key, CKO.PUBLIC_KEY)
@@ -69,8 +70,7 @@ def generate_device(ctx: Context, family: str) -> DeviceObjects:
         mechanism = CKM.RSA_PKCS_KEY_PAIR_GEN
         public_template, private_template = rsa_generation_templates(
             labels.device_public_key, labels.device_private_key)
-    rv, public, private = ctx.client.generate_key_pair(
-        ctx.session, mechanism, public_template, private_template)
+    rv, public, private = ctx.generate_key_pair(ctx.session, mechanism, public_template, private_template)
     expect_ok(rv, f"C_GenerateKeyPair({CKM(mechanism).name})")
     if not public or not private or public == private:
         raise fail(f"C_GenerateKeyPair returned the handles {public} and {private}")

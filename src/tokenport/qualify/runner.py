@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from tokenport.ck import CKF, CKR
+from tokenport.ck import CKF, CKR, CKU
 from tokenport.qualify.assertions import Failure, Ignore, Outcome, location_of, show_path
 from tokenport.qualify.config import Config
 from tokenport.qualify.context import Context, RunState
@@ -174,7 +174,10 @@ Writer = Callable[[str], None]
 
 
 def run_groups(ctx: Context, groups: Sequence[Group], write: Writer) -> Report:
-    """Run the groups in order, writing the report as it goes."""
+    """Run the groups in order, writing the report as it goes.
+
+    A C_Login refused on its PIN (CKR_PIN_INCORRECT, CKR_PIN_LOCKED ...; the client sends no
+    further C_Login after one) ends the run after that test's result line: SuiteError."""
     results: list[Result] = []
     for group in groups:
         group_reason = group.rule(ctx.config) if group.rule else None
@@ -190,6 +193,13 @@ def run_groups(ctx: Context, groups: Sequence[Group], write: Writer) -> Report:
             for note in result.notes:
                 write(note + "\n")
             results.append(result)
+            if ctx.client.pin_failure is not None:
+                user, rv = ctx.client.pin_failure
+                role = "the SO" if user == CKU.SO else "the user" if user == CKU.USER else f"user type {user}"
+                raise SuiteError(
+                    f"stopped in {group.name}, {test.name}: a C_Login of {role} returned {rv_name(rv)}; "
+                    "no other login was tried"
+                )
     report = Report(results)
     for text in report.summary_lines():
         write(text + "\n")
@@ -237,8 +247,12 @@ def run_test(ctx: Context, group: Group, test: Test) -> Result:
 
 def new_context(client: Client, config: Config, slot: int, pin: bytes | None,
                 so_pin: bytes | None) -> Context:
+    """The context of a run; from now on the client destroys only objects this run created
+    (``Context.check_destroy``)."""
     state = RunState()
     if config.preprovisioned:
         for family in state.families.values():
             family.source = "preprovisioned"
-    return Context(client, config, slot, pin, so_pin, Credentials(), state)
+    ctx = Context(client, config, slot, pin, so_pin, Credentials(), state)
+    client.destroy_check = ctx.check_destroy
+    return ctx

@@ -144,7 +144,7 @@ def not_initialized(ctx: Context) -> None:
     client, slot, session = ctx.client, ctx.slot, ctx.session
     expect_ok(client.finalize(), "C_Finalize")
     ctx.session = 0
-    pub, priv = ec_generation_templates("qualify", "qualify")
+    pub, priv = (ctx.mark(t) for t in ec_generation_templates("qualify", "qualify"))
     calls: list[tuple[str, Callable[[], int]]] = [
         ("C_GetInfo", lambda: client.get_info()[0]),
         ("C_GetSlotList", lambda: client.get_slot_list_raw(True, None)[0]),
@@ -152,10 +152,10 @@ def not_initialized(ctx: Context) -> None:
         ("C_GetMechanismInfo", lambda: client.get_mechanism_info(slot, CKM.SHA256)[0]),
         ("C_OpenSession", lambda: client.open_session(slot)[0]),
         ("C_CloseSession", lambda: client.close_session(session)),
-        ("C_Login", lambda: client.login(session, CKU.USER, ctx.pin or b"00000000")),
         ("C_Logout", lambda: client.logout(session)),
         ("C_CreateObject", lambda: client.create_object(session, [(CKA.CLASS, CKO.DATA)])[0]),
-        ("C_DestroyObject", lambda: client.destroy_object(session, 1)),
+        # Handle 0: a module that wrongly ignores the missing C_Initialize destroys nothing.
+        ("C_DestroyObject", lambda: client.destroy_object(session, INVALID)),
         ("C_GetAttributeValue", lambda: client.get_attribute_value(session, 1, [(CKA.CLASS, None)])[0]),
         ("C_FindObjectsInit", lambda: client.find_objects_init(session, [(CKA.CLASS, CKO.DATA)])),
         ("C_FindObjects", lambda: client.find_objects(session, 1)[0]),
@@ -172,6 +172,10 @@ def not_initialized(ctx: Context) -> None:
         ("C_GenerateRandom", lambda: client.generate_random(session, 16)[0]),
         ("C_Finalize", lambda: client.finalize()),
     ]
+    if ctx.pin is not None:
+        # Only with the PIN the run checked: a made-up PIN could count as a failed login.
+        pin = ctx.pin
+        calls.insert(6, ("C_Login", lambda: client.login(session, CKU.USER, pin)))
     for name, call in calls:
         expect_rv(call(), CKR.CRYPTOKI_NOT_INITIALIZED, f"{name} before C_Initialize")
     _restart(ctx)
@@ -316,7 +320,7 @@ def private_objects_require_login(ctx: Context) -> None:
                      "C_SignInit with the private key while no user is logged in")
         if not ctx.config.preprovisioned:
             key = ctx.credentials.ec_other if family == EC else ctx.credentials.rsa_other
-            rv, handle = client.create_object(session, private_key_template(key, labels.device_private_key))
+            rv, handle = client.create_object(session, ctx.mark(private_key_template(key, labels.device_private_key)))
             _undo(ctx, rv, handle)
             expect_rv(rv, CKR.USER_NOT_LOGGED_IN, "C_CreateObject of a private key while no user is logged in")
     finally:
@@ -331,7 +335,7 @@ def create_destroy_object_invalid_params(ctx: Context) -> None:
     family = device_family(ctx)
     label = ctx.config.labels.code_verify_key
     key = (ctx.credentials.ec_other if family == EC else ctx.credentials.rsa_other).public_key()
-    template = public_key_template(key, label)
+    template = ctx.mark(public_key_template(key, label))
     _, out_ref = _ulong_out()
     expect_rv(client.call("C_CreateObject", session, None, len(template), out_ref), CKR.ARGUMENTS_BAD,
               "C_CreateObject with pTemplate NULL")
@@ -618,6 +622,7 @@ def generate_key_pair_invalid_params(ctx: Context) -> None:
     else:
         mechanism, material = CKM.RSA_PKCS_KEY_PAIR_GEN, CKA.MODULUS_BITS
         public, private = rsa_generation_templates(labels.device_public_key, labels.device_private_key)
+    public, private = ctx.mark(public), ctx.mark(private)
     mech = mechanism_struct(mechanism)
     pub_array, priv_array = template_array(public), template_array(private)
     pub_out, pub_ref = _ulong_out()
