@@ -11,8 +11,7 @@ The C text is assembled from three pieces:
   points that must work without Python (C_GetFunctionList, C_GetInterface*);
 * generated here: one exported ``C_*`` wrapper per function-list entry. Each wrapper makes
   sure Python is up and tokenport.abi.entry imported, returning CKR_GENERAL_ERROR if not,
-  and then calls a static ``extern "Python"`` callback (in a Python host with the cyclic
-  garbage collector paused, so no host finalizer runs inside a call: shim.c). No cffi-generated function is
+  and then calls a static ``extern "Python"`` callback. No cffi-generated function is
   exported: cffi's own exports return 0 (CKR_OK) when initialisation fails.
 """
 
@@ -126,23 +125,14 @@ def make_ffibuilder() -> FFI:
 
     builder = FFI()
     externs = "\n".join(f'extern "Python" CK_RV {prefix}{n}({p});' for n, p in python_sigs)
-    builder.cdef(
-        _cdef_text(header) + GCM_NO_IVBITS + externs
-        + "\nvoid tp_mark_attached(void);\nvoid tp_gc_after_fork(void);"
-    )
+    builder.cdef(_cdef_text(header) + GCM_NO_IVBITS + externs + "\nvoid tp_mark_attached(void);")
 
     major, minor = functions.CRYPTOKI_VERSION
     forward = "\n".join(f"static CK_RV {prefix}{n}({p});" for n, p in python_sigs)
     wrappers = "\n".join(
         f"TP_EXPORT CK_RV {n}({p})\n{{\n"
-        f"    PyGILState_STATE gil;\n    CK_RV rv;\n"
         f"    if (!tp_ensure_python())\n        return TP_CKR_GENERAL_ERROR;\n"
-        f"    if (tp_we_started_python)\n"
-        f"        return {prefix}{n}({', '.join(param_names(p))});\n"
-        f"    gil = tp_gc_pause();\n"
-        f"    rv = {prefix}{n}({', '.join(param_names(p))});\n"
-        f"    tp_gc_resume(gil);\n"
-        f"    return rv;\n}}\n"
+        f"    return {prefix}{n}({', '.join(param_names(p))});\n}}\n"
         for n, p in python_sigs
     )
     table = ",\n".join(f"    {n}" for n in names)

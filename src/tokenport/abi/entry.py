@@ -98,14 +98,10 @@ def attach(ffi: Any, lib: Any) -> Library:
             locked=name not in UNLOCKED_FUNCTIONS,
         )
         ffi.def_extern(name=CALLBACK_PREFIX + name, error=int(CKR.GENERAL_ERROR))(callback)
-    def after_fork_child() -> None:
-        lib.tp_gc_after_fork()
-        library.after_fork_child()
-
     os.register_at_fork(
         before=library.before_fork,
         after_in_parent=library.after_fork_parent,
-        after_in_child=after_fork_child,
+        after_in_child=library.after_fork_child,
     )
     lib.tp_mark_attached()
     return library

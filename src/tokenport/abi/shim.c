@@ -181,44 +181,6 @@ static void tp_atfork_child(void)
     PyGILState_Release(tp_fork_gil);
 }
 
-/* ---- host finalizers never run inside a call ----------------------------------------------
-   In a Python host (ctypes, python-pkcs11, PyKCS11) tokenport runs in the host's interpreter:
-   a cyclic garbage collection started by an allocation inside a call would run the host's
-   finalizers in the middle of it, and a finalizer that takes a lock the host holds around
-   the call (PyKCS11 unloads under the lock its load() holds around C_Initialize) deadlocks.
-   So every call from a Python host suspends the collector, which resumes when the last call
-   in flight returns (the counter is guarded by the GIL). A host that disabled it itself
-   keeps it disabled. A C host has no Python objects of its own: no pause, so tokenport's
-   garbage is still collected there. */
-static long tp_gc_depth = 0;       /* calls in flight that paused the collector (GIL) */
-static int tp_gc_was_enabled = 0;  /* the collector's state when the first of them began */
-
-static PyGILState_STATE tp_gc_pause(void)
-{
-    PyGILState_STATE gil = PyGILState_Ensure();
-    if (tp_gc_depth++ == 0)
-        tp_gc_was_enabled = PyGC_Disable();
-    return gil;
-}
-
-static void tp_gc_resume(PyGILState_STATE gil)
-{
-    if (--tp_gc_depth == 0 && tp_gc_was_enabled)
-        PyGC_Enable();
-    PyGILState_Release(gil);
-}
-
-/* In a forked child only the forking thread lives on: calls that other threads had in
-   flight will never return, so their pause ends here (from tokenport's fork hook). */
-static void tp_gc_after_fork(void)
-{
-    if (tp_gc_depth > 0) {
-        tp_gc_depth = 0;
-        if (tp_gc_was_enabled)
-            PyGC_Enable();
-    }
-}
-
 static int tp_start_interpreter(void)
 {
     PyStatus status;
@@ -283,17 +245,8 @@ static void tp_start_python_once(void)
     /* cffi imports _cffi_backend, builds this module and runs the init code, which imports
        tokenport.abi.entry and attaches every callback to this copy (or raises). Success
        also needs the attach to have reached this copy: a callback left unattached would
-       return 0 (CKR_OK), e.g. for a second copy of the module in the same interpreter.
-       In a Python host the imports allocate a lot: the collector is paused meanwhile. */
-    if (!tp_we_started_python) {
-        gil = tp_gc_pause();
-        PyGILState_Release(gil);
-    }
+       return 0 (CKR_OK), e.g. for a second copy of the module in the same interpreter. */
     tp_python_ready = (cffi_start_python() == 0) && tp_attached;
-    if (!tp_we_started_python) {
-        gil = PyGILState_Ensure();
-        tp_gc_resume(gil);
-    }
     if (!tp_python_ready)
         fprintf(stderr, "tokenport: the PKCS #11 module failed to load its Python code\n");
 }
