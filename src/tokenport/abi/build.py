@@ -11,8 +11,10 @@ The C text is assembled from three pieces:
   points that must work without Python (C_GetFunctionList, C_GetInterface*);
 * generated here: one exported ``C_*`` wrapper per function-list entry. Each wrapper makes
   sure Python is up and tokenport.abi.entry imported, returning CKR_GENERAL_ERROR if not,
-  and then calls a static ``extern "Python"`` callback. No cffi-generated function is
-  exported: cffi's own exports return 0 (CKR_OK) when initialisation fails.
+  and then calls a static ``extern "Python"`` callback inside the call bracket of shim.c
+  (the GIL, and the cyclic GC paused so that no host finalizer runs inside the call). No
+  cffi-generated function is exported: cffi's own exports return 0 (CKR_OK) when
+  initialisation fails.
 """
 
 from __future__ import annotations
@@ -125,14 +127,22 @@ def make_ffibuilder() -> FFI:
 
     builder = FFI()
     externs = "\n".join(f'extern "Python" CK_RV {prefix}{n}({p});' for n, p in python_sigs)
-    builder.cdef(_cdef_text(header) + GCM_NO_IVBITS + externs + "\nvoid tp_mark_attached(void);")
+    builder.cdef(
+        _cdef_text(header)
+        + GCM_NO_IVBITS
+        + externs
+        + "\nvoid tp_mark_attached(void);\nvoid tp_gc_pause_after_fork_child(void);"
+    )
 
     major, minor = functions.CRYPTOKI_VERSION
     forward = "\n".join(f"static CK_RV {prefix}{n}({p});" for n, p in python_sigs)
     wrappers = "\n".join(
         f"TP_EXPORT CK_RV {n}({p})\n{{\n"
+        f"    CK_RV rv;\n    PyGILState_STATE gil = PyGILState_UNLOCKED;\n    int paused;\n\n"
         f"    if (!tp_ensure_python())\n        return TP_CKR_GENERAL_ERROR;\n"
-        f"    return {prefix}{n}({', '.join(param_names(p))});\n}}\n"
+        f"    paused = tp_call_enter(&gil);\n"
+        f"    rv = {prefix}{n}({', '.join(param_names(p))});\n"
+        f"    tp_call_leave(paused, gil);\n    return rv;\n}}\n"
         for n, p in python_sigs
     )
     table = ",\n".join(f"    {n}" for n in names)

@@ -11,6 +11,12 @@ callback would otherwise return 0 = CKR_OK). Importing this module has no side e
 The guard is the single place where exceptions become CK_RV values (PKCS #11 v2.40 s5.1):
 a PKCS11Error gives its ``rv``; anything else is logged to the "tokenport" logger (the
 traceback only: no arguments, so no key bytes or PINs) and gives CKR_GENERAL_ERROR.
+
+In a Python host every callback, and the first call's init code, runs with the host's cyclic
+garbage collector paused by the C wrappers (shim.c, "pausing the cyclic GC"): no host
+finalizer runs inside a call. The pause starts before cffi builds the callback's arguments,
+which is why it lives in C and not in the guard; ``attach`` only registers its reset for a
+forked child.
 """
 
 from __future__ import annotations
@@ -103,5 +109,7 @@ def attach(ffi: Any, lib: Any) -> Library:
         after_in_parent=library.after_fork_parent,
         after_in_child=library.after_fork_child,
     )
+    # the child has no call in flight: end a GC pause inherited from other threads' calls
+    os.register_at_fork(after_in_child=lib.tp_gc_pause_after_fork_child)
     lib.tp_mark_attached()
     return library

@@ -10,6 +10,9 @@
  *   - starting the interpreter ourselves, once, so that the package is found when the host
  *     is not Python and when tokenport lives in a virtual environment;
  *   - pthread_atfork handlers around CPython's fork helpers (a child must never deadlock);
+ *   - the call bracket of every C_* wrapper: the GIL and a pause of the cyclic garbage
+ *     collector, so that no host finalizer runs inside a call (a Python host shares this
+ *     interpreter);
  *   - C_GetFunctionList, C_GetInterfaceList and C_GetInterface (PKCS #11 v2.40 s5.4 and
  *     v3.0 s5.4), which must work even when Python cannot start.
  * Everything else is in Python (tokenport.abi.entry).
@@ -144,6 +147,140 @@ done:
     return rc;
 }
 
+/* ---- pausing the cyclic GC during calls ------------------------------------------------
+
+   In a Python host, tokenport runs in the host's interpreter: a garbage collection started by
+   an allocation inside a call would run host finalizers (__del__, weakref callbacks of
+   garbage) in the middle of the call, and a finalizer that takes a lock the host holds
+   around its call deadlocks (PyKCS11's PyKCS11Lib.__del__ with load()'s class lock). So the
+   collector is paused from before cffi converts the arguments until the callback has
+   returned, and around the first call's start-up (imports): collections that fall due run
+   at the host's next allocation after the call.
+
+   Only a Python host has finalizers to hold back: when this module started the interpreter
+   (a C host), every Python allocation happens inside a call and a pause would stop the
+   collector for good, so there is none.
+
+   The collector is interpreter-wide, so the pause is a count of calls in flight, shared by
+   every copy of this module in the interpreter (a capsule in the interpreter's dict), and
+   changed only with the GIL held: the first call in disables the collector, the last one
+   out re-enables it, and only if it was enabled when the pause began or the host enabled it
+   during the pause (gc.enable() from another thread; a call entering then disables it
+   again). A host that disabled the collector keeps it disabled. What cannot be seen: a
+   gc.disable() from another host thread while calls are in flight (the collector is
+   already off); the last call out enables it again. */
+
+#define TP_GC_PAUSE_KEY "tokenport.gc_pause"
+
+struct tp_gc_pause {
+    int active;    /* 1 in a Python host (the interpreter was not started by a copy of us) */
+    long depth;    /* calls in flight (threads inside a C_* wrapper) */
+    int reenable;  /* 1: enable the collector when depth returns to 0 */
+};
+
+static struct tp_gc_pause *tp_gc_pause = NULL; /* this interpreter's, once bound */
+
+/* With the GIL held: find or create the interpreter's pause record; 0 on success. */
+static int tp_gc_pause_bind(void)
+{
+    PyObject *dict, *capsule;
+    struct tp_gc_pause *pause;
+
+    if (tp_gc_pause != NULL)
+        return 0;
+    dict = PyInterpreterState_GetDict(PyInterpreterState_Get()); /* borrowed */
+    if (dict == NULL)
+        return -1;
+    capsule = PyDict_GetItemString(dict, TP_GC_PAUSE_KEY); /* borrowed */
+    if (capsule != NULL) {
+        pause = PyCapsule_GetPointer(capsule, TP_GC_PAUSE_KEY);
+        if (pause == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        tp_gc_pause = pause;
+        return 0;
+    }
+    pause = calloc(1, sizeof(*pause)); /* lives as long as the process */
+    if (pause == NULL)
+        return -1;
+    pause->active = !tp_we_started_python;
+    capsule = PyCapsule_New(pause, TP_GC_PAUSE_KEY, NULL);
+    if (capsule == NULL || PyDict_SetItemString(dict, TP_GC_PAUSE_KEY, capsule) != 0) {
+        Py_XDECREF(capsule);
+        free(pause);
+        PyErr_Clear();
+        return -1;
+    }
+    Py_DECREF(capsule);
+    tp_gc_pause = pause;
+    return 0;
+}
+
+/* With the GIL held: one more call in flight. */
+static void tp_gc_pause_enter(void)
+{
+    int was_enabled;
+
+    if (!tp_gc_pause->active)
+        return;
+    was_enabled = PyGC_Disable();
+    if (tp_gc_pause->depth++ == 0)
+        tp_gc_pause->reenable = was_enabled;
+    else if (was_enabled)
+        tp_gc_pause->reenable = 1; /* the host enabled it during the pause */
+}
+
+/* With the GIL held: one call fewer in flight. */
+static void tp_gc_pause_leave(void)
+{
+    if (!tp_gc_pause->active)
+        return;
+    if (--tp_gc_pause->depth == 0 && tp_gc_pause->reenable) {
+        tp_gc_pause->reenable = 0;
+        PyGC_Enable();
+    }
+}
+
+/* Called from Python (os.register_at_fork after_in_child): the child has only the forking
+   thread, which is not inside a call, so no call is in flight any more. cffi releases the
+   GIL around calls of C functions: take it back. */
+static void tp_gc_pause_after_fork_child(void)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+
+    if (tp_gc_pause != NULL && tp_gc_pause->depth != 0) {
+        tp_gc_pause->depth = 0;
+        if (tp_gc_pause->reenable) {
+            tp_gc_pause->reenable = 0;
+            PyGC_Enable();
+        }
+    }
+    PyGILState_Release(gil);
+}
+
+/* The bracket of every Python-implemented C_* wrapper (after tp_ensure_python succeeded).
+   In a Python host: take the GIL (cffi's callback then takes it again, cheaply) and pause
+   the collector; returns 1. In a C host: nothing, returns 0 (cffi keeps a thread state per
+   C thread alive between calls; a PyGILState_Ensure/Release pair around the callback would
+   create and destroy one on every call of a thread other than the first). */
+static int tp_call_enter(PyGILState_STATE *gil)
+{
+    if (!tp_gc_pause->active) /* fixed once bound: read without the GIL */
+        return 0;
+    *gil = PyGILState_Ensure();
+    tp_gc_pause_enter();
+    return 1;
+}
+
+static void tp_call_leave(int paused, PyGILState_STATE gil)
+{
+    if (!paused)
+        return;
+    tp_gc_pause_leave();
+    PyGILState_Release(gil);
+}
+
 /* Fork handling (only when we started Python; a Python host's os.fork does this work).
    prepare takes the GIL and runs PyOS_BeforeFork, which also runs the os.register_at_fork
    hooks of tokenport.abi (they wait until no thread is inside a call: such a thread may
@@ -224,29 +361,39 @@ static int tp_start_interpreter(void)
 static void tp_start_python_once(void)
 {
     PyGILState_STATE gil;
-    int rc;
+    int rc = 0, started;
 
     if (tp_locate_site_dir() != 0) {
         fprintf(stderr, "tokenport: cannot locate the tokenport package directory\n");
         return;
     }
-    if (!Py_IsInitialized()) {
-        if (tp_start_interpreter() != 0) {
-            fprintf(stderr, "tokenport: the Python interpreter failed to start\n");
-            return;
-        }
-    } else {
-        gil = PyGILState_Ensure();
-        rc = tp_add_site_dir(0);
-        PyGILState_Release(gil);
-        if (rc != 0)
-            return;
+    if (!Py_IsInitialized() && tp_start_interpreter() != 0) {
+        fprintf(stderr, "tokenport: the Python interpreter failed to start\n");
+        return;
     }
+    /* The first call imports the whole package: in a Python host, pause the collector
+       (see tp_gc_pause) from here until the init code has run. */
+    gil = PyGILState_Ensure();
+    if (tp_gc_pause_bind() != 0) {
+        PyGILState_Release(gil);
+        fprintf(stderr, "tokenport: cannot set up the garbage collector pause\n");
+        return;
+    }
+    tp_gc_pause_enter();
+    if (!tp_we_started_python)
+        rc = tp_add_site_dir(0);
+    PyGILState_Release(gil);
     /* cffi imports _cffi_backend, builds this module and runs the init code, which imports
        tokenport.abi.entry and attaches every callback to this copy (or raises). Success
        also needs the attach to have reached this copy: a callback left unattached would
        return 0 (CKR_OK), e.g. for a second copy of the module in the same interpreter. */
-    tp_python_ready = (cffi_start_python() == 0) && tp_attached;
+    started = rc == 0 && cffi_start_python() == 0;
+    gil = PyGILState_Ensure();
+    tp_gc_pause_leave();
+    PyGILState_Release(gil);
+    if (rc != 0)
+        return;
+    tp_python_ready = started && tp_attached;
     if (!tp_python_ready)
         fprintf(stderr, "tokenport: the PKCS #11 module failed to load its Python code\n");
 }
