@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -39,6 +40,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algori
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
+from cryptography.utils import CryptographyDeprecationWarning
 
 from tokenport import errors
 from tokenport.mechanisms import der
@@ -54,6 +56,13 @@ from tokenport.ports.crypto import (
     RsaPrivateNumbers,
     StreamCipher,
     X509Fields,
+)
+
+# pyca warns (to the host's stderr) about certificates it will refuse in a later release,
+# e.g. a serial number that is not positive; a token that stores such a certificate says
+# nothing to its host. The filter matches warnings raised from tokenport's modules only.
+warnings.filterwarnings(
+    "ignore", category=CryptographyDeprecationWarning, module=r"tokenport\."
 )
 
 _HASHES: dict[HashName, Callable[[], hashes.HashAlgorithm]] = {

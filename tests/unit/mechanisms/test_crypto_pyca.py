@@ -129,3 +129,35 @@ def test_finished_contexts(crypto: PycaCrypto) -> None:
     mac.finalize()
     with pytest.raises(OperationNotInitialized):
         mac.finalize()
+
+
+def test_pyca_deprecation_warnings_never_reach_the_host(tmp_path: object) -> None:
+    """A certificate pyca parses with a deprecation warning (a serial number of 0) is stored
+    without a word on the host's stderr (found by the fuzzer), even with warnings shown."""
+    import subprocess
+    import sys
+
+    script = r'''
+import datetime
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from tokenport.backends.crypto_pyca import PycaCrypto
+key = ec.generate_private_key(ec.SECP256R1())
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
+now = datetime.datetime.now(datetime.UTC)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+der = bytearray(cert.public_bytes(serialization.Encoding.DER))
+at = der.index(b"\xa0\x03\x02\x01\x02") + 5
+assert der[at:at + 3] == b"\x02\x01\x01"
+der[at + 2] = 0
+print(PycaCrypto().x509_fields(bytes(der)).serial_number.hex())
+'''
+    proc = subprocess.run([sys.executable, "-W", "default", "-c", script],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "020100"
+    assert proc.stderr == ""
