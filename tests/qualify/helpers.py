@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tokenport.ck import CKA
+from tokenport.ck import CKA, CKO
 
 SO_PIN = "so-pin-87654321"
 USER_PIN = "user-pin-1234"
@@ -235,29 +235,6 @@ client.close_session(session)
 client.finalize()
 """
 
-LIST = r"""
-import json, sys
-from tokenport.ck import CKA, CKF, CKO, CKU
-from tokenport.qualify.p11 import Client
-
-spec = json.loads(sys.argv[1])
-client = Client(spec["module"])
-assert client.initialize() == 0
-rv, slots = client.get_slot_list(True)
-slot = next(s for s in slots if client.get_token_info(s)[1].flags & CKF.TOKEN_INITIALIZED)
-rv, session = client.open_session(slot)
-assert client.login(session, CKU.USER, spec["pin"].encode()) == 0
-rv, handles = client.find(session, [])
-objects = []
-for handle in handles:
-    label = client.get_attribute(session, handle, CKA.LABEL)[1] or b""
-    cls = client.get_ulong(session, handle, CKA.CLASS)[1]
-    objects.append([label.decode(), CKO(cls).name])
-print(json.dumps(sorted(objects)))
-client.finalize()
-"""
-
-
 def provision(module: str, env: Mapping[str, str], **spec: object) -> None:
     proc = run([sys.executable, "-c", PROVISION, json.dumps({"module": module, "pin": USER_PIN, **spec})], env)
     assert proc.returncode == 0, output(proc)
@@ -265,9 +242,12 @@ def provision(module: str, env: Mapping[str, str], **spec: object) -> None:
 
 def token_objects(module: str, env: Mapping[str, str]) -> list[tuple[str, str]]:
     """(label, class) of every object on the token."""
-    proc = run([sys.executable, "-c", LIST, json.dumps({"module": module, "pin": USER_PIN})], env)
-    assert proc.returncode == 0, output(proc)
-    return [(label, cls) for label, cls in json.loads(proc.stdout)]
+    label, cls = str(int(CKA.LABEL)), str(int(CKA.CLASS))
+    return sorted(
+        (bytes.fromhex(o.get(label, "")).decode(),
+         CKO(int.from_bytes(bytes.fromhex(o[cls]), sys.byteorder)).name)
+        for o in snapshot(module, env)
+    )
 
 
 #: Every object on the token with the values of its readable attributes (hex), by the suite's

@@ -7,7 +7,6 @@ error other than CKR_BUFFER_TOO_SMALL (which only the C ABI produces) ends the o
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast
 
@@ -15,6 +14,7 @@ from tokenport.attributes.kinds import AttrValue, Template
 from tokenport.attributes.schema import schema_for
 from tokenport.attributes.template import Origin, template_dict
 from tokenport.ck import CKA, CKK, CKM, CKO
+from tokenport.core import wrap_policy
 from tokenport.core.access import check_write
 from tokenport.core.session import (
     ActiveOperation,
@@ -470,8 +470,11 @@ class CryptoCalls(ModuleState):
             raise KeyUnextractable("the key is not extractable")
         if target.attrs.get(CKA.WRAP_WITH_TRUSTED) is True and wrapper.attrs.get(CKA.TRUSTED) is not True:
             raise KeyNotWrappable("the key may only be wrapped with a trusted key")
-        if target.attrs.get(CKA.SENSITIVE) is True:
-            self._check_wrap_policy(current, wrapper)
+        if target.attrs.get(CKA.SENSITIVE) is True and not self._config.allow_wrap_with_decrypt_key:
+            wrap_policy.check_wrap(
+                wrapper, self._keys_of(current, CKO.SECRET_KEY),
+                self._keys_of(current, CKO.PRIVATE_KEY), self._value_of(current),
+            )
         view = self._view(current, target)
         if target.object_class == CKO.SECRET_KEY:
             encoded = view.require(CKA.VALUE)
@@ -485,53 +488,11 @@ class CryptoCalls(ModuleState):
             mechanism.param, encoded,
         )
 
-    def _check_wrap_policy(self, session: Session, wrapper: TokenObject) -> None:
-        """Refuse to wrap a sensitive key under a key whose wrapped output can be decrypted
-        back to the key by C_Decrypt on this token (Clulow, "On the security of PKCS #11",
-        CHES 2003): a secret key whose value is also held by an object that decrypts (the
-        wrapper itself, or a copy), or a public key whose private half here also decrypts.
-        ``[policy] allow_wrap_with_decrypt_key`` lifts the rule."""
-        if self._config.allow_wrap_with_decrypt_key:
-            return
-        refused = KeyFunctionNotPermitted(
-            "a sensitive key may not be wrapped under a key that can also decrypt"
-            " ([policy] allow_wrap_with_decrypt_key)"
-        )
-        if wrapper.object_class == CKO.SECRET_KEY:
-            if self._value_shared_with(session, wrapper, int(CKA.DECRYPT)):
-                raise refused
-            return
-        modulus = wrapper.attrs.get(CKA.MODULUS)
-        if modulus is None:
-            return
-        wanted = {int(CKA.CLASS): int(CKO.PRIVATE_KEY)}
-        for obj in session.token.objects.candidates(wanted):
-            if (
-                obj.object_class == CKO.PRIVATE_KEY
-                and obj.attrs.get(CKA.MODULUS) == modulus
-                and obj.attrs.get(CKA.DECRYPT) is True
-            ):
-                raise refused
+    def _keys_of(self, session: Session, object_class: int) -> list[TokenObject]:
+        return list(session.token.objects.candidates({int(CKA.CLASS): object_class}))
 
-    def _value_shared_with(self, session: Session, key: TokenObject, usage: int) -> bool:
-        """Does any secret key of the token holding ``key``'s value allow ``usage``
-        (CKA_DECRYPT, CKA_ENCRYPT)? A value that cannot be compared (sealed, nobody
-        logged in) counts as shared."""
-        if key.attrs.get(usage) is True:
-            return True
-        value = self._view(session, key).require(CKA.VALUE)
-        assert isinstance(value, bytes)
-        wanted = {int(CKA.CLASS): int(CKO.SECRET_KEY)}
-        for other in session.token.objects.candidates(wanted):
-            if other is key or other.attrs.get(usage) is not True:
-                continue
-            try:
-                candidate = self._view(session, other).get(CKA.VALUE)
-            except UserNotLoggedIn:
-                return True
-            if isinstance(candidate, bytes) and hmac.compare_digest(candidate, value):
-                return True
-        return False
+    def _value_of(self, session: Session) -> Callable[[TokenObject], AttrValue | None]:
+        return lambda obj: self._view(session, obj).get(CKA.VALUE)
 
     @synchronized
     def unwrap_key(
@@ -550,15 +511,9 @@ class CryptoCalls(ModuleState):
         )
         _refuse_unauthenticated_use(unwrapper)
         wanted = template_dict(template)
-        if (
-            unwrapper.object_class == CKO.SECRET_KEY
-            and wanted.get(CKA.SENSITIVE, True) is True
-            and not self._config.allow_wrap_with_decrypt_key
-            and self._value_shared_with(current, unwrapper, int(CKA.ENCRYPT))
-        ):
-            raise KeyFunctionNotPermitted(
-                "a key that can encrypt may not unwrap a sensitive key"
-                " ([policy] allow_wrap_with_decrypt_key)"
+        if not self._config.allow_wrap_with_decrypt_key:
+            wrap_policy.check_unwrap(
+                unwrapper, wanted, self._keys_of(current, CKO.SECRET_KEY), self._value_of(current)
             )
         object_class = wanted.get(CKA.CLASS)
         if not isinstance(object_class, int):

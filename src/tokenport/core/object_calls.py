@@ -13,14 +13,14 @@ from tokenport.attributes.template import (
     read_error,
     template_dict,
 )
-from tokenport.ck import CKA, CKO, CKR
+from tokenport.ck import CKA, CKR
+from tokenport.core import wrap_policy
 from tokenport.core.access import ACCESS, check_write
 from tokenport.core.info import AttributeResult
 from tokenport.core.session import Session
 from tokenport.core.state import ModuleState, synchronized
 from tokenport.errors import (
     ActionProhibited,
-    AttributeReadOnly,
     OperationActive,
     OperationNotInitialized,
 )
@@ -53,27 +53,14 @@ class ObjectCalls(ModuleState):
         if source.attrs.get(CKA.COPYABLE) is False:
             raise ActionProhibited("the object is not copyable")
         changes = template_dict(template)
-        self._check_usage_separation(source, changes)
+        self._check_usage_change(source, changes)
         values = current.token.clear_values(source) if source.sealed else dict(source.attrs)
         copy = self._factory.copy(values, source.schema, changes, is_so=self._is_so(current))
         return self._add(current, copy)
 
-    def _check_usage_separation(self, obj: TokenObject, changes: Mapping[int, AttrValue]) -> None:
-        """A secret key that wraps or unwraps never gains CKA_ENCRYPT or CKA_DECRYPT, by
-        C_SetAttributeValue or in a copy (which holds the same value): else a key wrapped
-        under it could be decrypted afterwards, or chosen bytes encrypted and unwrapped
-        (Clulow's attacks; see CryptoCalls._check_wrap_policy). ``[policy]
-        allow_wrap_with_decrypt_key`` lifts the rule."""
-        if obj.object_class != CKO.SECRET_KEY or self._config.allow_wrap_with_decrypt_key:
-            return
-        if obj.attrs.get(CKA.WRAP) is not True and obj.attrs.get(CKA.UNWRAP) is not True:
-            return
-        for usage in (CKA.ENCRYPT, CKA.DECRYPT):
-            if changes.get(usage) is True and obj.attrs.get(usage) is not True:
-                raise AttributeReadOnly(
-                    "a wrapping key cannot gain CKA_ENCRYPT or CKA_DECRYPT"
-                    " ([policy] allow_wrap_with_decrypt_key)"
-                )
+    def _check_usage_change(self, obj: TokenObject, changes: Mapping[int, AttrValue]) -> None:
+        if not self._config.allow_wrap_with_decrypt_key:
+            wrap_policy.check_usage_change(obj, changes)
 
     @synchronized
     def destroy_object(self, session: int, handle: int) -> None:
@@ -121,7 +108,7 @@ class ObjectCalls(ModuleState):
         check_modification(
             obj.schema, obj.attrs, changes, is_so=self._is_so(current), copying=False
         )
-        self._check_usage_separation(obj, changes)
+        self._check_usage_change(obj, changes)
         before_attrs, before_sealed = dict(obj.attrs), dict(obj.sealed)
         obj.attrs.update(changes)
         try:
