@@ -173,13 +173,13 @@ def test_library_in_a_forked_child_drops_but_never_closes(monkeypatch: pytest.Mo
     log: list[str] = []
     library = Library(lambda: FakeModule(log))  # type: ignore[arg-type,return-value]
     library.initialize()
-    parent_lock = library.call_lock()
-    parent_lock.acquire()  # as if a parent thread were inside a call at fork time
+    parent_lock = library.lifecycle_lock()
+    parent_lock.acquire()  # as if a parent thread were inside C_Initialize at fork time
     monkeypatch.setattr(library_module.os, "getpid", lambda: 999_999)
     library.after_fork_child()  # what CPython's fork helpers run in the child
     with pytest.raises(CryptokiNotInitialized):
         library.module()
-    assert library.call_lock() is not parent_lock
+    assert library.lifecycle_lock() is not parent_lock
     library.initialize()  # the child's own C_Initialize
     assert log == ["initialize", "initialize"]  # the parent's module was never finalized
     parent_lock.release()
@@ -208,11 +208,11 @@ def test_guard_turns_exceptions_into_return_values(
         raise ValueError("boom")
 
     secret = b"123456-secret-pin"
-    assert guard("C_Login", wrong_pin, library, locked=True)(secret) == (
+    assert guard("C_Login", wrong_pin, library)(secret) == (
         CKR.PIN_INCORRECT
     )
     with caplog.at_level(logging.ERROR, logger="tokenport"):
-        rv = guard("C_Login", broken, library, locked=True)(secret)
+        rv = guard("C_Login", broken, library)(secret)
     assert rv == CKR.GENERAL_ERROR
     assert "C_Login" in caplog.text and "boom" in caplog.text
     assert "secret" not in caplog.text

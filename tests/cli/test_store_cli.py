@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 from tokenport.ck import CKA, CKF, CKM, CKO, CKU
 from tokenport.config import load_config
-from tokenport.core.module import Module
 from tokenport.mechanisms.params import Mechanism
+from tokenport.wiring import build_module
 
 from .test_cli import SO_PIN, USER_PIN, Cli
 
@@ -38,7 +38,7 @@ def cli_for(tmp_path: Path, backend: str) -> Cli:
 
 def sign_with_token(cli: Cli, label: bytes, mechanism: int, data: bytes) -> tuple[bytes, bytes]:
     """(signature, SubjectPublicKeyInfo) made through the core with the store ``cli`` uses."""
-    module = Module(load_config(cli.env))
+    module = build_module(load_config(cli.env))
     module.initialize()
     try:
         session = module.open_session(0, int(CKF.SERIAL_SESSION | CKF.RW_SESSION))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tokenport.ck import CKF, CKU
 from tokenport.config import load_config
-from tokenport.core.module import Module
+from tokenport.wiring import build_module
 
 SO_PIN = b"so-pin-quiet-1"
 SECONDS = "3"
@@ -20,9 +20,9 @@ SECONDS = "3"
 COMMON = r"""
 import os, sys, time
 from tokenport.ck import CKA, CKF, CKO
-from tokenport.core.module import Module
+from tokenport.wiring import build_module
 from tokenport.errors import PKCS11Error
-module = Module()
+module = build_module()
 module.initialize()
 session = module.open_session(0, int(CKF.SERIAL_SESSION | CKF.RW_SESSION))
 end = time.monotonic() + float(sys.argv[1])
@@ -57,7 +57,7 @@ print(turns)
 def test_listing_while_another_process_destroys_is_quiet(tmp_path: Path) -> None:
     env = {**os.environ, "TOKENPORT_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
     env.pop("TOKENPORT_CONF", None)
-    module = Module(load_config(env))
+    module = build_module(load_config(env))
     module.initialize()
     module.init_token(0, SO_PIN, b"quiet".ljust(32))
     session = module.open_session(0, int(CKF.SERIAL_SESSION | CKF.RW_SESSION))

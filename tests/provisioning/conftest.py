@@ -12,6 +12,7 @@ from tokenport.backends.storage_memory import MemoryObjectStore
 from tokenport.ck import CKA, CKF, CKR, CKU
 from tokenport.config import Config
 from tokenport.core.module import Module
+from tokenport.wiring import build_module
 
 from ..cli.test_cli import Cli
 from .pki import TestPki
@@ -29,7 +30,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
 @pytest.fixture
 def module(tmp_path: Path) -> Iterator[Module]:
     """A Module on the in-memory store with an initialized token in slot 0."""
-    module = Module(Config(store_backend="memory", store_dir=tmp_path), store=MemoryObjectStore())
+    module = build_module(Config(store_backend="memory", store_dir=tmp_path), store=MemoryObjectStore())
     module.initialize()
     module.init_token(0, SO_PIN, b"factory".ljust(32))
     session = module.open_session(0, RW)

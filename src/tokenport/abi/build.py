@@ -132,17 +132,27 @@ def make_ffibuilder() -> FFI:
         + GCM_NO_IVBITS
         + externs
         + "\nvoid tp_mark_attached(void);\nvoid tp_gc_pause_after_fork_child(void);"
+        + "\nvoid tp_gate_close(void);\nvoid tp_gate_open(void);\nvoid tp_gate_after_fork_child(void);"
     )
 
     major, minor = functions.CRYPTOKI_VERSION
     forward = "\n".join(f"static CK_RV {prefix}{n}({p});" for n, p in python_sigs)
+    def gated(name: str, call: str) -> str:
+        if name in functions.UNGATED_FUNCTIONS:
+            return call
+        return f"    tp_gate_enter();\n{call}    tp_gate_leave();\n"
+
     wrappers = "\n".join(
         f"TP_EXPORT CK_RV {n}({p})\n{{\n"
         f"    CK_RV rv;\n    PyGILState_STATE gil = PyGILState_UNLOCKED;\n    int paused;\n\n"
         f"    if (!tp_ensure_python())\n        return TP_CKR_GENERAL_ERROR;\n"
-        f"    paused = tp_call_enter(&gil);\n"
-        f"    rv = {prefix}{n}({', '.join(param_names(p))});\n"
-        f"    tp_call_leave(paused, gil);\n    return rv;\n}}\n"
+        + gated(
+            n,
+            f"    paused = tp_call_enter(&gil);\n"
+            f"    rv = {prefix}{n}({', '.join(param_names(p))});\n"
+            f"    tp_call_leave(paused, gil);\n",
+        )
+        + "    return rv;\n}\n"
         for n, p in python_sigs
     )
     table = ",\n".join(f"    {n}" for n in names)

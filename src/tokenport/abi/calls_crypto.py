@@ -29,7 +29,7 @@ from tokenport.abi.marshal import (
     write_ulong,
 )
 from tokenport.ck import CKR
-from tokenport.core.session import OpKind, Step
+from tokenport.core.operation import OpKind, Step
 from tokenport.errors import (
     ArgumentsBad,
     EncryptedDataLenRange,

@@ -34,46 +34,45 @@ from tokenport.abi.functions import (
 )
 from tokenport.abi.library import Library
 from tokenport.ck import CKR
+from tokenport.core.operation import OpKind
 from tokenport.errors import PKCS11Error
 
 Handler = Callable[..., int]
 
 _log = logging.getLogger("tokenport")
 
-UNLOCKED_FUNCTIONS = frozenset({"C_WaitForSlotEvent"})
-"""Calls that may block, so they do not hold the call lock (a fork must not wait for them)."""
+_GENERAL_ERROR = int(CKR.GENERAL_ERROR)
+_BUFFER_TOO_SMALL = int(CKR.BUFFER_TOO_SMALL)
 
 
+def _abort_operation(library: Library, session: int, kind: OpKind) -> None:
+    """After a failed call that continues an operation: the core ends it (s5.2), also when
+    the ABI refused the call's arguments before the core saw it. Never raises."""
+    try:
+        library.module().crypto_calls.abort(session, kind)
+    except PKCS11Error:
+        pass
 
-def guard(
-    name: str, handler: Handler, library: Library, *, locked: bool
-) -> Callable[..., int]:
+
+def guard(name: str, handler: Handler, library: Library) -> Callable[..., int]:
     """Wrap ``handler`` as the callback of C function ``name``: never raises, returns a CK_RV.
 
-    ``locked`` calls run under the library's call lock (all but C_WaitForSlotEvent, which
-    may block). A failed call that continues an operation ends it, unless it failed with
-    CKR_BUFFER_TOO_SMALL (s5.2), also when the error was found here before the core saw
-    the call.
+    No lock is taken here (the C shim's gate only keeps forks out). A failed call that
+    continues an operation ends it, unless it failed with CKR_BUFFER_TOO_SMALL (s5.2).
     """
 
-    kind = OPERATION_OF.get(name)
-
-    def run(args: tuple[Any, ...]) -> int:
-        return int(handler(library, *args))
+    kind = OpKind(OPERATION_OF[name]) if name in OPERATION_OF else None
 
     def callback(*args: Any) -> int:
         try:
-            if locked:
-                with library.call_lock():
-                    return run(args)
-            return run(args)
+            return handler(library, *args)
         except PKCS11Error as exc:
-            rv = int(exc.rv) or int(CKR.GENERAL_ERROR)
+            rv = int(exc.rv) or _GENERAL_ERROR
         except Exception:  # noqa: BLE001 - the one place every other error becomes a CK_RV
             _log.exception("%s failed with an unexpected error", name)
-            rv = int(CKR.GENERAL_ERROR)
-        if kind is not None and rv != CKR.BUFFER_TOO_SMALL:
-            library.end_operation(int(args[0]), kind)
+            rv = _GENERAL_ERROR
+        if kind is not None and rv != _BUFFER_TOO_SMALL:
+            _abort_operation(library, int(args[0]), kind)
         return rv
 
     callback.__name__ = name
@@ -94,15 +93,10 @@ def handlers() -> Mapping[str, Handler]:
 def attach(ffi: Any, lib: Any) -> Library:
     """Attach every callback of one loaded copy of the C library (its cffi ``ffi`` and
     ``lib``); returns the copy's Library, the one holder of its state."""
-    library = Library()
+    library = Library(gate=lib)
     table = handlers()
     for name in PYTHON_FUNCTIONS:
-        callback = guard(
-            name,
-            table[name],
-            library,
-            locked=name not in UNLOCKED_FUNCTIONS,
-        )
+        callback = guard(name, table[name], library)
         ffi.def_extern(name=CALLBACK_PREFIX + name, error=int(CKR.GENERAL_ERROR))(callback)
     os.register_at_fork(
         before=library.before_fork,

@@ -108,6 +108,10 @@ SESSION_FUNCTIONS: frozenset[str] = frozenset(
 
 CALLBACK_PREFIX = "tp_py_"
 
+UNGATED_FUNCTIONS: frozenset[str] = frozenset({"C_WaitForSlotEvent"})
+"""Entries that may block, so their wrappers do not pass the call gate (shim.c): a fork
+waits for the calls in flight, never for a blocked C_WaitForSlotEvent."""
+
 CRYPTOKI_VERSION = (2, 40)
 INTERFACE_NAME = "PKCS 11"
 

@@ -6,17 +6,16 @@ library has exactly one ``Library``: tokenport.abi.entry.attach creates it and t
 keeps it on the cffi module object (``tokenport._pkcs11.library``); the core keeps no global
 state at all.
 
-Calls: every call runs under one re-entrant *call lock* (the Module serializes calls
-anyway). Fork hooks take that lock before the process forks, so a fork never happens while
-a thread is inside the core: such a thread may hold a C library's lock with the GIL
-released (sqlite, OpenSSL), and a child inheriting that lock would deadlock.
+Calls: there is no lock around calls (calls on different sessions run in parallel; the
+core's fine-grained locks guard its shared state). Only C_Initialize and C_Finalize take the
+library's own lock, against each other. Forks are handled by the call gate of the C shim
+(shim.c): the fork hooks below close it, so a fork happens only when no thread is inside a
+call, and open it again in the parent.
 
 Fork (s6.7.1 "Applications and processes"): a child must call C_Initialize before using
 the library. In a forked child (the fork hooks tell it; C_Initialize also compares the pid)
 it drops the Module (never closing it: the parent still owns the store, and the object is
 kept referenced so no finalizer runs in the child) and behaves as not initialized.
-
-The length protocol's pending results (s5.2) belong to the core's operations, not here.
 """
 
 from __future__ import annotations
@@ -24,19 +23,38 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
-from tokenport.core.module import Module
 from tokenport.errors import CryptokiAlreadyInitialized, CryptokiNotInitialized
+
+if TYPE_CHECKING:
+    from tokenport.core.module import Module
+
+
+class Gate(Protocol):
+    """The call gate of the C shim (``lib`` of tokenport._pkcs11)."""
+
+    def tp_gate_close(self) -> None: ...
+    def tp_gate_open(self) -> None: ...
+    def tp_gate_after_fork_child(self) -> None: ...
+
+
+def _build_module() -> Module:
+    from tokenport.wiring import build_module
+
+    return build_module()
 
 
 class Library:
     """The state of one loaded copy of the C library."""
 
-    def __init__(self, factory: Callable[[], Module] = Module) -> None:
+    def __init__(self, factory: Callable[[], Module] = _build_module,
+                 gate: Gate | None = None) -> None:
         self._factory = factory
+        self._gate = gate
         self._module: Module | None = None
         self._pid = os.getpid()
-        self._calls = threading.RLock()
+        self._lifecycle = threading.Lock()
         self._abandoned: list[Module] = []
 
     def _check_fork(self) -> None:
@@ -46,38 +64,37 @@ class Library:
             if self._module is not None:
                 self._abandoned.append(self._module)
             self._module = None
-            self._calls = threading.RLock()  # a parent thread may have held the old one
+            self._lifecycle = threading.Lock()  # a parent thread may have held the old one
             self._pid = pid
 
-    def call_lock(self) -> threading.RLock:
-        """The lock every call holds while it runs (fresh in a forked child).
-
-        Forks are noticed by the fork hooks (CPython runs them around os.fork in a Python
-        host, and the module's pthread_atfork handlers around fork() in a C host), so no
-        call pays for a getpid() of its own.
-        """
-        return self._calls
+    def lifecycle_lock(self) -> threading.Lock:
+        """The lock C_Initialize and C_Finalize hold (fresh in a forked child)."""
+        return self._lifecycle
 
     # -- fork hooks (os.register_at_fork; run by PyOS_BeforeFork / PyOS_AfterFork_*) ---------
 
     def before_fork(self) -> None:
         """Wait until no thread is inside a call (the GIL is released while waiting)."""
-        self._calls.acquire()
+        if self._gate is not None:
+            self._gate.tp_gate_close()
 
     def after_fork_parent(self) -> None:
         """Let calls run again in the parent."""
-        self._calls.release()
+        if self._gate is not None:
+            self._gate.tp_gate_open()
 
     def after_fork_child(self) -> None:
-        """Drop the parent's state in the child (its call lock stays with the parent)."""
+        """Drop the parent's state in the child; the child's gate starts open."""
+        if self._gate is not None:
+            self._gate.tp_gate_after_fork_child()
         self._check_fork()
 
     # -- s5.4 ----------------------------------------------------------------------------------
 
     def initialize(self) -> None:
-        """C_Initialize: create ``Module()`` (configuration from the environment) and start it."""
+        """C_Initialize: build the Module (configuration from the environment) and start it."""
         self._check_fork()
-        with self.call_lock():
+        with self._lifecycle:
             if self._module is not None:
                 raise CryptokiAlreadyInitialized()
             module = self._factory()
@@ -86,12 +103,10 @@ class Library:
 
     def finalize(self) -> None:
         """C_Finalize: stop the Module; the library is uninitialized afterwards, even on error."""
-        with self.call_lock():
+        with self._lifecycle:
             module = self.module()
-            try:
-                module.finalize()
-            finally:
-                self._module = None
+            self._module = None
+            module.finalize()
 
     def module(self) -> Module:
         """The initialized Module; CryptokiNotInitialized before C_Initialize, after
@@ -100,9 +115,3 @@ class Library:
         if module is None:
             raise CryptokiNotInitialized()
         return module
-
-    def end_operation(self, session: int, kind: str) -> None:
-        """After a failed call that continues an operation: end it (s5.2). Never raises
-        (the call already has its CK_RV)."""
-        if self._module is not None:
-            self._module.end_operation(session, kind)

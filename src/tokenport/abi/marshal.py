@@ -30,7 +30,7 @@ from tokenport.core.info import (
     TokenInfo,
     Version,
 )
-from tokenport.core.session import Produced
+from tokenport.core.operation import Produced
 from tokenport.errors import (
     ArgumentsBad,
     AttributeValueInvalid,

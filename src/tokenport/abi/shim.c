@@ -281,6 +281,82 @@ static void tp_call_leave(int paused, PyGILState_STATE gil)
     PyGILState_Release(gil);
 }
 
+/* ---- the call gate: a fork waits for the calls in flight ------------------------------
+
+   There is no lock around calls: calls on different sessions run in parallel (the core's
+   own fine-grained locks guard shared state). What a fork needs is that no thread is inside
+   a call when it happens: such a thread may hold a lock of a C library (sqlite, OpenSSL)
+   with the GIL released, and the child would inherit it held. Every call therefore passes a
+   gate: entering counts the call in, leaving counts it out. The fork hooks of
+   tokenport.abi (os.register_at_fork, run by CPython's fork helpers in a Python host and by
+   this module's pthread_atfork handlers in a C host) close the gate and wait until no call
+   is in flight, then open it again in the parent; the child starts with an open gate and
+   no calls. Closing is called through cffi, which releases the GIL while it waits, so the
+   calls in flight can finish.
+
+   A call that re-enters the library on the same thread (a host callback) is counted once:
+   the depth is per thread, so it never waits for itself. A fork from inside a call (the
+   forking thread is itself counted in) waits only for the others. C_WaitForSlotEvent may
+   block and does not pass the gate. */
+
+static pthread_mutex_t tp_gate_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tp_gate_cond = PTHREAD_COND_INITIALIZER;
+static long tp_gate_calls = 0;      /* threads inside a call */
+static int tp_gate_closed = 0;      /* forks waiting or in progress */
+static __thread long tp_gate_depth = 0;
+
+static void tp_gate_enter(void)
+{
+    if (tp_gate_depth++ > 0)
+        return;
+    pthread_mutex_lock(&tp_gate_mutex);
+    while (tp_gate_closed)
+        pthread_cond_wait(&tp_gate_cond, &tp_gate_mutex);
+    tp_gate_calls++;
+    pthread_mutex_unlock(&tp_gate_mutex);
+}
+
+static void tp_gate_leave(void)
+{
+    if (--tp_gate_depth > 0)
+        return;
+    pthread_mutex_lock(&tp_gate_mutex);
+    if (--tp_gate_calls == 0 && tp_gate_closed)
+        pthread_cond_broadcast(&tp_gate_cond);
+    pthread_mutex_unlock(&tp_gate_mutex);
+}
+
+/* Before a fork (from Python, GIL released by cffi): close the gate, wait for the others. */
+static void tp_gate_close(void)
+{
+    long own = tp_gate_depth > 0 ? 1 : 0;
+
+    pthread_mutex_lock(&tp_gate_mutex);
+    tp_gate_closed++;
+    while (tp_gate_calls > own)
+        pthread_cond_wait(&tp_gate_cond, &tp_gate_mutex);
+    pthread_mutex_unlock(&tp_gate_mutex);
+}
+
+/* After a fork, in the parent: let calls in again. */
+static void tp_gate_open(void)
+{
+    pthread_mutex_lock(&tp_gate_mutex);
+    if (tp_gate_closed > 0)
+        tp_gate_closed--;
+    pthread_cond_broadcast(&tp_gate_cond);
+    pthread_mutex_unlock(&tp_gate_mutex);
+}
+
+/* After a fork, in the child: only the forking thread exists; fresh mutex and condition. */
+static void tp_gate_after_fork_child(void)
+{
+    pthread_mutex_init(&tp_gate_mutex, NULL);
+    pthread_cond_init(&tp_gate_cond, NULL);
+    tp_gate_closed = 0;
+    tp_gate_calls = tp_gate_depth > 0 ? 1 : 0;
+}
+
 /* Fork handling (only when we started Python; a Python host's os.fork does this work).
    prepare takes the GIL and runs PyOS_BeforeFork, which also runs the os.register_at_fork
    hooks of tokenport.abi (they wait until no thread is inside a call: such a thread may

@@ -21,6 +21,7 @@ from tokenport.core.info import TokenInfo
 from tokenport.core.module import Module
 from tokenport.errors import PKCS11Error
 from tokenport.uri import Pkcs11Uri, UriError, is_uri
+from tokenport.wiring import build_module
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,7 +59,7 @@ def reports_errors(command: F) -> F:
 @contextlib.contextmanager
 def opened_module() -> Iterator[Module]:
     """The token library, initialized for the duration of a command."""
-    module = Module()
+    module = build_module()
     module.initialize()
     try:
         yield module

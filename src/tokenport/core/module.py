@@ -1,405 +1,291 @@
 """The library: PKCS #11 v2.40 s5.4-5.15 as a Python object (no module-level state).
 
-``Module`` is what the C ABI drives, one method per C function, with Python values in and
-out. Every method raises tokenport.errors on failure; lengths and buffers are the C ABI's
-business (methods return whole bytes). One re-entrant lock per Module serializes calls.
+A ``Module`` is built from the outside (tokenport.wiring.build_module reads the configuration
+and opens the ports); the core never imports the configuration or a backend. It holds one
+``CoreState`` and four call services over it:
+
+* ``session_calls``: slots, tokens, sessions and login (s5.4-5.6, tokenport.core.session_calls);
+* ``object_calls``: objects and searches (s5.7, tokenport.core.object_calls);
+* ``crypto_calls``: encrypt, decrypt, digest, sign, verify operations (s5.8-5.12,
+  tokenport.core.crypto_calls, over tokenport.core.operation);
+* ``key_calls``: key management and random numbers (s5.14-5.15, tokenport.core.key_calls).
+
+The C ABI calls the services directly; the methods below are the same calls for Python users
+(the CLI, provisioning, tests), with Python values in and out. Every method raises
+tokenport.errors on failure. There is no module-wide lock: see tokenport.core.state.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
-from tokenport import __version__
-from tokenport.ck import CKF, CKS, CKU, CRYPTOKI_VERSION
+from tokenport.attributes.kinds import Template
 from tokenport.core.crypto_calls import CryptoCalls
 from tokenport.core.directory import RepairReport, TokenDirectory
 from tokenport.core.handles import HandleTable
 from tokenport.core.info import (
+    AttributeResult,
     LibraryInfo,
     MechanismInfo,
     SessionInfo,
     SlotInfo,
     TokenInfo,
-    Version,
 )
+from tokenport.core.key_calls import KeyCalls
 from tokenport.core.object_calls import ObjectCalls
-from tokenport.core.session import Session
-from tokenport.core.state import synchronized
-from tokenport.core.token import Token, TokenSettings
-from tokenport.errors import (
-    CryptokiAlreadyInitialized,
-    FunctionNotSupported,
-    MechanismInvalid,
-    NoEvent,
-    OperationNotInitialized,
-    PinLenRange,
-    SessionExists,
-    SessionParallelNotSupported,
-    SessionReadOnly,
-    SessionReadOnlyExists,
-    SessionReadWriteSoExists,
-    TokenNotRecognized,
-    UserAlreadyLoggedIn,
-    UserAnotherAlreadyLoggedIn,
-    UserNotLoggedIn,
-    UserTypeInvalid,
-)
-from tokenport.mechanisms.base import MechanismRegistry
-from tokenport.objects.factory import ObjectFactory
-from tokenport.ports.entropy import RandomSource
-from tokenport.ports.storage import ObjectStore
-
-if TYPE_CHECKING:
-    from tokenport.config import Config
-    from tokenport.ports.crypto import CryptoBackend
-
-MANUFACTURER = "tokenport"
-MODEL = "tokenport"
-LIBRARY_VERSION = Version(*(int(p) for p in __version__.split(".")[:2]))
-UNAVAILABLE = 0xFFFFFFFFFFFFFFFF
-_RO_SESSION_FLAGS = int(CKF.SERIAL_SESSION)
-_RW_SESSION_FLAGS = int(CKF.SERIAL_SESSION | CKF.RW_SESSION)
+from tokenport.core.operation import OpKind, Produced, Step
+from tokenport.core.session_calls import SessionCalls
+from tokenport.core.state import CoreParts, CoreSettings, CoreState
+from tokenport.errors import CryptokiAlreadyInitialized
+from tokenport.mechanisms.params import Mechanism
+from tokenport.ports.crypto import CryptoBackend
 
 
-class Module(ObjectCalls, CryptoCalls):
-    """One PKCS #11 library instance: C_Initialize .. C_Finalize and everything between.
+class Module:
+    """One PKCS #11 library instance: C_Initialize .. C_Finalize and everything between."""
 
-    ``config`` defaults to tokenport.config.load_config() (TOKENPORT_CONF / TOKENPORT_HOME);
-    ``store``, ``crypto``, ``random`` and ``registry`` replace the configured ports (tests
-    pass an in-memory store; a store passed in is not closed by finalize()). Without
-    ``random``, each token gets its own random source built from its entropy config at
-    its first use; finalize() zeroizes them, so the next initialize() starts afresh.
-    """
+    def __init__(self, parts: CoreParts, settings: CoreSettings | None = None) -> None:
+        self.state = CoreState(parts, settings if settings is not None else CoreSettings())
+        self.session_calls = SessionCalls(self.state)
+        self.object_calls = ObjectCalls(self.state)
+        self.crypto_calls = CryptoCalls(self.state)
+        self.key_calls = KeyCalls(self.state)
 
-    def __init__(
-        self,
-        config: Config | None = None,
-        *,
-        store: ObjectStore | None = None,
-        crypto: CryptoBackend | None = None,
-        random: RandomSource | None = None,
-        registry: MechanismRegistry | None = None,
-    ) -> None:
-        from tokenport.config import load_config
+    # -- s5.4 C_Initialize / C_Finalize -----------------------------------------------------
 
-        self._config = config if config is not None else load_config()
-        if crypto is None:
-            from tokenport.config import open_crypto
-
-            crypto = open_crypto(self._config)
-        if registry is None:
-            from tokenport.mechanisms import default_registry
-
-            registry = default_registry()
-        self._crypto = crypto
-        self._given_random = random
-        self._random_sources = {}
-        self._contexts = {}
-        self._registry = registry
-        self._factory = ObjectFactory(crypto)
-        self._given_store = store
-        self._store = None
-        self._directory = None
-        self._sessions = {}
-        self._handles = HandleTable()
-        self._next_session = 1
-        self._lock = threading.RLock()
-
-    # -- s5.4 general purpose -----------------------------------------------------------------
-
-    @synchronized
     def initialize(self) -> None:
         """C_Initialize: open the store and discover the tokens."""
-        if self._directory is not None:
-            raise CryptokiAlreadyInitialized()
-        if self._given_store is not None:
-            store = self._given_store
-        else:
-            from tokenport.config import open_store
+        state = self.state
+        with state.lock:
+            if state.directory is not None:
+                raise CryptokiAlreadyInitialized()
+            store = state.parts.store.open()
+            try:
+                store.initialize()
+                directory = TokenDirectory(store, state.crypto, state.random_for,
+                                           state.settings.token_settings())
+                directory.on_token_removed = self.session_calls.token_removed
+                directory.refresh()
+            except BaseException:
+                state.parts.store.release(store)
+                raise
+            state.store = store
+            state.directory = directory
 
-            store = open_store(self._config)
-        store.initialize()
-        settings = TokenSettings(
-            self._config.max_pin_attempts, self._config.pin_kdf_iterations,
-            self._config.min_pin_len, self._config.max_pin_len,
-        )
-        directory = TokenDirectory(store, self._crypto, self._random_for, settings)
-        directory.on_token_removed = self._token_removed
-        directory.refresh()
-        self._store = store
-        self._directory = directory
-
-    @synchronized
     def finalize(self) -> None:
         """C_Finalize: close every session, forget login state, release the store."""
-        directory = self._dir()
-        for token in directory.tokens():
-            token.logout()
-            token.objects.drop_session_objects()
-        self._sessions.clear()
-        self._handles = HandleTable()
-        if self._store is not None and self._given_store is None:
-            self._store.close()
-        self._forget_random()
-        self._store = None
-        self._directory = None
+        state = self.state
+        with state.lock:
+            directory = state.tokens()
+            for token in directory.tokens():
+                token.logout()
+                token.objects.drop_session_objects()
+            for session in list(state.sessions.values()):
+                session.operations.clear()
+            state.sessions.clear()
+            state.handles = HandleTable()
+            store, state.store, state.directory = state.store, None, None
+            if store is not None:
+                state.parts.store.release(store)
+            state.forget_token_state()
 
     @property
     def initialized(self) -> bool:
-        return self._directory is not None
+        return self.state.directory is not None
 
     @property
     def crypto(self) -> CryptoBackend:
         """The crypto port this module uses (for tools that parse key files)."""
-        return self._crypto
+        return self.state.crypto
 
-    @synchronized
+    def directory(self) -> TokenDirectory:
+        """The token directory (tools and tests; CryptokiNotInitialized when not initialized)."""
+        return self.state.tokens()
+
+    # -- s5.4-5.6 (SessionCalls) ------------------------------------------------------------
+
     def get_info(self) -> LibraryInfo:
-        """C_GetInfo."""
-        self._dir()
-        return LibraryInfo(
-            cryptoki_version=Version(*CRYPTOKI_VERSION),
-            manufacturer_id=MANUFACTURER,
-            flags=0,
-            library_description="tokenport PKCS #11 soft token",  # fits CK_INFO (32 bytes)
-            library_version=LIBRARY_VERSION,
-        )
+        return self.session_calls.get_info()
 
-    # -- s5.5 slots and tokens ----------------------------------------------------------------
-
-    @synchronized
     def get_slot_list(self, token_present: bool) -> list[int]:
-        """C_GetSlotList: every token's slot and the free slot (all hold a token)."""
-        directory = self._dir()
-        directory.refresh()
-        return directory.slot_ids()
+        return self.session_calls.get_slot_list(token_present)
 
-    @synchronized
     def get_slot_info(self, slot_id: int) -> SlotInfo:
-        """C_GetSlotInfo."""
-        directory = self._dir()
-        directory.refresh()
-        directory.token_in_slot(slot_id)
-        return SlotInfo(
-            slot_description=f"tokenport slot {slot_id}",
-            manufacturer_id=MANUFACTURER,
-            flags=int(CKF.TOKEN_PRESENT),
-            hardware_version=Version(0, 0),
-            firmware_version=LIBRARY_VERSION,
-        )
+        return self.session_calls.get_slot_info(slot_id)
 
-    @synchronized
     def get_token_info(self, slot_id: int) -> TokenInfo:
-        """C_GetTokenInfo: true flags and session counts of this application."""
-        directory = self._dir()
-        directory.refresh()
-        token = directory.token_in_slot(slot_id)
-        if token is None:
-            label, serial = "", ""
-            flags = int(CKF.RNG | CKF.LOGIN_REQUIRED | CKF.RESTORE_KEY_NOT_NEEDED)
-        else:
-            label, serial, flags = token.label, token.serial, token.flags()
-        sessions = [s for s in self._sessions.values() if token is not None and s.token is token]
-        return TokenInfo(
-            label=label,
-            manufacturer_id=MANUFACTURER,
-            model=MODEL,
-            serial_number=serial,
-            flags=flags,
-            max_session_count=0,
-            session_count=len(sessions),
-            max_rw_session_count=0,
-            rw_session_count=sum(1 for s in sessions if s.read_write),
-            max_pin_len=self._config.max_pin_len,
-            min_pin_len=self._config.min_pin_len,
-            total_public_memory=UNAVAILABLE,
-            free_public_memory=UNAVAILABLE,
-            total_private_memory=UNAVAILABLE,
-            free_private_memory=UNAVAILABLE,
-            hardware_version=Version(0, 0),
-            firmware_version=LIBRARY_VERSION,
-            utc_time="",
-        )
+        return self.session_calls.get_token_info(slot_id)
 
-    @synchronized
     def wait_for_slot_event(self, flags: int) -> int:
-        """C_WaitForSlotEvent: slots never change by insertion; only non-blocking calls."""
-        self._dir()
-        if flags & CKF.DONT_BLOCK:
-            raise NoEvent()
-        raise FunctionNotSupported("blocking C_WaitForSlotEvent is not supported")
+        return self.session_calls.wait_for_slot_event(flags)
 
-    @synchronized
     def get_mechanism_list(self, slot_id: int) -> list[int]:
-        """C_GetMechanismList."""
-        directory = self._dir()
-        directory.token_in_slot(slot_id)
-        return [spec.mechanism for spec in self._registry]
+        return self.session_calls.get_mechanism_list(slot_id)
 
-    @synchronized
     def get_mechanism_info(self, slot_id: int, mechanism_type: int) -> MechanismInfo:
-        """C_GetMechanismInfo: key size range and flags of one mechanism."""
-        self._dir().token_in_slot(slot_id)
-        spec = self._registry.get(mechanism_type)
-        if spec is None:
-            raise MechanismInvalid()
-        return MechanismInfo(spec.min_key_size, spec.max_key_size, spec.flags)
+        return self.session_calls.get_mechanism_info(slot_id, mechanism_type)
 
-    @synchronized
     def init_token(self, slot_id: int, so_pin: bytes, label: bytes) -> None:
-        """C_InitToken: initialize the free slot's token, or re-initialize one (SO PIN)."""
-        directory = self._dir()
-        directory.refresh()
-        token = directory.token_in_slot(slot_id)
-        text = label.rstrip(b" \x00").decode("utf-8", "replace")
-        if token is None:
-            self._check_new_pin(so_pin)
-            directory.create_token(slot_id, so_pin, text)
-            return
-        if any(s.token is token for s in self._sessions.values()):
-            raise SessionExists("close all sessions of the token first")
-        token.reinitialize(so_pin, text)
-        self._handles.forget_token(token.serial)
+        self.session_calls.init_token(slot_id, so_pin, label)
 
-    def _check_new_pin(self, pin: bytes) -> None:
-        if not self._config.min_pin_len <= len(pin) <= self._config.max_pin_len:
-            raise PinLenRange(
-                f"PIN length must be {self._config.min_pin_len}..{self._config.max_pin_len}"
-            )
-
-    @synchronized
     def init_pin(self, session: int, pin: bytes) -> None:
-        """C_InitPIN: the SO sets the user PIN (also unlocking a locked user PIN)."""
-        current = self._session(session)
-        if current.state != CKS.RW_SO_FUNCTIONS:
-            raise UserNotLoggedIn("C_InitPIN needs the SO logged in to a R/W session")
-        current.token.init_user_pin(pin)
+        self.session_calls.init_pin(session, pin)
 
-    @synchronized
     def set_pin(self, session: int, old_pin: bytes, new_pin: bytes) -> None:
-        """C_SetPIN: change the PIN of the logged-in role (the user's when nobody is)."""
-        current = self._session(session)
-        if not current.read_write:
-            raise SessionReadOnly()
-        role = int(CKU.SO) if current.token.logged_in == CKU.SO else int(CKU.USER)
-        current.token.change_pin(role, old_pin, new_pin)
+        self.session_calls.set_pin(session, old_pin, new_pin)
 
-    # -- s5.6 sessions ---------------------------------------------------------------------
-
-    @synchronized
     def open_session(self, slot_id: int, flags: int) -> int:
-        """C_OpenSession."""
-        directory = self._dir()
-        if not flags & CKF.SERIAL_SESSION:
-            raise SessionParallelNotSupported()
-        directory.refresh()
-        token = directory.token_in_slot(slot_id)
-        if token is None:
-            raise TokenNotRecognized("the token in this slot is not initialized")
-        token.check_usable()  # a damaged token (core/directory.py): CKR_DEVICE_ERROR
-        read_write = bool(flags & CKF.RW_SESSION)
-        if token.logged_in == CKU.SO and not read_write:
-            raise SessionReadWriteSoExists()
-        handle = self._next_session
-        self._next_session += 1
-        self._sessions[handle] = Session(handle, slot_id, token, read_write)
-        return handle
+        return self.session_calls.open_session(slot_id, flags)
 
-    @synchronized
     def close_session(self, session: int) -> None:
-        """C_CloseSession: its session objects go; the last session logs the token out."""
-        self._close(self._session(session))
+        self.session_calls.close_session(session)
 
-    def _close(self, session: Session) -> None:
-        token = session.token
-        for obj in list(token.objects):
-            if obj.owner_session == session.handle:
-                self._handles.forget(token.serial, obj.uid)
-        token.objects.drop_session_objects(session.handle)
-        del self._sessions[session.handle]
-        if not any(s.token is token for s in self._sessions.values()):
-            token.logout()
-
-    @synchronized
     def close_all_sessions(self, slot_id: int) -> None:
-        """C_CloseAllSessions."""
-        directory = self._dir()
-        token = directory.token_in_slot(slot_id)
-        for session in list(self._sessions.values()):
-            if session.token is token:
-                self._close(session)
+        self.session_calls.close_all_sessions(slot_id)
 
-    @synchronized
     def get_session_info(self, session: int) -> SessionInfo:
-        """C_GetSessionInfo."""
-        current = self._session(session)
-        flags = _RW_SESSION_FLAGS if current.read_write else _RO_SESSION_FLAGS
-        return SessionInfo(current.slot_id, current.state, flags, 0)
+        return self.session_calls.get_session_info(session)
 
-    @synchronized
     def login(self, session: int, user_type: int, pin: bytes) -> None:
-        """C_Login (s5.6) with persistent lockout counters."""
-        current = self._session(session)
-        token = current.token
-        if user_type not in (CKU.SO, CKU.USER, CKU.CONTEXT_SPECIFIC):
-            raise UserTypeInvalid()
-        if user_type == CKU.CONTEXT_SPECIFIC:
-            waiting = [op for op in current.operations.values() if op.needs_login]
-            if not waiting:
-                raise OperationNotInitialized(
-                    "no operation of this session waits for a context-specific login"
-                )
-            if token.logged_in != CKU.USER:
-                raise UserNotLoggedIn()
-            token.verify_pin(CKU.USER, pin)
-            for operation in waiting:
-                operation.needs_login = False
-            return
-        if token.logged_in == user_type:
-            raise UserAlreadyLoggedIn()
-        if token.logged_in is not None:
-            raise UserAnotherAlreadyLoggedIn()
-        if user_type == CKU.SO and any(
-            s.token is token and not s.read_write for s in self._sessions.values()
-        ):
-            raise SessionReadOnlyExists()
-        token.login(user_type, pin)
+        self.session_calls.login(session, user_type, pin)
 
-    @synchronized
     def logout(self, session: int) -> None:
-        """C_Logout: private objects and the master key leave memory."""
-        current = self._session(session)
-        if current.token.logged_in is None:
-            raise UserNotLoggedIn()
-        current.token.logout()
+        self.session_calls.logout(session)
 
-    def _token_removed(self, token: Token) -> None:
-        for session in list(self._sessions.values()):
-            if session.token is token:
-                del self._sessions[session.handle]
-        self._handles.forget_token(token.serial)
-        self._forget_random(token.serial)
-
-    # -- tokenport extensions (not PKCS #11 functions) ---------------------------------------
-
-    @synchronized
     def delete_token(self, slot_id: int) -> None:
-        """Remove an initialized token and all its objects (no open sessions allowed)."""
-        directory = self._dir()
-        directory.refresh()
-        token = directory.token_in_slot(slot_id)
-        if token is None:
-            raise TokenNotRecognized("the free slot has no token to delete")
-        if any(s.token is token for s in self._sessions.values()):
-            raise SessionExists("close all sessions of the token first")
-        directory.delete_token(token)
+        self.session_calls.delete_token(slot_id)
 
-    @synchronized
     def repair_token(self, serial: str, so_pin: bytes, label: str | None = None, *,
                      dry_run: bool = False) -> RepairReport:
-        """Give a damaged token a new record with a new SO PIN (tokenport extension; see
-        TokenDirectory.repair_token): public objects are kept, private ones are lost."""
-        directory = self._dir()
-        directory.refresh()
-        return directory.repair_token(serial, so_pin, label, dry_run=dry_run)
+        return self.session_calls.repair_token(serial, so_pin, label, dry_run=dry_run)
+
+    # -- s5.7 (ObjectCalls) -----------------------------------------------------------------
+
+    def create_object(self, session: int, template: Template) -> int:
+        return self.object_calls.create_object(session, template)
+
+    def copy_object(self, session: int, handle: int, template: Template) -> int:
+        return self.object_calls.copy_object(session, handle, template)
+
+    def destroy_object(self, session: int, handle: int) -> None:
+        self.object_calls.destroy_object(session, handle)
+
+    def get_object_size(self, session: int, handle: int) -> int:
+        return self.object_calls.get_object_size(session, handle)
+
+    def get_attribute_value(self, session: int, handle: int,
+                            types: Sequence[int]) -> list[AttributeResult]:
+        return self.object_calls.get_attribute_value(session, handle, types)
+
+    def set_attribute_value(self, session: int, handle: int, template: Template) -> None:
+        self.object_calls.set_attribute_value(session, handle, template)
+
+    def find_objects_init(self, session: int, template: Template) -> None:
+        self.object_calls.find_objects_init(session, template)
+
+    def find_objects(self, session: int, max_count: int) -> list[int]:
+        return self.object_calls.find_objects(session, max_count)
+
+    def find_objects_final(self, session: int) -> None:
+        self.object_calls.find_objects_final(session)
+
+    # -- s5.8-5.12 (CryptoCalls) ------------------------------------------------------------
+
+    def produce(self, session: int, kind: OpKind, step: Step, data: bytes,
+                capacity: int | None) -> Produced:
+        return self.crypto_calls.produce(session, kind, step, data, capacity)
+
+    def end_operation(self, session: int, kind: OpKind | str) -> None:
+        """End the active operation of ``kind`` (an OpKind or its value, "sign" ...), if any."""
+        self.crypto_calls.abort(session, OpKind(kind))
+
+    def encrypt_init(self, session: int, mechanism: Mechanism, key: int) -> None:
+        self.crypto_calls.encrypt_init(session, mechanism, key)
+
+    def encrypt(self, session: int, data: bytes) -> bytes:
+        return self.crypto_calls.encrypt(session, data)
+
+    def encrypt_update(self, session: int, data: bytes) -> bytes:
+        return self.crypto_calls.encrypt_update(session, data)
+
+    def encrypt_final(self, session: int) -> bytes:
+        return self.crypto_calls.encrypt_final(session)
+
+    def decrypt_init(self, session: int, mechanism: Mechanism, key: int) -> None:
+        self.crypto_calls.decrypt_init(session, mechanism, key)
+
+    def decrypt(self, session: int, data: bytes) -> bytes:
+        return self.crypto_calls.decrypt(session, data)
+
+    def decrypt_update(self, session: int, data: bytes) -> bytes:
+        return self.crypto_calls.decrypt_update(session, data)
+
+    def decrypt_final(self, session: int) -> bytes:
+        return self.crypto_calls.decrypt_final(session)
+
+    def digest_init(self, session: int, mechanism: Mechanism) -> None:
+        self.crypto_calls.digest_init(session, mechanism)
+
+    def digest(self, session: int, data: bytes) -> bytes:
+        return self.crypto_calls.digest(session, data)
+
+    def digest_update(self, session: int, data: bytes) -> None:
+        self.crypto_calls.digest_update(session, data)
+
+    def digest_key(self, session: int, key: int) -> None:
+        self.crypto_calls.digest_key(session, key)
+
+    def digest_final(self, session: int) -> bytes:
+        return self.crypto_calls.digest_final(session)
+
+    def sign_init(self, session: int, mechanism: Mechanism, key: int) -> None:
+        self.crypto_calls.sign_init(session, mechanism, key)
+
+    def sign(self, session: int, data: bytes) -> bytes:
+        return self.crypto_calls.sign(session, data)
+
+    def sign_update(self, session: int, data: bytes) -> None:
+        self.crypto_calls.sign_update(session, data)
+
+    def sign_final(self, session: int) -> bytes:
+        return self.crypto_calls.sign_final(session)
+
+    def verify_init(self, session: int, mechanism: Mechanism, key: int) -> None:
+        self.crypto_calls.verify_init(session, mechanism, key)
+
+    def verify(self, session: int, data: bytes, signature: bytes) -> None:
+        self.crypto_calls.verify(session, data, signature)
+
+    def verify_update(self, session: int, data: bytes) -> None:
+        self.crypto_calls.verify_update(session, data)
+
+    def verify_final(self, session: int, signature: bytes) -> None:
+        self.crypto_calls.verify_final(session, signature)
+
+    # -- s5.14-5.15 (KeyCalls) --------------------------------------------------------------
+
+    def generate_key(self, session: int, mechanism: Mechanism, template: Template) -> int:
+        return self.key_calls.generate_key(session, mechanism, template)
+
+    def generate_key_pair(self, session: int, mechanism: Mechanism, public_template: Template,
+                          private_template: Template) -> tuple[int, int]:
+        return self.key_calls.generate_key_pair(session, mechanism, public_template,
+                                                private_template)
+
+    def wrap_key(self, session: int, mechanism: Mechanism, wrapping_key: int, key: int) -> bytes:
+        return self.key_calls.wrap_key(session, mechanism, wrapping_key, key)
+
+    def unwrap_key(self, session: int, mechanism: Mechanism, unwrapping_key: int,
+                   wrapped_key: bytes, template: Template) -> int:
+        return self.key_calls.unwrap_key(session, mechanism, unwrapping_key, wrapped_key,
+                                         template)
+
+    def derive_key(self, session: int, mechanism: Mechanism, base_key: int,
+                   template: Template) -> int:
+        return self.key_calls.derive_key(session, mechanism, base_key, template)
+
+    def seed_random(self, session: int, seed: bytes) -> None:
+        self.key_calls.seed_random(session, seed)
+
+    def generate_random(self, session: int, length: int) -> bytes:
+        return self.key_calls.generate_random(session, length)

@@ -12,6 +12,7 @@ from tokenport.backends.storage_memory import MemoryObjectStore
 from tokenport.ck import CKF, CKU
 from tokenport.config import Config
 from tokenport.core.module import Module
+from tokenport.wiring import build_module
 
 SO_PIN = b"so-secret-1"
 USER_PIN = b"user-pin-1"
@@ -30,7 +31,7 @@ def config(tmp_path: Path) -> Config:
 
 
 def new_module(config: Config, store: MemoryObjectStore) -> Module:
-    module = Module(config, store=store)
+    module = build_module(config, store=store)
     module.initialize()
     return module
 

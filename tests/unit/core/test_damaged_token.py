@@ -23,6 +23,7 @@ from tokenport.core.module import Module
 from tokenport.errors import DeviceError, SessionHandleInvalid
 from tokenport.mechanisms.params import Mechanism
 from tokenport.store_tools import ANY_TOKEN, check_store
+from tokenport.wiring import build_module
 
 from .conftest import RW, SO_PIN, USER_PIN
 from .test_find_and_persistence import find
@@ -41,14 +42,14 @@ class Store:
         self.dir = tmp_path
 
     def module(self) -> Module:
-        module = Module(self.config, store=self.memory)
+        module = build_module(self.config, store=self.memory)
         module.initialize()
         return module
 
     def labels(self) -> set[bytes]:
         module = self.module()
         try:
-            return {e.label for e in module._dir()._store.enumerate_objects(b"")}
+            return {e.label for e in module.directory()._store.enumerate_objects(b"")}
         finally:
             module.finalize()
 
@@ -164,7 +165,7 @@ def test_repair_keeps_public_objects_and_reports_private_ones(
     store, serial = damaged
     store.garble_info(serial)
     module = store.module()
-    report = module._dir().repair_token(serial, NEW_SO_PIN)
+    report = module.directory().repair_token(serial, NEW_SO_PIN)
     assert sorted(report.kept) == ["CKO_DATA 'public data'", "CKO_PUBLIC_KEY 'k'"]
     assert report.lost == ["CKO_PRIVATE_KEY 'k'"]
     assert (report.slot_id, report.label) == (0, "repaired")  # the free slot: 0
@@ -180,7 +181,7 @@ def test_repair_keeps_public_objects_and_reports_private_ones(
     assert find(module, session, [(CKA.CLASS, int(CKO.PRIVATE_KEY))]) == []
     module.finalize()
     module = store.module()
-    report = check_store(module._dir()._store, module.crypto, {ANY_TOKEN: USER_PIN})
+    report = check_store(module.directory()._store, module.crypto, {ANY_TOKEN: USER_PIN})
     assert all("moved to corrupt/" in p for p in report.problems), report.problems  # (files)
     assert report.tokens == {serial: "repaired"}
     module.finalize()
@@ -228,7 +229,7 @@ def test_store_check_reports_a_damaged_token_record(damaged: tuple[Store, str]) 
     module = store.module()
     module.finalize()  # (the files backend has moved the record aside by now)
     module = store.module()
-    report = check_store(module._dir()._store, module.crypto)
+    report = check_store(module.directory()._store, module.crypto)
     assert not report.ok
     assert any(serial in p and "token repair --serial" in p for p in report.problems), \
         report.problems
@@ -245,7 +246,7 @@ def test_sessions_of_a_token_that_becomes_damaged_end(
     session = module.open_session(0, RW)
     module.login(session, CKU.SO, SO_PIN)
     serial = module.get_token_info(0).serial_number
-    token = module._dir().token_by_serial(serial)
+    token = module.directory().token_by_serial(serial)
     assert token is not None and token.key_available()
     store.garble_info(serial)  # by another process
     with pytest.raises(TokenDamaged):

@@ -11,7 +11,7 @@ import pytest
 
 from tokenport.ck import CKA, CKK, CKM, CKO
 from tokenport.core.module import Module
-from tokenport.core.session import OpKind, Step
+from tokenport.core.operation import OpKind, Step
 from tokenport.errors import OperationActive, OperationNotInitialized
 from tokenport.mechanisms.params import GcmParams, Mechanism
 

@@ -17,6 +17,7 @@ from tokenport.errors import (
     SlotIdInvalid,
     TokenNotRecognized,
 )
+from tokenport.wiring import build_module
 
 from .conftest import RW, SO_PIN, new_module
 
@@ -85,7 +86,7 @@ def test_bad_slot_and_uninitialized_token(module: Module) -> None:
 
 
 def test_initialize_and_finalize_order(config: Config, store: MemoryObjectStore) -> None:
-    module = Module(config, store=store)
+    module = build_module(config, store=store)
     with pytest.raises(CryptokiNotInitialized):
         module.get_slot_list(True)
     module.initialize()

@@ -19,6 +19,7 @@ from tokenport.ck import CKA, CKF, CKM, CKR, CKU
 from tokenport.config import Config, EntropyConfig
 from tokenport.core.module import Module
 from tokenport.mechanisms.params import Mechanism
+from tokenport.wiring import build_module
 
 SO_PIN = b"so-secret-1"
 USER_PIN = b"user-pin-1"
@@ -55,7 +56,7 @@ def store() -> MemoryObjectStore:
 @pytest.fixture
 def two_tokens(tmp_path: Path, store: MemoryObjectStore) -> Iterator[dict[str, tuple[int, str]]]:
     """Tokens "good" and "bad" created with the default (os) source; the module is closed."""
-    module = Module(config(tmp_path), store=store)
+    module = build_module(config(tmp_path), store=store)
     module.initialize()
     tokens = {label: init_token(module, label) for label in ("good", "bad")}
     module.finalize()
@@ -64,12 +65,12 @@ def two_tokens(tmp_path: Path, store: MemoryObjectStore) -> Iterator[dict[str, t
 
 def test_each_token_has_its_own_source(tmp_path: Path, store: MemoryObjectStore) -> None:
     ctr_config = EntropyConfig(drbg="ctr")
-    module = Module(config(tmp_path, token_entropy={"b": ctr_config}), store=store)
+    module = build_module(config(tmp_path, token_entropy={"b": ctr_config}), store=store)
     module.initialize()
     slot_a, _ = init_token(module, "a")
     slot_b, _ = init_token(module, "b")
-    token_a = module._dir().token_in_slot(slot_a)
-    token_b = module._dir().token_in_slot(slot_b)
+    token_a = module.directory().token_in_slot(slot_a)
+    token_b = module.directory().token_in_slot(slot_b)
     assert token_a is not None and token_b is not None
     source_a, source_b = token_a.random, token_b.random
     assert isinstance(source_a, DrbgRandomSource) and isinstance(source_b, DrbgRandomSource)
@@ -89,7 +90,7 @@ def test_stuck_source_is_device_error(
     CKR_DEVICE_ERROR; the other token of the same module is unaffected."""
     slot_bad, serial_bad = two_tokens["bad"]
     slot_good, _ = two_tokens["good"]
-    module = Module(config(tmp_path, token_entropy={serial_bad: STUCK}), store=store)
+    module = build_module(config(tmp_path, token_entropy={serial_bad: STUCK}), store=store)
     module.initialize()
     bad = user_session(module, slot_bad)
     with pytest.raises(errors.DeviceError, match="repetition count") as info:
@@ -114,7 +115,7 @@ def test_stuck_source_is_device_error(
 def test_token_creation_fails_cleanly_with_a_stuck_source(
     tmp_path: Path, store: MemoryObjectStore
 ) -> None:
-    module = Module(config(tmp_path, entropy=STUCK), store=store)
+    module = build_module(config(tmp_path, entropy=STUCK), store=store)
     module.initialize()
     with pytest.raises(errors.DeviceError):
         module.init_token(0, SO_PIN, b"t".ljust(32))
@@ -125,11 +126,11 @@ def test_token_creation_fails_cleanly_with_a_stuck_source(
 def test_seed_random_reaches_the_token_source(
     tmp_path: Path, store: MemoryObjectStore, two_tokens: dict[str, tuple[int, str]]
 ) -> None:
-    module = Module(config(tmp_path), store=store)
+    module = build_module(config(tmp_path), store=store)
     module.initialize()
     slot, _ = two_tokens["good"]
     session = user_session(module, slot)
-    token = module._dir().token_in_slot(slot)
+    token = module.directory().token_in_slot(slot)
     assert token is not None
     source = token.random
     assert isinstance(source, DrbgRandomSource)
@@ -143,11 +144,11 @@ def test_seed_random_reaches_the_token_source(
 def test_a_label_change_selects_the_new_configuration(
     tmp_path: Path, store: MemoryObjectStore, two_tokens: dict[str, tuple[int, str]]
 ) -> None:
-    module = Module(config(tmp_path, token_entropy={"renamed": EntropyConfig(drbg="ctr")}),
+    module = build_module(config(tmp_path, token_entropy={"renamed": EntropyConfig(drbg="ctr")}),
                     store=store)
     module.initialize()
     slot, _ = two_tokens["good"]
-    token = module._dir().token_in_slot(slot)
+    token = module.directory().token_in_slot(slot)
     assert token is not None
     first = token.random
     module.init_token(slot, SO_PIN, b"renamed".ljust(32))
@@ -172,7 +173,7 @@ def test_injected_source_serves_every_token(tmp_path: Path, store: MemoryObjectS
             self.seeds.append(bytes(data))
 
     injected = Recording()
-    module = Module(config(tmp_path, entropy=STUCK), store=store, random=injected)
+    module = build_module(config(tmp_path, entropy=STUCK), store=store, random=injected)
     module.initialize()
     slot, _ = init_token(module, "t")  # the stuck config is not used
     drawn_for_token = len(injected.requests)
@@ -193,7 +194,7 @@ def test_forked_module_never_repeats_the_parent(
     """A Python process forks with an initialized Module (no C_Initialize in the child):
     the token's source reseeds in the child before its first output. The fixed source
     gives parent and child identical entropy, so only the reseed can tell them apart."""
-    module = Module(config(tmp_path, entropy=FIXED), store=store)
+    module = build_module(config(tmp_path, entropy=FIXED), store=store)
     module.initialize()
     slot, _ = init_token(module, "forking")
     session = user_session(module, slot)

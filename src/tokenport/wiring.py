@@ -1,0 +1,141 @@
+"""Wiring: the configuration builds a Module from its ports (DESIGN.md "The layers").
+
+The core (tokenport.core) never imports the configuration or a backend; this module is the
+one place that does both. ``build_module()`` is what the C ABI's C_Initialize and the CLI use:
+
+    module = build_module()                      # TOKENPORT_CONF / TOKENPORT_HOME
+    module = build_module(config, store=MemoryObjectStore())   # tests: an in-memory store
+
+``store``, ``crypto``, ``random`` and ``registry`` replace the configured ports; a store
+passed in is not closed by C_Finalize. Without ``random`` each token gets its own random
+source (entropy source -> health tests -> DRBG) built from its entropy configuration at its
+first use; C_Finalize zeroizes them, so the next C_Initialize starts afresh.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from tokenport.core.module import Module
+from tokenport.core.state import CoreParts, CoreSettings
+from tokenport.ports.entropy import RandomSource
+from tokenport.ports.storage import ObjectStore
+
+if TYPE_CHECKING:
+    from tokenport.backends.entropy_drbg import DrbgRandomSource
+    from tokenport.config import Config, EntropyConfig
+    from tokenport.mechanisms.base import MechanismRegistry
+    from tokenport.ports.crypto import CryptoBackend
+
+
+class ConfiguredStore:
+    """Opens the configured store at each C_Initialize and closes it at C_Finalize."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+
+    def open(self) -> ObjectStore:
+        from tokenport.config import open_store
+
+        return open_store(self._config)
+
+    def release(self, store: ObjectStore) -> None:
+        store.close()
+
+
+class GivenStore:
+    """A store the caller opened and owns: handed to every C_Initialize, never closed."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+
+    def open(self) -> ObjectStore:
+        return self._store
+
+    def release(self, store: ObjectStore) -> None:
+        """The caller closes it."""
+
+
+class ConfiguredRandom:
+    """One random source per token, built from the token's entropy configuration (rebuilt
+    when a label change selects another configuration)."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._sources: dict[str, tuple[EntropyConfig, DrbgRandomSource]] = {}
+        self._lock = threading.Lock()
+
+    def source_for(self, serial: str, label: str) -> RandomSource:
+        entropy = self._config.entropy_for(label, serial)
+        with self._lock:
+            cached = self._sources.get(serial)
+            if cached is not None and cached[0] is entropy:
+                return cached[1]
+            from tokenport.config import open_random_source
+
+            source = open_random_source(entropy, b"tokenport token " + serial.encode("ascii"))
+            if cached is not None:
+                cached[1].close()
+            self._sources[serial] = (entropy, source)
+            return source
+
+    def forget(self, serial: str | None = None) -> None:
+        with self._lock:
+            serials = list(self._sources) if serial is None else [serial]
+            for key in serials:
+                entry = self._sources.pop(key, None)
+                if entry is not None:
+                    entry[1].close()
+
+
+class GivenRandom:
+    """One random source for every token (tests, ``build_module(random=...)``)."""
+
+    def __init__(self, source: RandomSource) -> None:
+        self._source = source
+
+    def source_for(self, serial: str, label: str) -> RandomSource:
+        return self._source
+
+    def forget(self, serial: str | None = None) -> None:
+        """The caller owns the source."""
+
+
+def settings_of(config: Config) -> CoreSettings:
+    """The core's policy from the configuration."""
+    return CoreSettings(
+        max_pin_attempts=config.max_pin_attempts,
+        pin_kdf_iterations=config.pin_kdf_iterations,
+        min_pin_len=config.min_pin_len,
+        max_pin_len=config.max_pin_len,
+        allow_wrap_with_decrypt_key=config.allow_wrap_with_decrypt_key,
+    )
+
+
+def build_module(
+    config: Config | None = None,
+    *,
+    store: ObjectStore | None = None,
+    crypto: CryptoBackend | None = None,
+    random: RandomSource | None = None,
+    registry: MechanismRegistry | None = None,
+) -> Module:
+    """A Module wired from ``config`` (default: tokenport.config.load_config()) and its ports."""
+    from tokenport.config import load_config, open_crypto
+
+    if config is None:
+        config = load_config()
+    if crypto is None:
+        crypto = open_crypto(config)
+    if registry is None:
+        from tokenport.mechanisms import default_registry
+
+        registry = default_registry()
+    parts = CoreParts(
+        store=GivenStore(store) if store is not None else ConfiguredStore(config),
+        crypto=crypto,
+        registry=registry,
+        random=GivenRandom(random) if random is not None else ConfiguredRandom(config),
+    )
+    return Module(parts, settings_of(config))
