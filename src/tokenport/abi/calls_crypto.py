@@ -48,7 +48,8 @@ def _produce(
     lib: Library, session: int, kind: OpKind, step: Step, data: bytes, out: CData, out_len: CData
 ) -> int:
     capacity = output_capacity(out, out_len)
-    return deliver(lib.module().produce(session, kind, step, data, capacity), out, out_len)
+    produced = lib.module().crypto_calls.produce(session, kind, step, data, capacity)
+    return deliver(produced, out, out_len)
 
 
 # -- s5.8 encryption -------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ def _produce(
 def C_EncryptInit(lib: Library, session: int, mechanism: CData, key: int) -> int:
     """s5.8 C_EncryptInit."""
     module = lib.module()
-    module.encrypt_init(session, read_mechanism(mechanism), key)
+    module.crypto_calls.encrypt_init(session, read_mechanism(mechanism), key)
     return OK
 
 
@@ -91,7 +92,7 @@ def C_EncryptFinal(lib: Library, session: int, out: CData, out_len: CData) -> in
 def C_DecryptInit(lib: Library, session: int, mechanism: CData, key: int) -> int:
     """s5.9 C_DecryptInit."""
     module = lib.module()
-    module.decrypt_init(session, read_mechanism(mechanism), key)
+    module.crypto_calls.decrypt_init(session, read_mechanism(mechanism), key)
     return OK
 
 
@@ -125,7 +126,7 @@ def C_DecryptFinal(lib: Library, session: int, out: CData, out_len: CData) -> in
 def C_DigestInit(lib: Library, session: int, mechanism: CData) -> int:
     """s5.10 C_DigestInit."""
     module = lib.module()
-    module.digest_init(session, read_mechanism(mechanism))
+    module.crypto_calls.digest_init(session, read_mechanism(mechanism))
     return OK
 
 
@@ -141,13 +142,13 @@ def C_Digest(
 def C_DigestUpdate(lib: Library, session: int, part: CData, part_len: int) -> int:
     """s5.10 C_DigestUpdate."""
     module = lib.module()
-    module.digest_update(session, read_data(part, part_len))
+    module.crypto_calls.digest_update(session, read_data(part, part_len))
     return OK
 
 
 def C_DigestKey(lib: Library, session: int, key: int) -> int:
     """s5.10 C_DigestKey."""
-    lib.module().digest_key(session, key)
+    lib.module().crypto_calls.digest_key(session, key)
     return OK
 
 
@@ -163,7 +164,7 @@ def C_DigestFinal(lib: Library, session: int, out: CData, out_len: CData) -> int
 def C_SignInit(lib: Library, session: int, mechanism: CData, key: int) -> int:
     """s5.11 C_SignInit."""
     module = lib.module()
-    module.sign_init(session, read_mechanism(mechanism), key)
+    module.crypto_calls.sign_init(session, read_mechanism(mechanism), key)
     return OK
 
 
@@ -179,7 +180,7 @@ def C_Sign(
 def C_SignUpdate(lib: Library, session: int, part: CData, part_len: int) -> int:
     """s5.11 C_SignUpdate."""
     module = lib.module()
-    module.sign_update(session, read_data(part, part_len))
+    module.crypto_calls.sign_update(session, read_data(part, part_len))
     return OK
 
 
@@ -209,7 +210,7 @@ def C_SignRecover(
 def C_VerifyInit(lib: Library, session: int, mechanism: CData, key: int) -> int:
     """s5.12 C_VerifyInit."""
     module = lib.module()
-    module.verify_init(session, read_mechanism(mechanism), key)
+    module.crypto_calls.verify_init(session, read_mechanism(mechanism), key)
     return OK
 
 
@@ -219,21 +220,21 @@ def C_Verify(
     """s5.12 C_Verify (an invalid signature raises SignatureInvalid in the core)."""
     module = lib.module()
     message = read_data(data, data_len)
-    module.verify(session, message, read_data(sig, sig_len, SignatureLenRange))
+    module.crypto_calls.verify(session, message, read_data(sig, sig_len, SignatureLenRange))
     return OK
 
 
 def C_VerifyUpdate(lib: Library, session: int, part: CData, part_len: int) -> int:
     """s5.12 C_VerifyUpdate."""
     module = lib.module()
-    module.verify_update(session, read_data(part, part_len))
+    module.crypto_calls.verify_update(session, read_data(part, part_len))
     return OK
 
 
 def C_VerifyFinal(lib: Library, session: int, sig: CData, sig_len: int) -> int:
     """s5.12 C_VerifyFinal."""
     module = lib.module()
-    module.verify_final(session, read_data(sig, sig_len, SignatureLenRange))
+    module.crypto_calls.verify_final(session, read_data(sig, sig_len, SignatureLenRange))
     return OK
 
 
@@ -299,7 +300,7 @@ def C_GenerateKey(
     module = lib.module()
     require(key)
     mech = read_mechanism(mechanism)
-    write_ulong(key, module.generate_key(session, mech, read_template(template, count)))
+    write_ulong(key, module.key_calls.generate_key(session, mech, read_template(template, count)))
     return OK
 
 
@@ -320,7 +321,7 @@ def C_GenerateKeyPair(
     mech = read_mechanism(mechanism)
     public = read_template(public_template, public_count)
     private = read_template(private_template, private_count)
-    public_handle, private_handle = module.generate_key_pair(session, mech, public, private)
+    public_handle, private_handle = module.key_calls.generate_key_pair(session, mech, public, private)
     write_ulong(public_key, public_handle)
     write_ulong(private_key, private_handle)
     return OK
@@ -338,7 +339,7 @@ def C_WrapKey(
     """s5.14 C_WrapKey (length protocol on the wrapped key)."""
     module = lib.module()
     mech = read_mechanism(mechanism)
-    return return_bytes(lambda: module.wrap_key(session, mech, wrapping_key, key), out, out_len)
+    return return_bytes(lambda: module.key_calls.wrap_key(session, mech, wrapping_key, key), out, out_len)
 
 
 def C_UnwrapKey(
@@ -357,7 +358,7 @@ def C_UnwrapKey(
     require(key)
     mech = read_mechanism(mechanism)
     blob = read_data(wrapped, wrapped_len, WrappedKeyLenRange)
-    handle = module.unwrap_key(session, mech, unwrapping_key, blob, read_template(template, count))
+    handle = module.key_calls.unwrap_key(session, mech, unwrapping_key, blob, read_template(template, count))
     write_ulong(key, handle)
     return OK
 
@@ -375,7 +376,7 @@ def C_DeriveKey(
     module = lib.module()
     require(key)
     mech = read_mechanism(mechanism)
-    write_ulong(key, module.derive_key(session, mech, base_key, read_template(template, count)))
+    write_ulong(key, module.key_calls.derive_key(session, mech, base_key, read_template(template, count)))
     return OK
 
 
@@ -385,7 +386,7 @@ def C_DeriveKey(
 def C_SeedRandom(lib: Library, session: int, seed: CData, seed_len: int) -> int:
     """s5.15 C_SeedRandom."""
     module = lib.module()
-    module.seed_random(session, read_data(seed, seed_len, ArgumentsBad))
+    module.key_calls.seed_random(session, read_data(seed, seed_len, ArgumentsBad))
     return OK
 
 
@@ -393,7 +394,7 @@ def C_GenerateRandom(lib: Library, session: int, out: CData, length: int) -> int
     """s5.15 C_GenerateRandom: exactly ulRandomLen bytes (no length protocol)."""
     module = lib.module()
     check_output(out, length)
-    data = module.generate_random(session, length)
+    data = module.key_calls.generate_random(session, length)
     if len(data) != length:
         raise GeneralError("the core returned a wrong number of random bytes")
     write_bytes(out, data)

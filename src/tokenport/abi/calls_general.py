@@ -71,7 +71,7 @@ def C_GetInfo(lib: Library, info: CData) -> int:
     """s5.4 C_GetInfo."""
     module = lib.module()
     require(info)
-    write_info(info, module.get_info())
+    write_info(info, module.session_calls.get_info())
     return OK
 
 
@@ -82,14 +82,14 @@ def C_GetSlotList(lib: Library, token_present: int, slot_list: CData, count: CDa
     """s5.5 C_GetSlotList, with the counted-list convention."""
     module = lib.module()
     require(count)
-    return return_ulongs(module.get_slot_list(bool(token_present)), slot_list, count)
+    return return_ulongs(module.session_calls.get_slot_list(bool(token_present)), slot_list, count)
 
 
 def C_GetSlotInfo(lib: Library, slot: int, info: CData) -> int:
     """s5.5 C_GetSlotInfo."""
     module = lib.module()
     require(info)
-    write_slot_info(info, module.get_slot_info(slot))
+    write_slot_info(info, module.session_calls.get_slot_info(slot))
     return OK
 
 
@@ -97,7 +97,7 @@ def C_GetTokenInfo(lib: Library, slot: int, info: CData) -> int:
     """s5.5 C_GetTokenInfo."""
     module = lib.module()
     require(info)
-    write_token_info(info, module.get_token_info(slot))
+    write_token_info(info, module.session_calls.get_token_info(slot))
     return OK
 
 
@@ -107,7 +107,7 @@ def C_WaitForSlotEvent(lib: Library, flags: int, slot: CData, reserved: CData) -
     require(slot)
     if reserved != NULL:
         raise ArgumentsBad("C_WaitForSlotEvent pReserved must be NULL")
-    write_ulong(slot, module.wait_for_slot_event(flags))
+    write_ulong(slot, module.session_calls.wait_for_slot_event(flags))
     return OK
 
 
@@ -115,14 +115,14 @@ def C_GetMechanismList(lib: Library, slot: int, mechanisms: CData, count: CData)
     """s5.5 C_GetMechanismList, with the counted-list convention."""
     module = lib.module()
     require(count)
-    return return_ulongs(module.get_mechanism_list(slot), mechanisms, count)
+    return return_ulongs(module.session_calls.get_mechanism_list(slot), mechanisms, count)
 
 
 def C_GetMechanismInfo(lib: Library, slot: int, mechanism: int, info: CData) -> int:
     """s5.5 C_GetMechanismInfo."""
     module = lib.module()
     require(info)
-    write_mechanism_info(info, module.get_mechanism_info(slot, mechanism))
+    write_mechanism_info(info, module.session_calls.get_mechanism_info(slot, mechanism))
     return OK
 
 
@@ -130,21 +130,21 @@ def C_InitToken(lib: Library, slot: int, pin: CData, pin_len: int, label: CData)
     """s5.5 C_InitToken: pLabel is 32 bytes, blank-padded (passed on as bytes)."""
     module = lib.module()
     so_pin = read_pin(pin, pin_len)
-    module.init_token(slot, so_pin, read_fixed(label, 32))
+    module.session_calls.init_token(slot, so_pin, read_fixed(label, 32))
     return OK
 
 
 def C_InitPIN(lib: Library, session: int, pin: CData, pin_len: int) -> int:
     """s5.5 C_InitPIN."""
     module = lib.module()
-    module.init_pin(session, read_pin(pin, pin_len))
+    module.session_calls.init_pin(session, read_pin(pin, pin_len))
     return OK
 
 
 def C_SetPIN(lib: Library, session: int, old: CData, old_len: int, new: CData, new_len: int) -> int:
     """s5.5 C_SetPIN."""
     module = lib.module()
-    module.set_pin(session, read_pin(old, old_len), read_pin(new, new_len))
+    module.session_calls.set_pin(session, read_pin(old, old_len), read_pin(new, new_len))
     return OK
 
 
@@ -157,21 +157,21 @@ def C_OpenSession(
     """s5.6 C_OpenSession (notification callbacks are accepted and never called)."""
     module = lib.module()
     require(session)
-    write_ulong(session, module.open_session(slot, flags))
+    write_ulong(session, module.session_calls.open_session(slot, flags))
     return OK
 
 
 def C_CloseSession(lib: Library, session: int) -> int:
     """s5.6 C_CloseSession."""
     module = lib.module()
-    module.close_session(session)
+    module.session_calls.close_session(session)
     return OK
 
 
 def C_CloseAllSessions(lib: Library, slot: int) -> int:
     """s5.6 C_CloseAllSessions."""
     module = lib.module()
-    module.close_all_sessions(slot)
+    module.session_calls.close_all_sessions(slot)
     return OK
 
 
@@ -179,7 +179,7 @@ def C_GetSessionInfo(lib: Library, session: int, info: CData) -> int:
     """s5.6 C_GetSessionInfo."""
     module = lib.module()
     require(info)
-    write_session_info(info, module.get_session_info(session))
+    write_session_info(info, module.session_calls.get_session_info(session))
     return OK
 
 
@@ -200,13 +200,13 @@ def C_SetOperationState(
 def C_Login(lib: Library, session: int, user_type: int, pin: CData, pin_len: int) -> int:
     """s5.6 C_Login (a NULL PIN of length 0 is passed on as b"")."""
     module = lib.module()
-    module.login(session, user_type, read_pin(pin, pin_len))
+    module.session_calls.login(session, user_type, read_pin(pin, pin_len))
     return OK
 
 
 def C_Logout(lib: Library, session: int) -> int:
     """s5.6 C_Logout."""
-    lib.module().logout(session)
+    lib.module().session_calls.logout(session)
     return OK
 
 
@@ -217,7 +217,7 @@ def C_CreateObject(lib: Library, session: int, template: CData, count: int, hand
     """s5.7 C_CreateObject."""
     module = lib.module()
     require(handle)
-    write_ulong(handle, module.create_object(session, read_template(template, count)))
+    write_ulong(handle, module.object_calls.create_object(session, read_template(template, count)))
     return OK
 
 
@@ -227,13 +227,13 @@ def C_CopyObject(
     """s5.7 C_CopyObject."""
     module = lib.module()
     require(handle)
-    write_ulong(handle, module.copy_object(session, obj, read_template(template, count)))
+    write_ulong(handle, module.object_calls.copy_object(session, obj, read_template(template, count)))
     return OK
 
 
 def C_DestroyObject(lib: Library, session: int, obj: int) -> int:
     """s5.7 C_DestroyObject."""
-    lib.module().destroy_object(session, obj)
+    lib.module().object_calls.destroy_object(session, obj)
     return OK
 
 
@@ -241,7 +241,7 @@ def C_GetObjectSize(lib: Library, session: int, obj: int, size: CData) -> int:
     """s5.7 C_GetObjectSize."""
     module = lib.module()
     require(size)
-    write_ulong(size, module.get_object_size(session, obj))
+    write_ulong(size, module.object_calls.get_object_size(session, obj))
     return OK
 
 
@@ -249,21 +249,21 @@ def C_GetAttributeValue(lib: Library, session: int, obj: int, template: CData, c
     """s5.7 C_GetAttributeValue: per-attribute lengths and errors, every entry processed."""
     module = lib.module()
     types = read_attribute_types(template, count)
-    results = module.get_attribute_value(session, obj, types)
+    results = module.object_calls.get_attribute_value(session, obj, types)
     return write_attribute_values(template, count, results)
 
 
 def C_SetAttributeValue(lib: Library, session: int, obj: int, template: CData, count: int) -> int:
     """s5.7 C_SetAttributeValue."""
     module = lib.module()
-    module.set_attribute_value(session, obj, read_template(template, count))
+    module.object_calls.set_attribute_value(session, obj, read_template(template, count))
     return OK
 
 
 def C_FindObjectsInit(lib: Library, session: int, template: CData, count: int) -> int:
     """s5.7 C_FindObjectsInit (NULL template with count 0 matches every object)."""
     module = lib.module()
-    module.find_objects_init(session, read_template(template, count))
+    module.object_calls.find_objects_init(session, read_template(template, count))
     return OK
 
 
@@ -273,7 +273,7 @@ def C_FindObjects(lib: Library, session: int, handles: CData, max_count: int, co
     require(count)
     if max_count and handles == NULL:
         raise ArgumentsBad("phObject is NULL")
-    found = module.find_objects(session, max_count)
+    found = module.object_calls.find_objects(session, max_count)
     if len(found) > max_count:
         raise GeneralError("the core returned more handles than asked for")
     for i, handle in enumerate(found):
@@ -284,7 +284,7 @@ def C_FindObjects(lib: Library, session: int, handles: CData, max_count: int, co
 
 def C_FindObjectsFinal(lib: Library, session: int) -> int:
     """s5.7 C_FindObjectsFinal."""
-    lib.module().find_objects_final(session)
+    lib.module().object_calls.find_objects_final(session)
     return OK
 
 

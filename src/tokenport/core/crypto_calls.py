@@ -115,12 +115,10 @@ class CryptoCalls:
                 def restart() -> OperationContext:
                     return factory(mech_context, view, param)  # type: ignore[no-any-return]
 
-        # the context (e.g. a loaded key) is built outside the lock
+        # the context (e.g. a loaded key) is built outside the lock; setdefault is atomic
         operation = Operation(current, kind, mechanism.type, restart, needs_login=needs_login)
-        with state.lock:
-            if kind in current.operations:
-                raise OperationActive(f"a {kind.value} operation is already active")
-            current.operations[kind] = operation
+        if current.operations.setdefault(kind, operation) is not operation:
+            raise OperationActive(f"a {kind.value} operation is already active")
 
     def operation(self, session: int, kind: OpKind) -> Operation:
         """The session's active ``kind`` operation."""

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 
-class OpKind(Enum):
-    """The operation slots of a session."""
+class OpKind(str, Enum):
+    """The operation slots of a session (a str enum: hashing it runs no Python code)."""
 
     ENCRYPT = "encrypt"
     DECRYPT = "decrypt"
@@ -44,7 +44,7 @@ class OpKind(Enum):
     VERIFY = "verify"
 
 
-class Step(Enum):
+class Step(str, Enum):
     """Which call of an operation produces output: the single-part call (C_Encrypt ..),
     an update (C_EncryptUpdate ..) or the final call (C_EncryptFinal ..)."""
 
