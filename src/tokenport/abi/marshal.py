@@ -41,6 +41,7 @@ from tokenport.errors import (
 )
 from tokenport.mechanisms.base import MAX_DATA_LEN
 from tokenport.mechanisms.params import (
+    PARAM_KINDS,
     CtrParams,
     Ecdh1DeriveParams,
     EddsaParams,
@@ -50,7 +51,6 @@ from tokenport.mechanisms.params import (
     ParamKind,
     Params,
     PssParams,
-    param_kind,
 )
 
 CData = Any
@@ -80,8 +80,9 @@ def is_null(ptr: CData) -> bool:
 
 def require(*pointers: CData) -> None:
     """CKR_ARGUMENTS_BAD unless every pointer is non-NULL."""
-    if any(p == NULL for p in pointers):
-        raise ArgumentsBad()
+    for pointer in pointers:
+        if pointer == NULL:
+            raise ArgumentsBad()
 
 
 def _read(ptr: CData, length: int, error: type[PKCS11Error]) -> bytes:
@@ -293,10 +294,18 @@ def read_mechanism(ptr: CData) -> Mechanism:
     ulParameterLen, NULL where a structure is needed, NULL inner pointer with a length)
     CKR_MECHANISM_PARAM_INVALID. Parameterless mechanisms given bytes pass them on raw
     (the mechanism rejects them); a non-NULL pointer with length 0 counts as no parameter."""
-    require(ptr)
-    mechanism = int(ptr.mechanism)
-    decode = _DECODERS[param_kind(mechanism)]
-    return Mechanism(mechanism, decode(ptr.pParameter, int(ptr.ulParameterLen)))
+    if ptr == NULL:
+        raise ArgumentsBad()
+    mechanism = ptr.mechanism
+    param, length = ptr.pParameter, ptr.ulParameterLen
+    kind = PARAM_KINDS.get(mechanism)
+    if kind is None:  # ParamKind.NONE, the common case, decoded inline
+        if param == NULL:
+            if length:
+                raise MechanismParamInvalid()
+            return Mechanism(mechanism)
+        return Mechanism(mechanism, _raw(param, length, optional=True))
+    return Mechanism(mechanism, _DECODERS[kind](param, length))
 
 
 # -- outputs (s5.2) ------------------------------------------------------------------------------

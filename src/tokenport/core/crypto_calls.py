@@ -10,6 +10,8 @@ itself on errors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from tokenport.ck import CKA, CKK, CKO
@@ -32,6 +34,9 @@ from tokenport.objects.model import TokenObject
 
 UNLIMITED = 1 << 62
 """A capacity no output reaches: the Python API takes whole results."""
+
+_NAME: dict[OpKind, str] = {kind: kind.value for kind in OpKind}
+"""Each kind's name, which is also the MechanismSpec field of its context factory."""
 
 PRIVATE_SIDE = frozenset({int(CKO.PRIVATE_KEY), int(CKO.SECRET_KEY)})
 PUBLIC_SIDE = frozenset({int(CKO.PUBLIC_KEY), int(CKO.SECRET_KEY)})
@@ -92,33 +97,34 @@ class CryptoCalls:
     # -- starting and ending ------------------------------------------------------------------
 
     def start(self, session: int, kind: OpKind, mechanism: Mechanism, key: int | None) -> None:
-        """C_<kind>Init: check mechanism and key (none for digests), then start the operation."""
+        """C_<kind>Init: check mechanism and key (none for digests), then start the operation.
+
+        Only the key lookup takes the state lock (the key is shared state); the context (a
+        loaded key, a hash) is built without it.
+        """
         state = self._state
-        with state.lock:
-            current = state.session(session)
-            if kind in current.operations:
-                raise OperationActive(f"a {kind.value} operation is already active")
-            spec = find_spec(state, mechanism, kind.value)
-            factory: Any = getattr(spec, kind.value)
-            mech_context = state.mechanism_context(current.token)
-            param = mechanism.param
-            needs_login = False
-            if key is None:
-                def restart() -> OperationContext:
-                    return factory(mech_context, param)  # type: ignore[no-any-return]
-            else:
-                classes, usage = KEY_USE[kind]
-                obj = find_key(state, current, key, spec, classes, usage)
-                view = state.view(current, obj)
-                needs_login = kind in REAUTHENTICATED and obj.attrs.get(CKA.ALWAYS_AUTHENTICATE) is True
-
-                def restart() -> OperationContext:
-                    return factory(mech_context, view, param)  # type: ignore[no-any-return]
-
-        # the context (e.g. a loaded key) is built outside the lock; setdefault is atomic
+        current = state.session(session)
+        if kind in current.operations:
+            raise OperationActive(f"a {_NAME[kind]} operation is already active")
+        spec = state.registry.get(mechanism.type)
+        factory: Any = None if spec is None else getattr(spec, _NAME[kind])
+        if factory is None:
+            raise MechanismInvalid(f"mechanism 0x{mechanism.type:x} cannot {_NAME[kind]}")
+        mech_context = state.mechanism_context(current.token)
+        needs_login = False
+        restart: Callable[[], OperationContext]
+        if key is None:
+            restart = partial(factory, mech_context, mechanism.param)
+        else:
+            classes, usage = KEY_USE[kind]
+            with state.lock:
+                obj = find_key(state, current, key, spec, classes, usage)  # type: ignore[arg-type]
+            view = state.view(current, obj)
+            needs_login = kind in REAUTHENTICATED and obj.attrs.get(CKA.ALWAYS_AUTHENTICATE) is True
+            restart = partial(factory, mech_context, view, mechanism.param)
         operation = Operation(current, kind, mechanism.type, restart, needs_login=needs_login)
-        if current.operations.setdefault(kind, operation) is not operation:
-            raise OperationActive(f"a {kind.value} operation is already active")
+        if current.operations.setdefault(kind, operation) is not operation:  # atomic
+            raise OperationActive(f"a {_NAME[kind]} operation is already active")
 
     def operation(self, session: int, kind: OpKind) -> Operation:
         """The session's active ``kind`` operation."""
