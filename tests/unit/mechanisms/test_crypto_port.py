@@ -67,3 +67,14 @@ def test_mypy_keeps_key_families_apart(tmp_path: Path, monkeypatch: pytest.Monke
     assert '"ecdsa_sign_hash" of "EcPort" has incompatible type "RsaPrivateKeyHandle"' in out
     assert '"ed25519_sign" of "EdDsaPort" has incompatible type "EcPrivateKeyHandle"' in out
     assert '"ecdh" of "EcPort" has incompatible type "EcPublicKeyHandle"' in out
+
+
+@pytest.mark.parametrize("alg", ["md5", "sha1", "sha224", "sha256", "sha384", "sha512"])
+def test_one_shot_digest_of_the_pyca_backend(alg: port.HashName) -> None:
+    import hashlib
+
+    backend = pyca.PycaCrypto()
+    context = backend.hash_new(alg)
+    context.update(b"one shot")
+    assert backend.digest(alg, b"one shot") == context.finalize()
+    assert backend.digest(alg, b"one shot") == hashlib.new(alg, b"one shot").digest()
