@@ -23,14 +23,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
+from tokenport import x509
 from tokenport.ck import CKA, CKK, CKM, CKO, CKR
 from tokenport.core.module import Module
 from tokenport.errors import AttributeValueInvalid, PKCS11Error, SignatureInvalid
 from tokenport.mechanisms import der
 from tokenport.mechanisms.params import Mechanism
-from tokenport.ports.crypto import CryptoBackend, HashName
+from tokenport.ports.crypto import DigestPort, EcPort, HashName, KeyEncodingPort, RsaPort
+
+
+class CodeSignCrypto(DigestPort, EcPort, RsaPort, KeyEncodingPort, Protocol):
+    """The crypto port families a signature check uses (every CryptoBackend is one)."""
+
 
 CODE_VERIFY_KEY = "Code Verify Key"
 CHUNK_SIZE = 1 << 20
@@ -135,12 +141,12 @@ def load_verification_key(module: Module, session: int,
                 continue
             spki = result.value
             if source == "certificate":
-                spki = module.crypto.x509_summary(spki).public_key_info
+                spki = x509.certificate_summary(spki).public_key_info
             return VerificationKey(label, source, spki)  # type: ignore[arg-type]
     raise CodeSignError(f"the token has no public key or certificate labelled {label!r}")
 
 
-def key_kind(crypto: CryptoBackend, public_key_info: bytes) -> str:
+def key_kind(crypto: CodeSignCrypto, public_key_info: bytes) -> str:
     """"ec", "rsa" or "ed25519": the family of a DER SubjectPublicKeyInfo."""
     try:
         return crypto.public_key_decode(public_key_info).kind
@@ -164,7 +170,7 @@ class SignatureVerification:
     """A streaming check: feed the image with ``update``, then ``final`` with key and
     signature (CRYPTO_SignatureVerificationStart / Update / Final)."""
 
-    def __init__(self, crypto: CryptoBackend, algorithm: Algorithm) -> None:
+    def __init__(self, crypto: CodeSignCrypto, algorithm: Algorithm) -> None:
         self.crypto = crypto
         self.algorithm = algorithm
         self._hash = crypto.hash_new(algorithm.hash_name)
@@ -188,9 +194,11 @@ class SignatureVerification:
                     raise CodeSignError("the signature is not a DER-encoded ECDSA signature "
                                         "(SEQUENCE of r and s)") from None
                 self.crypto.ecdsa_verify_hash(decoded.key, r, s, digest)
-            else:
+            elif decoded.kind == "rsa":
                 self.crypto.rsa_verify_pkcs1v15(decoded.key, signature,
                                                 self.algorithm.hash_name, digest)
+            else:  # key_kind is "ec" or "rsa": checked above
+                raise CodeSignError(f"{decoded.kind} keys are not used for code signing")
         except SignatureInvalid:
             raise SignatureMismatch(
                 f"signature does not match ({self.algorithm.value}): the image was modified "
@@ -204,7 +212,7 @@ def chunks(path: Path, size: int = CHUNK_SIZE) -> Iterable[bytes]:
             yield chunk
 
 
-def verify_file(crypto: CryptoBackend, path: Path, signature: bytes, key: VerificationKey,
+def verify_file(crypto: CodeSignCrypto, path: Path, signature: bytes, key: VerificationKey,
                 algorithm: Algorithm | None = None) -> Algorithm:
     """Check the signature of the image at ``path`` (streamed); returns the algorithm used.
 

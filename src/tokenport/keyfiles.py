@@ -1,22 +1,24 @@
 """Credentials in files: certificates and keys in PEM or DER, turned into PKCS #11 templates
 for C_CreateObject, and token objects turned back into files (used by the CLI and by
-provisioning). Parsing goes through the crypto port; nothing here imports pyca."""
+provisioning). Files are read by ``tokenport.x509`` (PEM / DER), key material is checked
+through the crypto port; nothing here imports pyca."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 
+from tokenport import x509
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKC, CKK, CKO, CKR
 from tokenport.core.module import Module
 from tokenport.errors import AttributeSensitive, AttributeValueInvalid, KeyUnextractable
 from tokenport.mechanisms.keyformats import (
+    KeyMaterialCrypto,
     decode_private_key_pkcs8,
     decode_public_key_info,
     public_attributes_of_pkcs8,
 )
-from tokenport.ports.crypto import CryptoBackend
 
 Template = list[tuple[int, AttrValue]]
 PEM_LABELS = {"cert": "CERTIFICATE", "pubkey": "PUBLIC KEY", "privkey": "PRIVATE KEY",
@@ -34,10 +36,7 @@ def detect(data: bytes) -> str:
         if b"PRIVATE KEY" in head:
             return "privkey"
         raise AttributeValueInvalid("unknown PEM type")
-    from tokenport.backends.crypto_pyca import default_crypto
-
-    crypto = default_crypto()
-    for kind, loader in (("cert", crypto.load_certificate), ("pubkey", crypto.load_public_key)):
+    for kind, loader in (("cert", x509.load_certificate), ("pubkey", x509.load_public_key)):
         try:
             loader(data)
             return kind
@@ -54,19 +53,19 @@ def key_id_of(key_type: int, public: dict[int, AttrValue]) -> bytes:
 
 
 def import_templates(
-    crypto: CryptoBackend, kind: str, data: bytes, label: bytes, key_id: bytes | None,
+    crypto: KeyMaterialCrypto, kind: str, data: bytes, label: bytes, key_id: bytes | None,
     password: bytes | None, *, with_public: bool = True,
 ) -> list[Template]:
     """Templates creating token objects for a certificate, private key (+ public) or public key."""
     if kind == "cert":
-        der = crypto.load_certificate(data)
+        der = x509.load_certificate(data)
         return [[(CKA.CLASS, int(CKO.CERTIFICATE)), (CKA.CERTIFICATE_TYPE, int(CKC.X_509)),
                  (CKA.VALUE, der), (CKA.LABEL, label), (CKA.TOKEN, True),
                  *([(CKA.ID, key_id)] if key_id is not None else [])]]
     if kind == "pubkey":
-        key_type, public = decode_public_key_info(crypto, crypto.load_public_key(data))
+        key_type, public = decode_public_key_info(crypto, x509.load_public_key(data))
         return [_public_template(key_type, public, label, key_id or key_id_of(key_type, public))]
-    pkcs8 = crypto.load_private_key(data, password)
+    pkcs8 = x509.load_private_key(data, password)
     key_type, material = decode_private_key_pkcs8(crypto, pkcs8)
     public = public_attributes_of_pkcs8(crypto, pkcs8)
     ident = key_id or key_id_of(key_type, public)

@@ -36,7 +36,7 @@ BUILTIN: dict[tuple[str, str], str] = {
     ("storage", "memory"): "tokenport.backends.storage_memory:from_config",
     ("storage", "files"): "tokenport.backends.storage_files:from_config",
     ("storage", "flash"): "tokenport.backends.storage_flash:from_config",
-    ("crypto", "pyca"): "tokenport.backends.crypto_pyca:from_config",
+    ("crypto", "pyca"): "tokenport.backends.crypto.pyca:from_config",
     ("entropy", "os"): "tokenport.backends.entropy_sources:os_from_config",
     ("entropy", "nv-seed"): "tokenport.backends.entropy_sources:nv_seed_from_config",
     ("entropy", "fixed"): "tokenport.backends.entropy_sources:fixed_from_config",
@@ -56,10 +56,15 @@ def _load(reference: str) -> Callable[..., Any]:
 
 def find(kind: str, name: str) -> Callable[..., Any]:
     """The factory registered for port ``kind`` ("storage", "crypto", "entropy") ``name``."""
-    for entry in metadata.entry_points(group=GROUPS[kind], name=name):
-        factory: Callable[..., Any] = entry.load()
-        return factory
     builtin = BUILTIN.get((kind, name))
+    for entry in metadata.entry_points(group=GROUPS[kind], name=name):
+        try:
+            factory: Callable[..., Any] = entry.load()
+        except ImportError:
+            if builtin is None:
+                raise
+            break  # metadata of an older install names a module this tree has moved
+        return factory
     if builtin is not None:
         return _load(builtin)
     raise PluginNotFound(

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from tokenport import codesign, keyfiles
+from tokenport import codesign, keyfiles, x509
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKK, CKM, CKO, CKR, CKS
 from tokenport.codesign import ecdsa_der
@@ -50,7 +50,8 @@ from tokenport.errors import (
 )
 from tokenport.mechanisms import curves, der
 from tokenport.mechanisms.params import Mechanism
-from tokenport.ports.crypto import CertificateSummary, CurveName
+from tokenport.ports.crypto import CurveName
+from tokenport.x509 import CertificateSummary
 
 DEVICE_PRIVATE_KEY = "Device Priv TLS Key"
 DEVICE_PUBLIC_KEY = "Device Pub TLS Key"
@@ -324,8 +325,8 @@ class Provisioner:
     def _certificate(self, what: str, data: bytes, *, check_expiry: bool = True
                      ) -> tuple[bytes, CertificateSummary]:
         try:
-            der_cert = self.crypto.load_certificate(data)
-            summary = self.crypto.x509_summary(der_cert)
+            der_cert = x509.load_certificate(data)
+            summary = x509.certificate_summary(der_cert)
         except AttributeValueInvalid:
             raise ProvisioningError(
                 f"{what}: not a valid X.509 certificate in PEM or DER form") from None
@@ -354,7 +355,7 @@ class Provisioner:
         """Templates for the device key pair and its SubjectPublicKeyInfo."""
         what = "client private key"
         try:
-            pkcs8 = self.crypto.load_private_key(data, password)
+            pkcs8 = x509.load_private_key(data, password)
         except AttributeValueInvalid:
             raise ProvisioningError(f"{what}: not a private key in PEM or DER form (or a wrong "
                                     "password for an encrypted one)") from None
@@ -429,7 +430,7 @@ class Provisioner:
             raise ProvisioningError(f"{what}: not a public key or certificate") from None
         if kind == "privkey":
             try:  # a DER blob detect() could not place: is it a key at all?
-                self.crypto.load_private_key(data)
+                x509.load_private_key(data)
             except AttributeValueInvalid:
                 raise ProvisioningError(f"{what}: not a public key or certificate "
                                         "in PEM or DER form") from None
@@ -455,7 +456,7 @@ class Provisioner:
 
     def _same_key(self, a: bytes, b: bytes) -> bool:
         try:
-            return self.crypto.load_public_key(a) == self.crypto.load_public_key(b)
+            return x509.load_public_key(a) == x509.load_public_key(b)
         except AttributeValueInvalid:
             return False
 
@@ -555,7 +556,7 @@ class Provisioner:
         key = handles[0]
         spki = self._bytes(key, CKA.PUBLIC_KEY_INFO)
         try:
-            name = self.crypto.x509_name_from_text(subject_to_rfc4514(subject))
+            name = x509.name_from_text(subject_to_rfc4514(subject))
         except AttributeValueInvalid:
             raise ProvisioningError(f"subject {subject!r} is not a valid distinguished name "
                                     "(write it as CN=...,O=... or /O=.../CN=...)") from None
@@ -563,7 +564,6 @@ class Provisioner:
                               + _NO_ATTRIBUTES)
         decoded = self.crypto.public_key_decode(spki)
         if decoded.kind == "ec":
-            assert decoded.curve is not None
             mechanism, oid = _ECDSA_SIGNING[decoded.curve]
             algorithm = der.encode_tlv(der.TAG_SEQUENCE, der.encode_oid(oid))
             raw = self._sign(key, mechanism, info)
@@ -579,7 +579,7 @@ class Provisioner:
         request = der.encode_tlv(der.TAG_SEQUENCE, info + algorithm + der.encode_tlv(
             _TAG_BIT_STRING, b"\x00" + signature))
         try:
-            checked = self.crypto.csr_summary(request)
+            checked = x509.request_summary(request)
         except (SignatureInvalid, AttributeValueInvalid) as exc:
             raise ProvisioningError(f"the token produced an invalid request ({exc})") from None
         if not self._same_key(checked.public_key_info, spki):
@@ -617,7 +617,7 @@ class Provisioner:
         if values.get(CKA.CLASS) == CERTIFICATE:
             value = values.get(CKA.VALUE)
             assert isinstance(value, bytes)
-            summary = self.crypto.x509_summary(value)
+            summary = x509.certificate_summary(value)
             return ObjectInfo(
                 label, "certificate", hex_id, algorithm=self._algorithm(summary.public_key_info),
                 subject=summary.subject, issuer=summary.issuer,

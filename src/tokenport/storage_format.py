@@ -50,11 +50,11 @@ import re
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from tokenport.attributes.kinds import AttrKind, AttrValue, attribute_kind
 from tokenport.ck import CKA
 from tokenport.errors import DeviceError, EncryptedDataInvalid, PinIncorrect
+from tokenport.ports.crypto.seal import SealPort
 
 MAGIC = b"TPO"
 FORMAT_VERSION = 1  # of the token record
@@ -81,12 +81,8 @@ _TAG_OF_KIND = {
 }
 
 
-class SealingCrypto(Protocol):
-    """The part of the crypto port this module needs."""
-
-    def aes_gcm_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes: ...
-    def aes_gcm_decrypt(self, key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes: ...
-    def pbkdf2_sha256(self, secret: bytes, salt: bytes, iterations: int, length: int) -> bytes: ...
+SealingCrypto = SealPort
+"""The part of the crypto port this module needs: the seal family (PBKDF2 + AES-GCM)."""
 
 
 class RecordCorrupt(DeviceError):

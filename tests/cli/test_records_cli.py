@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.core.records import find_record, make_legacy, with_entry
-from tokenport.backends.crypto_pyca import PycaCrypto
+from tokenport.backends.crypto.pyca import PycaCrypto
 from tokenport.backends.storage_sqlite import SqliteObjectStore
 from tokenport.ck import CKA, CKM, CKO
 

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from tokenport.backends.crypto_pyca import default_crypto
+from tokenport.backends.crypto.pyca import default_crypto
 from tokenport.codesign import (
     Algorithm,
     CodeSignError,

@@ -61,7 +61,7 @@ from tokenport.mechanisms.common import (
     wrap_with,
 )
 from tokenport.mechanisms.params import CtrParams, GcmParams, Params
-from tokenport.ports.crypto import AeadEncryptor, CryptoBackend, StreamCipher
+from tokenport.ports.crypto import AeadEncryptor, CipherPort, StreamCipher
 
 BLOCK = 16
 MIN_KEY_BYTES = 16
@@ -328,7 +328,7 @@ class GcmEncrypt:
 class GcmDecrypt:
     """AES-GCM decryption; buffers everything and releases plaintext only once verified."""
 
-    def __init__(self, crypto: CryptoBackend, key: bytes, params: GcmParams) -> None:
+    def __init__(self, crypto: CipherPort, key: bytes, params: GcmParams) -> None:
         self._crypto = crypto
         self._key = key
         self._params = params

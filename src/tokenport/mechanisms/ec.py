@@ -52,7 +52,7 @@ from tokenport.mechanisms.common import (
     no_param,
 )
 from tokenport.mechanisms.params import Ecdh1DeriveParams, Params
-from tokenport.ports.crypto import CryptoBackend, HashName
+from tokenport.ports.crypto import EcPort, HashName
 
 MIN_BITS = 256
 MAX_BITS = 521
@@ -112,7 +112,7 @@ def generate_ec_key_pair(
 # -- ECDSA -----------------------------------------------------------------------------------------
 
 
-def _signer(crypto: CryptoBackend, key: KeyView) -> Callable[[bytes], bytes]:
+def _signer(crypto: EcPort, key: KeyView) -> Callable[[bytes], bytes]:
     """ECDSA over a hash value, as raw r || s."""
     check_key(key, CKO.PRIVATE_KEY, _EC)
     curve = keys.ec_key_curve(key)
@@ -126,7 +126,7 @@ def _signer(crypto: CryptoBackend, key: KeyView) -> Callable[[bytes], bytes]:
     return sign
 
 
-def _verifier(crypto: CryptoBackend, key: KeyView) -> Callable[[bytes, bytes], None]:
+def _verifier(crypto: EcPort, key: KeyView) -> Callable[[bytes, bytes], None]:
     """ECDSA verification of raw r || s over a hash value."""
     check_key(key, CKO.PUBLIC_KEY, _EC)
     curve = keys.ec_key_curve(key)

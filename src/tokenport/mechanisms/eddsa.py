@@ -39,7 +39,7 @@ from tokenport.mechanisms.base import (
 )
 from tokenport.mechanisms.common import check_key, no_param
 from tokenport.mechanisms.params import EddsaParams, Params
-from tokenport.ports.crypto import CryptoBackend
+from tokenport.ports.crypto import Ed25519PrivateKeyHandle, Ed25519PublicKeyHandle, EdDsaPort
 
 KEY_BITS = 256
 SIGNATURE_BYTES = 64
@@ -79,7 +79,7 @@ def _check_param(param: Params) -> None:
 class EddsaSign:
     """Pure Ed25519 signing; multi-part input is buffered."""
 
-    def __init__(self, crypto: CryptoBackend, private: object) -> None:
+    def __init__(self, crypto: EdDsaPort, private: Ed25519PrivateKeyHandle) -> None:
         self._crypto = crypto
         self._private = private
         self._message = bytearray()
@@ -97,7 +97,7 @@ class EddsaSign:
 class EddsaVerify:
     """Pure Ed25519 verification; multi-part input is buffered."""
 
-    def __init__(self, crypto: CryptoBackend, public: object) -> None:
+    def __init__(self, crypto: EdDsaPort, public: Ed25519PublicKeyHandle) -> None:
         self._crypto = crypto
         self._public = public
         self._message = bytearray()

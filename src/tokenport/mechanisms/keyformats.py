@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKK, CKO
@@ -27,7 +28,19 @@ from tokenport.errors import (
 from tokenport.mechanisms import curves, keys
 from tokenport.mechanisms.base import KeyView
 from tokenport.mechanisms.common import get_bytes, get_int, int_bytes
-from tokenport.ports.crypto import CryptoBackend
+from tokenport.ports.crypto import (
+    EcPort,
+    EdDsaPort,
+    KeyEncodingPort,
+    PrivateKeyHandle,
+    PublicKeyHandle,
+    RsaPort,
+)
+
+
+class KeyMaterialCrypto(RsaPort, EcPort, EdDsaPort, KeyEncodingPort, Protocol):
+    """The crypto port families this module uses (every CryptoBackend is one)."""
+
 
 AES_KEY_SIZES = frozenset({16, 24, 32})
 HMAC_KEY_TYPES = frozenset(
@@ -58,9 +71,10 @@ def _ec_point_attrs(given: bytes, point: bytes) -> dict[int, AttrValue]:
 
 
 def _public(
-    crypto: CryptoBackend, key_type: int, attrs: Mapping[int, AttrValue]
+    crypto: KeyMaterialCrypto, key_type: int, attrs: Mapping[int, AttrValue]
 ) -> dict[int, AttrValue]:
     get = attrs.get
+    obj: PublicKeyHandle
     if key_type == CKK.RSA:
         obj = keys.build_rsa_public(crypto, get, TemplateIncomplete)
         bits = get_int(get, CKA.MODULUS, TemplateIncomplete).bit_length()
@@ -83,9 +97,10 @@ def _public(
 
 
 def _private(
-    crypto: CryptoBackend, key_type: int, attrs: Mapping[int, AttrValue]
+    crypto: KeyMaterialCrypto, key_type: int, attrs: Mapping[int, AttrValue]
 ) -> dict[int, AttrValue]:
     get = attrs.get
+    obj: PrivateKeyHandle
     if key_type == CKK.RSA:
         obj = keys.build_rsa_private(crypto, get, TemplateIncomplete)
     elif key_type == CKK.EC:
@@ -98,7 +113,7 @@ def _private(
 
 
 def complete_key_attributes(
-    crypto: CryptoBackend, object_class: int, key_type: int, attrs: Mapping[int, AttrValue]
+    crypto: KeyMaterialCrypto, object_class: int, key_type: int, attrs: Mapping[int, AttrValue]
 ) -> dict[int, AttrValue]:
     """Validate a new key's material and return the attributes to add to it.
 
@@ -116,10 +131,11 @@ def complete_key_attributes(
     return {}
 
 
-def encode_private_key_pkcs8(crypto: CryptoBackend, key: KeyView) -> bytes:
+def encode_private_key_pkcs8(crypto: KeyMaterialCrypto, key: KeyView) -> bytes:
     """The DER PKCS #8 PrivateKeyInfo of an RSA, EC or Ed25519 private key object."""
     if key.object_class != CKO.PRIVATE_KEY:
         raise KeyNotWrappable("only private keys are encoded as PKCS #8")
+    obj: PrivateKeyHandle
     if key.key_type == CKK.RSA:
         obj = keys.rsa_private_key(crypto, key)
     elif key.key_type == CKK.EC:
@@ -131,7 +147,7 @@ def encode_private_key_pkcs8(crypto: CryptoBackend, key: KeyView) -> bytes:
     return crypto.pkcs8_encode(obj)
 
 
-def decode_private_key_pkcs8(crypto: CryptoBackend, der: bytes) -> tuple[int, dict[int, AttrValue]]:
+def decode_private_key_pkcs8(crypto: KeyMaterialCrypto, der: bytes) -> tuple[int, dict[int, AttrValue]]:
     """(CKK_*, key material attributes) of a DER PKCS #8 PrivateKeyInfo.
 
     WrappedKeyInvalid if it is not a PKCS #8 RSA, EC or Ed25519 key; CurveNotSupported for an
@@ -160,7 +176,7 @@ def decode_private_key_pkcs8(crypto: CryptoBackend, der: bytes) -> tuple[int, di
     }
 
 
-def public_attributes_of_pkcs8(crypto: CryptoBackend, der: bytes) -> dict[int, AttrValue]:
+def public_attributes_of_pkcs8(crypto: KeyMaterialCrypto, der: bytes) -> dict[int, AttrValue]:
     """The public key material of a DER PKCS #8 private key (to import a key pair)."""
     decoded = crypto.pkcs8_decode(der)
     if decoded.kind == "rsa":
@@ -173,7 +189,7 @@ def public_attributes_of_pkcs8(crypto: CryptoBackend, der: bytes) -> dict[int, A
     public = crypto.ed25519_public_bytes(decoded.key)
     return {CKA.EC_PARAMS: curves.ED25519_PARAMS, CKA.EC_POINT: curves.encode_point(public)}
 
-def decode_public_key_info(crypto: CryptoBackend, spki: bytes) -> tuple[int, dict[int, AttrValue]]:
+def decode_public_key_info(crypto: KeyMaterialCrypto, spki: bytes) -> tuple[int, dict[int, AttrValue]]:
     """(CKK_*, public key material attributes) of a DER SubjectPublicKeyInfo."""
     decoded = crypto.public_key_decode(spki)
     if decoded.kind == "rsa":

@@ -17,20 +17,33 @@ from tokenport.errors import AttributeValueInvalid, KeyTypeInconsistent, PKCS11E
 from tokenport.mechanisms import curves
 from tokenport.mechanisms.base import KeyView
 from tokenport.mechanisms.common import Getter, get_bytes, get_int, opt_int
-from tokenport.ports.crypto import CryptoBackend, RsaPrivateNumbers
+from tokenport.ports.crypto import (
+    EcPort,
+    EcPrivateKeyHandle,
+    EcPublicKeyHandle,
+    Ed25519PrivateKeyHandle,
+    Ed25519PublicKeyHandle,
+    EdDsaPort,
+    RsaPort,
+    RsaPrivateKeyHandle,
+    RsaPrivateNumbers,
+    RsaPublicKeyHandle,
+)
 
 # -- RSA --------------------------------------------------------------------------------------
 
 
-def build_rsa_public(crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]) -> object:
+def build_rsa_public(
+    crypto: RsaPort, get: Getter, missing: type[PKCS11Error]
+) -> RsaPublicKeyHandle:
     n = get_int(get, CKA.MODULUS, missing)
     e = get_int(get, CKA.PUBLIC_EXPONENT, missing)
     return crypto.rsa_public_from_numbers(n, e)
 
 
 def build_rsa_private(
-    crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error], *, validate: bool = True
-) -> object:
+    crypto: RsaPort, get: Getter, missing: type[PKCS11Error], *, validate: bool = True
+) -> RsaPrivateKeyHandle:
     """The private key from CKA_MODULUS and CKA_PRIVATE_EXPONENT plus either the primes or
     CKA_PUBLIC_EXPONENT; absent CRT values are computed. ``validate`` False skips the
     library's full key check (keys already on the token were checked at creation)."""
@@ -77,7 +90,7 @@ def modulus_bits(key: KeyView) -> int:
     return get_int(key.get, CKA.MODULUS, KeyTypeInconsistent).bit_length()
 
 
-def rsa_private_key(crypto: CryptoBackend, key: KeyView) -> object:
+def rsa_private_key(crypto: RsaPort, key: KeyView) -> RsaPrivateKeyHandle:
     """The parsed private key of a token object (checked when it was created: the full check
     is not repeated each time a process first uses the key)."""
     return key.cached(
@@ -86,7 +99,7 @@ def rsa_private_key(crypto: CryptoBackend, key: KeyView) -> object:
     )
 
 
-def rsa_public_key(crypto: CryptoBackend, key: KeyView) -> object:
+def rsa_public_key(crypto: RsaPort, key: KeyView) -> RsaPublicKeyHandle:
     return key.cached("rsa.public", lambda: build_rsa_public(crypto, key.get, KeyTypeInconsistent))
 
 
@@ -106,7 +119,9 @@ def ec_scalar(curve: curves.Curve, value: bytes) -> int:
     return d
 
 
-def build_ec_private(crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]) -> object:
+def build_ec_private(
+    crypto: EcPort, get: Getter, missing: type[PKCS11Error]
+) -> EcPrivateKeyHandle:
     curve = ec_curve(get, missing)
     d = ec_scalar(curve, get_bytes(get, CKA.VALUE, missing))
     return crypto.ec_private_from_scalar(curve.name, d)
@@ -118,7 +133,9 @@ def ec_point(get: Getter, curve: curves.Curve, missing: type[PKCS11Error]) -> by
     return curves.unwrap_point(value, curves.weierstrass_point_lengths(curve))
 
 
-def build_ec_public(crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]) -> object:
+def build_ec_public(
+    crypto: EcPort, get: Getter, missing: type[PKCS11Error]
+) -> EcPublicKeyHandle:
     curve = ec_curve(get, missing)
     return crypto.ec_public_from_point(curve.name, ec_point(get, curve, missing))
 
@@ -127,11 +144,11 @@ def ec_key_curve(key: KeyView) -> curves.Curve:
     return key.cached("ec.curve", lambda: ec_curve(key.get, KeyTypeInconsistent))
 
 
-def ec_private_key(crypto: CryptoBackend, key: KeyView) -> object:
+def ec_private_key(crypto: EcPort, key: KeyView) -> EcPrivateKeyHandle:
     return key.cached("ec.private", lambda: build_ec_private(crypto, key.get, KeyTypeInconsistent))
 
 
-def ec_public_key(crypto: CryptoBackend, key: KeyView) -> object:
+def ec_public_key(crypto: EcPort, key: KeyView) -> EcPublicKeyHandle:
     return key.cached("ec.public", lambda: build_ec_public(crypto, key.get, KeyTypeInconsistent))
 
 
@@ -139,8 +156,8 @@ def ec_public_key(crypto: CryptoBackend, key: KeyView) -> object:
 
 
 def build_ed25519_private(
-    crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]
-) -> object:
+    crypto: EdDsaPort, get: Getter, missing: type[PKCS11Error]
+) -> Ed25519PrivateKeyHandle:
     curves.require_ed25519(get_bytes(get, CKA.EC_PARAMS, missing))
     seed = get_bytes(get, CKA.VALUE, missing)
     if len(seed) != curves.ED25519_KEY_SIZE:
@@ -155,19 +172,19 @@ def ed25519_point(get: Getter, missing: type[PKCS11Error]) -> bytes:
 
 
 def build_ed25519_public(
-    crypto: CryptoBackend, get: Getter, missing: type[PKCS11Error]
-) -> object:
+    crypto: EdDsaPort, get: Getter, missing: type[PKCS11Error]
+) -> Ed25519PublicKeyHandle:
     curves.require_ed25519(get_bytes(get, CKA.EC_PARAMS, missing))
     return crypto.ed25519_public_from_bytes(ed25519_point(get, missing))
 
 
-def ed25519_private_key(crypto: CryptoBackend, key: KeyView) -> object:
+def ed25519_private_key(crypto: EdDsaPort, key: KeyView) -> Ed25519PrivateKeyHandle:
     return key.cached(
         "ed25519.private", lambda: build_ed25519_private(crypto, key.get, KeyTypeInconsistent)
     )
 
 
-def ed25519_public_key(crypto: CryptoBackend, key: KeyView) -> object:
+def ed25519_public_key(crypto: EdDsaPort, key: KeyView) -> Ed25519PublicKeyHandle:
     return key.cached(
         "ed25519.public", lambda: build_ed25519_public(crypto, key.get, KeyTypeInconsistent)
     )

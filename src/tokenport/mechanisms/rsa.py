@@ -75,7 +75,7 @@ from tokenport.mechanisms.common import (
 )
 from tokenport.mechanisms.digest import digest_size, mgf_hash, param_hash
 from tokenport.mechanisms.params import OaepParams, Params, PssParams
-from tokenport.ports.crypto import CryptoBackend, HashName
+from tokenport.ports.crypto import HashName, RsaKeyHandle, RsaPort, RsaPrivateKeyHandle
 
 MIN_BITS = 1024
 MAX_BITS = 16384
@@ -153,7 +153,7 @@ def generate_rsa_key_pair(
 class _Key:
     """An RSA key checked for an operation: the backend object, n and k (bytes of n)."""
 
-    def __init__(self, crypto: CryptoBackend, key: KeyView, private: bool) -> None:
+    def __init__(self, crypto: RsaPort, key: KeyView, private: bool) -> None:
         check_key(key, CKO.PRIVATE_KEY if private else CKO.PUBLIC_KEY, _RSA)
         self.n = key.cached("rsa.n", lambda: get_int(key.get, CKA.MODULUS, KeyTypeInconsistent))
         bits = self.n.bit_length()
@@ -161,7 +161,19 @@ class _Key:
         self.crypto = crypto
         self.bits = bits
         self.k = (bits + 7) // 8
-        self.obj = (keys.rsa_private_key if private else keys.rsa_public_key)(crypto, key)
+        self._private: RsaPrivateKeyHandle | None = None
+        self.obj: RsaKeyHandle
+        if private:
+            self.obj = self._private = keys.rsa_private_key(crypto, key)
+        else:
+            self.obj = keys.rsa_public_key(crypto, key)
+
+    @property
+    def private(self) -> RsaPrivateKeyHandle:
+        """The private key handle (only for a key checked as a private key)."""
+        if self._private is None:
+            raise KeyTypeInconsistent("the operation needs an RSA private key")
+        return self._private
 
     def below_n(self, block: bytes) -> bool:
         return int.from_bytes(block, "big") < self.n
@@ -190,8 +202,8 @@ def _pkcs1_signer(key: _Key) -> Callable[[bytes], bytes]:
         encoded = emsa_pkcs1_v15(data, key.k)
         known = split_digest_info(data)
         if known is not None:
-            return key.crypto.rsa_sign_pkcs1v15(key.obj, known[0], known[1])
-        return key.crypto.rsa_private_raw(key.obj, encoded)
+            return key.crypto.rsa_sign_pkcs1v15(key.private, known[0], known[1])
+        return key.crypto.rsa_private_raw(key.private, encoded)
 
     return sign
 
@@ -249,7 +261,7 @@ def rsa_pkcs_decrypt(ctx: MechanismContext, key: KeyView, param: Params) -> Sing
     def decrypt(data: bytes) -> bytes:
         if len(data) != rsa.k:
             raise EncryptedDataLenRange("ciphertext length differs from the modulus length")
-        return rsa.crypto.rsa_decrypt_pkcs1v15(rsa.obj, data)
+        return rsa.crypto.rsa_decrypt_pkcs1v15(rsa.private, data)
 
     return SinglePartCipher(decrypt)
 
@@ -259,7 +271,7 @@ def _register_pkcs1_hashed(registry: MechanismRegistry, mechanism: int, alg: Has
         no_param(param)
         rsa = _Key(ctx.crypto, key, True)
         def sign_digest(digest: bytes) -> bytes:
-            return rsa.crypto.rsa_sign_pkcs1v15(rsa.obj, alg, digest)
+            return rsa.crypto.rsa_sign_pkcs1v15(rsa.private, alg, digest)
 
         return HashThenSign(ctx.crypto.hash_new(alg), sign_digest)
 
@@ -292,7 +304,7 @@ def _raw_block(rsa: _Key, data: bytes) -> bytes:
 def rsa_x509_sign(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePartSign:
     no_param(param)
     rsa = _Key(ctx.crypto, key, True)
-    return SinglePartSign(lambda data: rsa.crypto.rsa_private_raw(rsa.obj, _raw_block(rsa, data)))
+    return SinglePartSign(lambda data: rsa.crypto.rsa_private_raw(rsa.private, _raw_block(rsa, data)))
 
 
 def rsa_x509_verify(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePartVerify:
@@ -328,7 +340,7 @@ def rsa_x509_decrypt(ctx: MechanismContext, key: KeyView, param: Params) -> Sing
             raise EncryptedDataLenRange("ciphertext length differs from the modulus length")
         if not rsa.below_n(data):
             raise EncryptedDataInvalid("ciphertext is not less than the modulus")
-        return rsa.crypto.rsa_private_raw(rsa.obj, data)
+        return rsa.crypto.rsa_private_raw(rsa.private, data)
 
     return SinglePartCipher(decrypt)
 
@@ -353,7 +365,7 @@ class _Pss:
         self.rsa = rsa
 
     def sign(self, digest: bytes) -> bytes:
-        return self.rsa.crypto.rsa_sign_pss(self.rsa.obj, self.alg, digest, self.mgf, self.salt)
+        return self.rsa.crypto.rsa_sign_pss(self.rsa.private, self.alg, digest, self.mgf, self.salt)
 
     def verify(self, digest: bytes, signature: bytes) -> None:
         if len(signature) != self.rsa.k:
@@ -423,7 +435,7 @@ class _Oaep:
     def decrypt(self, data: bytes) -> bytes:
         if len(data) != self.rsa.k:
             raise EncryptedDataLenRange("ciphertext length differs from the modulus length")
-        return self.rsa.crypto.rsa_decrypt_oaep(self.rsa.obj, data, self.alg, self.mgf, self.label)
+        return self.rsa.crypto.rsa_decrypt_oaep(self.rsa.private, data, self.alg, self.mgf, self.label)
 
 
 def rsa_oaep_encrypt(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePartCipher:

@@ -6,7 +6,7 @@ computes itself (CKA_LOCAL, CKA_ALWAYS_SENSITIVE, certificate fields, public key
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from tokenport.attributes.kinds import AttrValue
@@ -22,7 +22,19 @@ from tokenport.ck import CK_UNAVAILABLE_INFORMATION, CKA, CKC, CKO
 from tokenport.objects.model import TokenObject
 
 if TYPE_CHECKING:
-    from tokenport.ports.crypto import CryptoBackend
+    from tokenport.mechanisms.keyformats import KeyMaterialCrypto
+    from tokenport.x509 import X509Fields
+
+CertificateFieldReader = Callable[[bytes], "X509Fields"]
+"""Reads the CKA_SUBJECT / CKA_ISSUER / CKA_SERIAL_NUMBER / CKA_PUBLIC_KEY_INFO defaults of
+an X.509 certificate object from its DER CKA_VALUE (PKCS #11 v2.40 s4.6.3);
+AttributeValueInvalid for anything that is not a certificate."""
+
+
+def _default_certificate_fields(der: bytes) -> X509Fields:
+    from tokenport.x509 import certificate_fields
+
+    return certificate_fields(der)
 
 KEY_CLASSES = frozenset({int(CKO.PUBLIC_KEY), int(CKO.PRIVATE_KEY), int(CKO.SECRET_KEY)})
 SECRET_BEARING = frozenset({int(CKO.PRIVATE_KEY), int(CKO.SECRET_KEY)})
@@ -36,8 +48,16 @@ def new_uid() -> str:
 class ObjectFactory:
     """Builds objects from templates; raises tokenport.errors on any template problem."""
 
-    def __init__(self, crypto: CryptoBackend) -> None:
+    def __init__(
+        self,
+        crypto: KeyMaterialCrypto,
+        certificate_fields: CertificateFieldReader | None = None,
+    ) -> None:
+        """``crypto``: the crypto port families that check and encode key material;
+        ``certificate_fields``: the certificate reader (default: ``tokenport.x509``'s,
+        imported at the first certificate object)."""
         self._crypto = crypto
+        self._certificate_fields = certificate_fields or _default_certificate_fields
 
     def create(self, template: Mapping[int, AttrValue], *, is_so: bool) -> TokenObject:
         """C_CreateObject: validate the template, fill defaults, complete computed fields."""
@@ -133,7 +153,7 @@ class ObjectFactory:
     def _complete_x509(self, attrs: dict[int, AttrValue]) -> None:
         value = attrs[CKA.VALUE]
         assert isinstance(value, bytes)
-        fields = self._crypto.x509_fields(value)
+        fields = self._certificate_fields(value)
         attrs.setdefault(CKA.SUBJECT, fields.subject)
         attrs.setdefault(CKA.ISSUER, fields.issuer)
         attrs.setdefault(CKA.SERIAL_NUMBER, fields.serial_number)

@@ -282,7 +282,7 @@ def test_a_record_downgraded_to_version_1_is_refused(
 def test_the_format_version_is_authenticated() -> None:
     """A version-2 record relabelled version 1 with its authentication entry is corrupt, and
     a version-2 sealed value never opens as a version-1 one (another AAD)."""
-    from tokenport.backends.crypto_pyca import PycaCrypto
+    from tokenport.backends.crypto.pyca import PycaCrypto
     from tokenport.storage_format import encode_private_object
 
     crypto, key = PycaCrypto(), os.urandom(32)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tokenport.backends.crypto_pyca import PycaCrypto
+from tokenport.backends.crypto.pyca import PycaCrypto
 from tokenport.ck import CKA, CKM
 from tokenport.mechanisms import default_registry
 from tokenport.mechanisms.base import MechanismContext, MechanismRegistry

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from tokenport.backends.crypto_pyca import PycaCrypto, default_crypto
+from tokenport.backends.crypto.pyca import PycaCrypto, default_crypto
 from tokenport.errors import (
     AttributeValueInvalid,
     EncryptedDataInvalid,
@@ -143,7 +143,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from tokenport.backends.crypto_pyca import PycaCrypto
+from tokenport.backends.crypto.pyca import PycaCrypto
 key = ec.generate_private_key(ec.SECP256R1())
 name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
 now = datetime.datetime.now(datetime.UTC)

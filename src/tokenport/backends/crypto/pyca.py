@@ -1,4 +1,5 @@
-"""The crypto port on pyca/cryptography (the only module that imports ``cryptography``).
+"""The crypto port on pyca/cryptography (PKCS #11 v2.40 mechanisms' primitives; X.509 and
+PEM files are handled by ``tokenport.x509``, not here).
 
 Every pyca exception is translated here, once, into tokenport.errors (see ``_translate``);
 error messages are fixed strings, never library text or data.
@@ -29,11 +30,9 @@ import secrets
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import exceptions as pyca_exceptions
-from cryptography import x509
 from cryptography.hazmat.primitives import cmac, hashes, hmac, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
@@ -43,20 +42,37 @@ from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.utils import CryptographyDeprecationWarning
 
 from tokenport import errors
-from tokenport.mechanisms import der
 from tokenport.ports.crypto import (
     AeadEncryptor,
-    CertificateSummary,
+    AnyKeyHandle,
     CryptoBackend,
     CurveName,
     DecodedPrivateKey,
+    DecodedPublicKey,
+    EcKeyHandle,
+    EcPrivateDecoded,
+    EcPrivateKeyHandle,
+    EcPublicDecoded,
+    EcPublicKeyHandle,
+    Ed25519KeyHandle,
+    Ed25519PrivateDecoded,
+    Ed25519PrivateKeyHandle,
+    Ed25519PublicDecoded,
+    Ed25519PublicKeyHandle,
     HashContext,
     HashName,
-    RequestSummary,
+    PrivateKeyHandle,
+    RsaKeyHandle,
+    RsaPrivateDecoded,
+    RsaPrivateKeyHandle,
     RsaPrivateNumbers,
+    RsaPublicDecoded,
+    RsaPublicKeyHandle,
     StreamCipher,
-    X509Fields,
 )
+
+if TYPE_CHECKING:
+    from tokenport.x509 import X509Fields
 
 # pyca warns (to the host's stderr) about certificates it will refuse in a later release,
 # e.g. a serial number that is not positive; a token that stores such a certificate says
@@ -110,8 +126,7 @@ def _translate(value_error: type[errors.PKCS11Error], message: str) -> Iterator[
         raise errors.OperationNotInitialized("operation already finished") from None
     except pyca_exceptions.UnsupportedAlgorithm:
         raise errors.FunctionFailed("algorithm not available in the crypto library") from None
-    except (ValueError, TypeError, OverflowError, x509.InvalidVersion):
-        # InvalidVersion (an X.509 version field pyca does not know) is no ValueError
+    except (ValueError, TypeError, OverflowError):
         raise value_error(message) from None
 
 
@@ -182,22 +197,66 @@ class _GcmEncryptor:
             return tail, self._ctx.tag
 
 
-def _as(key: object, kind: type[object], what: str) -> object:
-    if not isinstance(key, kind):
-        raise errors.KeyTypeInconsistent(f"expected a {what} key object")
-    return key
+def _ec_private(key: object) -> ec.EllipticCurvePrivateKey:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key
+    raise errors.KeyTypeInconsistent("expected an EC private key object")
 
 
-def _date(value: datetime) -> bytes:
-    return f"{value.year:04d}{value.month:02d}{value.day:02d}".encode("ascii")
+def _ec_public(key: object) -> ec.EllipticCurvePublicKey:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return key
+    raise errors.KeyTypeInconsistent("expected an EC key object")
+
+
+def _ed_private(key: object) -> ed25519.Ed25519PrivateKey:
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key
+    raise errors.KeyTypeInconsistent("expected an Ed25519 private key object")
+
+
+def _ed_public(key: object) -> ed25519.Ed25519PublicKey:
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.public_key()
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return key
+    raise errors.KeyTypeInconsistent("expected an Ed25519 key object")
+
+
+def _rsa_private(key: object) -> rsa.RSAPrivateKey:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key
+    raise errors.KeyTypeInconsistent("expected an RSA private key object")
+
+
+def _rsa_public(key: object) -> rsa.RSAPublicKey:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return key
+    raise errors.KeyTypeInconsistent("expected an RSA key object")
 
 
 class PycaCrypto:
-    """CryptoBackend on pyca/cryptography (OpenSSL)."""
+    """CryptoBackend on pyca/cryptography (OpenSSL): every family of the crypto port.
+
+    Key handles are pyca key objects (``EcPrivateKeyHandle`` wraps an
+    ``EllipticCurvePrivateKey`` ...); a handle of the wrong family raises
+    KeyTypeInconsistent."""
 
     # -- hashes and MACs --------------------------------------------------------------------
     def hash_new(self, alg: HashName) -> HashContext:
         return _Digest(hashes.Hash(_hash(alg)))
+
+    def digest(self, alg: HashName, data: bytes) -> bytes:
+        ctx = hashes.Hash(_hash(alg))
+        try:
+            ctx.update(data)
+        except TypeError:
+            raise errors.ArgumentsBad("hash input rejected") from None
+        return ctx.finalize()
 
     def hmac_new(self, alg: HashName, key: bytes) -> HashContext:
         with _translate(errors.KeySizeRange, "HMAC key rejected"):
@@ -287,28 +346,21 @@ class PycaCrypto:
         except KeyError:
             raise errors.CurveNotSupported("curve not supported") from None
 
-    def ec_private_from_scalar(self, curve: CurveName, d: int) -> object:
+    def ec_private_from_scalar(self, curve: CurveName, d: int) -> EcPrivateKeyHandle:
         with _translate(errors.AttributeValueInvalid, "EC private value out of range"):
-            return ec.derive_private_key(d, self._curve(curve))
+            return EcPrivateKeyHandle(ec.derive_private_key(d, self._curve(curve)))
 
-    def ec_public_from_point(self, curve: CurveName, point: bytes) -> object:
+    def ec_public_from_point(self, curve: CurveName, point: bytes) -> EcPublicKeyHandle:
         with _translate(errors.AttributeValueInvalid, "EC point is not on the curve"):
-            return ec.EllipticCurvePublicKey.from_encoded_point(self._curve(curve), point)
+            return EcPublicKeyHandle(
+                ec.EllipticCurvePublicKey.from_encoded_point(self._curve(curve), point)
+            )
 
-    def ec_private_scalar(self, key: object) -> int:
-        priv = _as(key, ec.EllipticCurvePrivateKey, "EC private")
-        assert isinstance(priv, ec.EllipticCurvePrivateKey)
-        return priv.private_numbers().private_value
+    def ec_private_scalar(self, key: EcPrivateKeyHandle) -> int:
+        return _ec_private(key).private_numbers().private_value
 
-    def _ec_public(self, key: object) -> ec.EllipticCurvePublicKey:
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.public_key()
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            return key
-        raise errors.KeyTypeInconsistent("expected an EC key object")
-
-    def ec_public_point(self, key: object) -> bytes:
-        return self._ec_public(key).public_bytes(
+    def ec_public_point(self, key: EcKeyHandle) -> bytes:
+        return _ec_public(key).public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
 
@@ -330,120 +382,95 @@ class PycaCrypto:
                 return (e << (8 * size - order_bits)).to_bytes(size, "big"), alg()
         raise errors.DataLenRange("hash value too long for this curve")
 
-    def ecdsa_sign_hash(self, key: object, hash_value: bytes) -> tuple[int, int]:
-        priv = _as(key, ec.EllipticCurvePrivateKey, "EC private")
-        assert isinstance(priv, ec.EllipticCurvePrivateKey)
+    def ecdsa_sign_hash(self, key: EcPrivateKeyHandle, hash_value: bytes) -> tuple[int, int]:
+        priv = _ec_private(key)
         digest, alg = self._ecdsa_prehash(priv.curve.key_size, hash_value)
         with _translate(errors.FunctionFailed, "ECDSA signing failed"):
             signature = priv.sign(digest, ec.ECDSA(utils.Prehashed(alg)))
         r, s = utils.decode_dss_signature(signature)
         return r, s
 
-    def ecdsa_verify_hash(self, key: object, r: int, s: int, hash_value: bytes) -> None:
-        pub = self._ec_public(key)
+    def ecdsa_verify_hash(self, key: EcKeyHandle, r: int, s: int, hash_value: bytes) -> None:
+        pub = _ec_public(key)
         digest, alg = self._ecdsa_prehash(pub.curve.key_size, hash_value)
         with _translate(errors.SignatureInvalid, "signature does not verify"):
             signature = utils.encode_dss_signature(r, s)
             pub.verify(signature, digest, ec.ECDSA(utils.Prehashed(alg)))
 
-    def ecdh(self, private_key: object, peer_public_key: object) -> bytes:
-        priv = _as(private_key, ec.EllipticCurvePrivateKey, "EC private")
-        peer = _as(peer_public_key, ec.EllipticCurvePublicKey, "EC public")
-        assert isinstance(priv, ec.EllipticCurvePrivateKey)
-        assert isinstance(peer, ec.EllipticCurvePublicKey)
+    def ecdh(self, private_key: EcPrivateKeyHandle, peer_public_key: EcPublicKeyHandle) -> bytes:
+        priv = _ec_private(private_key)
+        if not isinstance(peer_public_key, ec.EllipticCurvePublicKey):
+            raise errors.KeyTypeInconsistent("expected an EC public key object")
         with _translate(errors.MechanismParamInvalid, "peer key not on the same curve"):
-            return priv.exchange(ec.ECDH(), peer)
+            return priv.exchange(ec.ECDH(), peer_public_key)
 
     # -- Ed25519 ------------------------------------------------------------------------------
-    def ed25519_private_from_seed(self, seed: bytes) -> object:
+    def ed25519_private_from_seed(self, seed: bytes) -> Ed25519PrivateKeyHandle:
         with _translate(errors.AttributeValueInvalid, "Ed25519 private key must be 32 bytes"):
-            return ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+            return Ed25519PrivateKeyHandle(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
 
-    def ed25519_public_from_bytes(self, public: bytes) -> object:
+    def ed25519_public_from_bytes(self, public: bytes) -> Ed25519PublicKeyHandle:
         with _translate(errors.AttributeValueInvalid, "Ed25519 public key must be 32 bytes"):
-            return ed25519.Ed25519PublicKey.from_public_bytes(public)
+            return Ed25519PublicKeyHandle(ed25519.Ed25519PublicKey.from_public_bytes(public))
 
-    def ed25519_seed(self, key: object) -> bytes:
-        priv = _as(key, ed25519.Ed25519PrivateKey, "Ed25519 private")
-        assert isinstance(priv, ed25519.Ed25519PrivateKey)
-        return priv.private_bytes_raw()
+    def ed25519_seed(self, key: Ed25519PrivateKeyHandle) -> bytes:
+        return _ed_private(key).private_bytes_raw()
 
-    def _ed_public(self, key: object) -> ed25519.Ed25519PublicKey:
-        if isinstance(key, ed25519.Ed25519PrivateKey):
-            return key.public_key()
-        if isinstance(key, ed25519.Ed25519PublicKey):
-            return key
-        raise errors.KeyTypeInconsistent("expected an Ed25519 key object")
+    def ed25519_public_bytes(self, key: Ed25519KeyHandle) -> bytes:
+        return _ed_public(key).public_bytes_raw()
 
-    def ed25519_public_bytes(self, key: object) -> bytes:
-        return self._ed_public(key).public_bytes_raw()
+    def ed25519_sign(self, key: Ed25519PrivateKeyHandle, message: bytes) -> bytes:
+        return _ed_private(key).sign(message)
 
-    def ed25519_sign(self, key: object, message: bytes) -> bytes:
-        priv = _as(key, ed25519.Ed25519PrivateKey, "Ed25519 private")
-        assert isinstance(priv, ed25519.Ed25519PrivateKey)
-        return priv.sign(message)
-
-    def ed25519_verify(self, key: object, signature: bytes, message: bytes) -> None:
+    def ed25519_verify(self, key: Ed25519KeyHandle, signature: bytes, message: bytes) -> None:
         with _translate(errors.SignatureInvalid, "signature does not verify"):
-            self._ed_public(key).verify(signature, message)
+            _ed_public(key).verify(signature, message)
 
     # -- RSA ------------------------------------------------------------------------------------
-    def rsa_generate(self, bits: int, public_exponent: int) -> object:
+    def rsa_generate(self, bits: int, public_exponent: int) -> RsaPrivateKeyHandle:
         with _translate(errors.AttributeValueInvalid, "RSA public exponent must be 3 or 65537"):
-            return rsa.generate_private_key(public_exponent, bits)
+            return RsaPrivateKeyHandle(rsa.generate_private_key(public_exponent, bits))
 
     def rsa_private_from_numbers(
         self, numbers: RsaPrivateNumbers, *, validate: bool = True
-    ) -> object:
+    ) -> RsaPrivateKeyHandle:
         with _translate(errors.AttributeValueInvalid, "inconsistent RSA private key"):
             public = rsa.RSAPublicNumbers(numbers.e, numbers.n)
-            return rsa.RSAPrivateNumbers(
+            return RsaPrivateKeyHandle(rsa.RSAPrivateNumbers(
                 numbers.p, numbers.q, numbers.d, numbers.dp, numbers.dq, numbers.qinv, public
-            ).private_key(unsafe_skip_rsa_key_validation=not validate)
+            ).private_key(unsafe_skip_rsa_key_validation=not validate))
 
     def rsa_recover_primes(self, n: int, e: int, d: int) -> tuple[int, int]:
         with _translate(errors.AttributeValueInvalid, "inconsistent RSA private key"):
             p, q = rsa.rsa_recover_prime_factors(n, e, d)
             return p, q
 
-    def rsa_public_from_numbers(self, n: int, e: int) -> object:
+    def rsa_public_from_numbers(self, n: int, e: int) -> RsaPublicKeyHandle:
         with _translate(errors.AttributeValueInvalid, "invalid RSA public key"):
-            return rsa.RSAPublicNumbers(e, n).public_key()
+            return RsaPublicKeyHandle(rsa.RSAPublicNumbers(e, n).public_key())
 
-    def _rsa_private(self, key: object) -> rsa.RSAPrivateKey:
-        if isinstance(key, rsa.RSAPrivateKey):
-            return key
-        raise errors.KeyTypeInconsistent("expected an RSA private key object")
-
-    def _rsa_public(self, key: object) -> rsa.RSAPublicKey:
-        if isinstance(key, rsa.RSAPrivateKey):
-            return key.public_key()
-        if isinstance(key, rsa.RSAPublicKey):
-            return key
-        raise errors.KeyTypeInconsistent("expected an RSA key object")
-
-    def rsa_private_numbers(self, key: object) -> RsaPrivateNumbers:
-        nums = self._rsa_private(key).private_numbers()
+    def rsa_private_numbers(self, key: RsaPrivateKeyHandle) -> RsaPrivateNumbers:
+        nums = _rsa_private(key).private_numbers()
         pub = nums.public_numbers
         return RsaPrivateNumbers(
             pub.n, pub.e, nums.d, nums.p, nums.q, nums.dmp1, nums.dmq1, nums.iqmp
         )
 
-    def rsa_public_numbers(self, key: object) -> tuple[int, int]:
-        nums = self._rsa_public(key).public_numbers()
+    def rsa_public_numbers(self, key: RsaKeyHandle) -> tuple[int, int]:
+        nums = _rsa_public(key).public_numbers()
         return nums.n, nums.e
 
-    def rsa_sign_pkcs1v15(self, key: object, alg: HashName, digest: bytes) -> bytes:
+    def rsa_sign_pkcs1v15(self, key: RsaPrivateKeyHandle, alg: HashName, digest: bytes) -> bytes:
         with _translate(errors.DataLenRange, "digest does not fit the key"):
-            return self._rsa_private(key).sign(
+            return _rsa_private(key).sign(
                 digest, padding.PKCS1v15(), utils.Prehashed(_hash(alg))
             )
 
     def rsa_verify_pkcs1v15(
-        self, key: object, signature: bytes, alg: HashName, digest: bytes
+        self, key: RsaKeyHandle, signature: bytes, alg: HashName, digest: bytes
     ) -> None:
         with _translate(errors.SignatureInvalid, "signature does not verify"):
-            self._rsa_public(key).verify(
+            _rsa_public(key).verify(
                 signature, digest, padding.PKCS1v15(), utils.Prehashed(_hash(alg))
             )
 
@@ -452,16 +479,17 @@ class PycaCrypto:
         return padding.PSS(mgf=padding.MGF1(_hash(mgf_alg)), salt_length=salt_len)
 
     def rsa_sign_pss(
-        self, key: object, alg: HashName, digest: bytes, mgf_alg: HashName, salt_len: int
+        self, key: RsaPrivateKeyHandle, alg: HashName, digest: bytes, mgf_alg: HashName,
+        salt_len: int,
     ) -> bytes:
         with _translate(errors.MechanismParamInvalid, "PSS parameters do not fit the key"):
-            return self._rsa_private(key).sign(
+            return _rsa_private(key).sign(
                 digest, self._pss(mgf_alg, salt_len), utils.Prehashed(_hash(alg))
             )
 
     def rsa_verify_pss(
         self,
-        key: object,
+        key: RsaKeyHandle,
         signature: bytes,
         alg: HashName,
         digest: bytes,
@@ -469,17 +497,17 @@ class PycaCrypto:
         salt_len: int,
     ) -> None:
         with _translate(errors.SignatureInvalid, "signature does not verify"):
-            self._rsa_public(key).verify(
+            _rsa_public(key).verify(
                 signature, digest, self._pss(mgf_alg, salt_len), utils.Prehashed(_hash(alg))
             )
 
-    def rsa_encrypt_pkcs1v15(self, key: object, data: bytes) -> bytes:
+    def rsa_encrypt_pkcs1v15(self, key: RsaKeyHandle, data: bytes) -> bytes:
         with _translate(errors.DataLenRange, "data too long for the key"):
-            return self._rsa_public(key).encrypt(data, padding.PKCS1v15())
+            return _rsa_public(key).encrypt(data, padding.PKCS1v15())
 
-    def rsa_decrypt_pkcs1v15(self, key: object, data: bytes) -> bytes:
+    def rsa_decrypt_pkcs1v15(self, key: RsaPrivateKeyHandle, data: bytes) -> bytes:
         with _translate(errors.EncryptedDataInvalid, "decryption failed"):
-            return self._rsa_private(key).decrypt(data, padding.PKCS1v15())
+            return _rsa_private(key).decrypt(data, padding.PKCS1v15())
 
     @staticmethod
     def _oaep(alg: HashName, mgf_alg: HashName, label: bytes) -> padding.OAEP:
@@ -488,18 +516,19 @@ class PycaCrypto:
         )
 
     def rsa_encrypt_oaep(
-        self, key: object, data: bytes, alg: HashName, mgf_alg: HashName, label: bytes
+        self, key: RsaKeyHandle, data: bytes, alg: HashName, mgf_alg: HashName, label: bytes
     ) -> bytes:
         with _translate(errors.DataLenRange, "data too long for the key"):
-            return self._rsa_public(key).encrypt(data, self._oaep(alg, mgf_alg, label))
+            return _rsa_public(key).encrypt(data, self._oaep(alg, mgf_alg, label))
 
     def rsa_decrypt_oaep(
-        self, key: object, data: bytes, alg: HashName, mgf_alg: HashName, label: bytes
+        self, key: RsaPrivateKeyHandle, data: bytes, alg: HashName, mgf_alg: HashName,
+        label: bytes,
     ) -> bytes:
         with _translate(errors.EncryptedDataInvalid, "decryption failed"):
-            return self._rsa_private(key).decrypt(data, self._oaep(alg, mgf_alg, label))
+            return _rsa_private(key).decrypt(data, self._oaep(alg, mgf_alg, label))
 
-    def rsa_public_raw(self, key: object, block: bytes) -> bytes:
+    def rsa_public_raw(self, key: RsaKeyHandle, block: bytes) -> bytes:
         n, e = self.rsa_public_numbers(key)
         k = (n.bit_length() + 7) // 8
         m = int.from_bytes(block, "big")
@@ -507,7 +536,7 @@ class PycaCrypto:
             raise errors.DataLenRange("raw RSA input must be k bytes and less than n")
         return pow(m, e, n).to_bytes(k, "big")
 
-    def rsa_private_raw(self, key: object, block: bytes) -> bytes:
+    def rsa_private_raw(self, key: RsaPrivateKeyHandle, block: bytes) -> bytes:
         nums = self.rsa_private_numbers(key)
         n = nums.n
         k = (n.bit_length() + 7) // 8
@@ -528,8 +557,8 @@ class PycaCrypto:
             raise errors.FunctionFailed("RSA private operation failed its consistency check")
         return m.to_bytes(k, "big")
 
-    # -- encodings ------------------------------------------------------------------------
-    def public_key_info(self, key: object) -> bytes:
+    # -- key encodings ----------------------------------------------------------------------
+    def public_key_info(self, key: AnyKeyHandle) -> bytes:
         public: object = key
         if isinstance(
             key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
@@ -543,7 +572,7 @@ class PycaCrypto:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
-    def pkcs8_encode(self, key: object) -> bytes:
+    def pkcs8_encode(self, key: PrivateKeyHandle) -> bytes:
         if not isinstance(
             key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
         ):
@@ -558,120 +587,37 @@ class PycaCrypto:
         with _translate(errors.WrappedKeyInvalid, "not a DER PKCS #8 private key"):
             key = serialization.load_der_private_key(der_bytes, password=None)
         if isinstance(key, rsa.RSAPrivateKey):
-            return DecodedPrivateKey("rsa", key)
+            return RsaPrivateDecoded(RsaPrivateKeyHandle(key))
         if isinstance(key, ec.EllipticCurvePrivateKey):
             curve = _CURVE_BY_PYCA_NAME.get(key.curve.name)
             if curve is None:
                 raise errors.CurveNotSupported("curve of the wrapped key not supported")
-            return DecodedPrivateKey("ec", key, curve)
+            return EcPrivateDecoded(EcPrivateKeyHandle(key), curve)
         if isinstance(key, ed25519.Ed25519PrivateKey):
-            return DecodedPrivateKey("ed25519", key)
+            return Ed25519PrivateDecoded(Ed25519PrivateKeyHandle(key))
         raise errors.WrappedKeyInvalid("wrapped private key type not supported")
 
-    def load_private_key(self, data: bytes, password: bytes | None = None) -> bytes:
-        with _translate(errors.AttributeValueInvalid, "not a private key in PEM or DER form"):
-            if data.lstrip().startswith(b"-----BEGIN"):
-                key = serialization.load_pem_private_key(data, password=password)
-            else:
-                key = serialization.load_der_private_key(data, password=password)
-            return key.private_bytes(
-                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-
-    def load_public_key(self, data: bytes) -> bytes:
-        with _translate(errors.AttributeValueInvalid, "not a public key in PEM or DER form"):
-            if data.lstrip().startswith(b"-----BEGIN"):
-                key = serialization.load_pem_public_key(data)
-            else:
-                key = serialization.load_der_public_key(data)
-            return key.public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-
-    def load_certificate(self, data: bytes) -> bytes:
-        with _translate(errors.AttributeValueInvalid, "not an X.509 certificate in PEM or DER form"):
-            if data.lstrip().startswith(b"-----BEGIN"):
-                cert = x509.load_pem_x509_certificate(data)
-            else:
-                cert = x509.load_der_x509_certificate(data)
-            return cert.public_bytes(serialization.Encoding.DER)
-
-    def public_key_decode(self, der_bytes: bytes) -> DecodedPrivateKey:
+    def public_key_decode(self, der_bytes: bytes) -> DecodedPublicKey:
         with _translate(errors.AttributeValueInvalid, "not a DER SubjectPublicKeyInfo"):
             key = serialization.load_der_public_key(der_bytes)
         if isinstance(key, rsa.RSAPublicKey):
-            return DecodedPrivateKey("rsa", key)
+            return RsaPublicDecoded(RsaPublicKeyHandle(key))
         if isinstance(key, ec.EllipticCurvePublicKey):
             curve = _CURVE_BY_PYCA_NAME.get(key.curve.name)
             if curve is None:
                 raise errors.CurveNotSupported("curve of the public key not supported")
-            return DecodedPrivateKey("ec", key, curve)
+            return EcPublicDecoded(EcPublicKeyHandle(key), curve)
         if isinstance(key, ed25519.Ed25519PublicKey):
-            return DecodedPrivateKey("ed25519", key)
+            return Ed25519PublicDecoded(Ed25519PublicKeyHandle(key))
         raise errors.AttributeValueInvalid("public key type not supported")
 
+    # -- not part of the port ----------------------------------------------------------------
     def x509_fields(self, der_bytes: bytes) -> X509Fields:
-        with _translate(errors.AttributeValueInvalid, "not a DER X.509 certificate"):
-            cert = x509.load_der_x509_certificate(der_bytes)
-            not_before = _date(cert.not_valid_before_utc)
-            not_after = _date(cert.not_valid_after_utc)
-            items = der.sequence_items(cert.tbs_certificate_bytes)
-        skip = 1 if items and items[0][0] == 0xA0 else 0  # [0] EXPLICIT version
-        fields = items[skip : skip + 6]
-        if len(fields) < 6 or fields[0][0] != der.TAG_INTEGER:
-            raise errors.AttributeValueInvalid("not a DER X.509 certificate")
-        serial, _sig_alg, issuer, _validity, subject, spki = fields
-        return X509Fields(
-            subject=subject,
-            issuer=issuer,
-            serial_number=serial,
-            public_key_info=spki,
-            not_before=not_before,
-            not_after=not_after,
-        )
+        """Certificate attribute fields: not a crypto port call (kept for callers of this
+        class); use ``tokenport.x509.certificate_fields``."""
+        from tokenport.x509 import certificate_fields
 
-    # -- provisioning -----------------------------------------------------------------------
-    def x509_summary(self, der_bytes: bytes) -> CertificateSummary:
-        with _translate(errors.AttributeValueInvalid, "not a DER X.509 certificate"):
-            cert = x509.load_der_x509_certificate(der_bytes)
-            try:
-                is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-            except x509.ExtensionNotFound:
-                is_ca = False
-            try:
-                spki = cert.public_key().public_bytes(
-                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-            except pyca_exceptions.UnsupportedAlgorithm:
-                raise errors.AttributeValueInvalid(
-                    "the certificate's public key algorithm is not supported"
-                ) from None
-            return CertificateSummary(
-                subject=cert.subject.rfc4514_string(),
-                issuer=cert.issuer.rfc4514_string(),
-                serial_number=cert.serial_number,
-                not_before=cert.not_valid_before_utc,
-                not_after=cert.not_valid_after_utc,
-                public_key_info=spki,
-                is_ca=is_ca,
-            )
-
-    def x509_name_from_text(self, text: str) -> bytes:
-        with _translate(errors.AttributeValueInvalid, "not a valid RFC 4514 distinguished name"):
-            return x509.Name.from_rfc4514_string(text).public_bytes()
-
-    def csr_summary(self, der_bytes: bytes) -> RequestSummary:
-        with _translate(errors.AttributeValueInvalid, "not a DER PKCS #10 certification request"):
-            request = x509.load_der_x509_csr(der_bytes)
-            valid = request.is_signature_valid
-            spki = request.public_key().public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            subject = request.subject.rfc4514_string()
-        if not valid:
-            raise errors.SignatureInvalid("the request's self-signature does not verify")
-        return RequestSummary(subject=subject, public_key_info=spki)
+        return certificate_fields(der_bytes)
 
 
 def default_crypto() -> CryptoBackend:

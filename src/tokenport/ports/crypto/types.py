@@ -1,0 +1,63 @@
+"""Names and running-computation shapes shared by the crypto port's families.
+
+Hash and curve names are the spelling the port uses on every call (hashlib names; the NIST
+curve names of FIPS 186-4 D.1.2). The running computations (``HashContext``,
+``StreamCipher``, ``AeadEncryptor``) are what a multi-part PKCS #11 operation (v2.40 s5.2,
+C_DigestUpdate / C_SignUpdate / C_EncryptUpdate ...) keeps between calls.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+HashName = Literal["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]
+"""Hash functions of the port (names as in hashlib)."""
+
+CurveName = Literal["P-256", "P-384", "P-521"]
+"""Short-Weierstrass NIST curves of the port (FIPS 186-4 D.1.2)."""
+
+KeyKind = Literal["rsa", "ec", "ed25519"]
+"""The asymmetric key families the port knows."""
+
+DIGEST_SIZES: dict[HashName, int] = {
+    "md5": 16,
+    "sha1": 20,
+    "sha224": 28,
+    "sha256": 32,
+    "sha384": 48,
+    "sha512": 64,
+}
+"""Output length in bytes of each hash of the port."""
+
+
+class HashContext(Protocol):
+    """A running hash or MAC computation."""
+
+    def update(self, data: bytes) -> None: ...
+
+    def finalize(self) -> bytes:
+        """The digest / MAC; the context is unusable afterwards."""
+        ...
+
+
+class StreamCipher(Protocol):
+    """A running block-cipher mode (ECB, CBC without padding, CTR).
+
+    ``update`` returns whole blocks only for ECB and CBC (it holds back a partial block) and
+    every byte for CTR; ``finalize`` returns what is left and raises DataLenRange if a
+    partial block remains (the mechanism checks lengths first, so this is a safety net).
+    """
+
+    def update(self, data: bytes) -> bytes: ...
+
+    def finalize(self) -> bytes: ...
+
+
+class AeadEncryptor(Protocol):
+    """A running AES-GCM encryption whose tag is produced at the end."""
+
+    def update(self, data: bytes) -> bytes: ...
+
+    def finalize(self) -> tuple[bytes, bytes]:
+        """(last ciphertext bytes, full 16-byte tag)."""
+        ...
