@@ -37,6 +37,7 @@ from tokenport.objects.factory import ObjectFactory
 from tokenport.objects.model import ObjectKeyView, TokenObject
 from tokenport.ports.entropy import RandomSource
 from tokenport.ports.storage import ObjectStore
+from tokenport.storage_format import MIN_PIN_KDF_ITERATIONS
 
 if TYPE_CHECKING:
     from tokenport.core.directory import TokenDirectory
@@ -73,7 +74,7 @@ class CoreSettings:
     """The policy of a Module (from the configuration's ``[token]`` and ``[policy]`` tables)."""
 
     max_pin_attempts: int = 10
-    pin_kdf_iterations: int = 100_000
+    pin_kdf_iterations: int = MIN_PIN_KDF_ITERATIONS
     min_pin_len: int = 4
     max_pin_len: int = 255
     allow_wrap_with_decrypt_key: bool = False

@@ -17,9 +17,10 @@ import pytest
 from tokenport.backends.crypto.fake import FakeCrypto, FakeRandom
 from tokenport.backends.storage_memory import MemoryObjectStore
 from tokenport.ck import CKA, CKC, CKF, CKG, CKK, CKM, CKO, CKR, CKU
-from tokenport.config import Config
 from tokenport.core.module import Module
+from tokenport.core.state import CoreParts, CoreSettings
 from tokenport.errors import EncryptedDataInvalid, PinIncorrect, SignatureInvalid
+from tokenport.mechanisms import default_registry
 from tokenport.mechanisms.params import (
     Ecdh1DeriveParams,
     GcmParams,
@@ -28,6 +29,7 @@ from tokenport.mechanisms.params import (
     PssParams,
 )
 from tokenport.objects.factory import ObjectFactory
+from tokenport.wiring import GivenRandom, GivenStore
 from tokenport.x509 import X509Fields
 
 SO_PIN = b"so-secret-1"
@@ -40,9 +42,11 @@ ED25519_OID = bytes.fromhex("06032b6570")
 def fake_module(tmp_path: Path, seed: bytes = b"fixed seed") -> tuple[Module, int]:
     """A Module wired from the outside with fake ports, its token initialized, and a R/W
     user session."""
-    config = Config(store_backend="memory", store_dir=tmp_path, max_pin_attempts=3)
-    module = Module(config, store=MemoryObjectStore(), crypto=FakeCrypto(seed),
-                    random=FakeRandom(seed))
+    parts = CoreParts(
+        store=GivenStore(MemoryObjectStore()), crypto=FakeCrypto(seed),
+        registry=default_registry(), random=GivenRandom(FakeRandom(seed)),
+    )
+    module = Module(parts, CoreSettings(max_pin_attempts=3))
     module.initialize()
     module.init_token(0, SO_PIN, b"fake".ljust(32))
     session = module.open_session(0, RW)
