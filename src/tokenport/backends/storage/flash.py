@@ -38,7 +38,7 @@ Garbage collection and wear levelling
     being saved, plus the reserve stays within ``N x D``; ``info()`` reports the figures.
 
 Several processes
-    The lock-and-counter file ``<image>.lock`` (``store_lock``): writers hold it exclusively
+    The lock-and-counter file ``<image>.lock`` (``storage.lock``): writers hold it exclusively
     for a whole operation, readers take it shared while they read record bytes. When the
     counter's ``serial`` changed, a process catches up: it scans only what others appended,
     or the whole image after a garbage collection. ``generation()`` is one pread (and
@@ -74,7 +74,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenport import errors
-from tokenport.backends.flash_format import (
+from tokenport.backends.storage.flash_format import (
     ACTIVE,
     BLANK,
     CRC,
@@ -92,17 +92,17 @@ from tokenport.backends.flash_format import (
     record_crc_ok,
     stage_a,
 )
-from tokenport.backends.flash_image import FlashError, NorFlash
-from tokenport.backends.flash_writer import FlashWriter, NoRoom
-from tokenport.backends.pal_args import (
+from tokenport.backends.storage.flash_image import FlashError, NorFlash
+from tokenport.backends.storage.flash_writer import FlashWriter, NoRoom
+from tokenport.backends.storage.lock import MetaFile, MetaState, fresh_serial
+from tokenport.backends.storage.pal_args import (
     Bytes,
     check_handle,
     check_label,
     check_prefix,
     labels_with_prefix,
 )
-from tokenport.backends.storage_paths import writable
-from tokenport.backends.store_lock import MetaFile, MetaState, fresh_serial
+from tokenport.backends.storage.paths import writable
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
 log = logging.getLogger("tokenport")
@@ -387,7 +387,7 @@ class FlashObjectStore(FlashWriter):
         if self._flash.is_open:
             # Every operation: the image must still be the file we opened, at its full
             # size (else FlashError: DeviceError, and nothing touches it); the lock file
-            # is followed if someone replaced it (store_lock).
+            # is followed if someone replaced it (storage.lock).
             self._flash.verify()
             if self._meta.follow_path():
                 self._serial = None

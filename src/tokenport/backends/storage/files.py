@@ -4,7 +4,7 @@ This is the layout of corePKCS11's POSIX PAL (one file per object) made safe for
 token: any number of labels, atomic replacement, several processes.
 
 Directory layout (the directory and its missing parents are created with mode 0700, every
-file with mode 0600, whatever the umask; see storage_paths. The record directory is the
+file with mode 0600, whatever the umask; see storage.paths. The record directory is the
 backend's own: if it exists with group or other permissions, they are removed when the
 store opens. The store directory above it is left as the user made it.)
     ``<handle>.<revision>.<key>.obj``  one record; handle and revision in lower-case hex,
@@ -13,7 +13,7 @@ store opens. The store directory above it is left as the user made it.)
         SHA-256 of the label in hex (the label is in the file and read once per process).
         A name is never reused (revisions are never reused), so a file's content never
         changes after it appears under its name.
-    ``tokenport-files.meta``  the lock-and-counter file (``store_lock``): the advisory lock
+    ``tokenport-files.meta``  the lock-and-counter file (``storage.lock``): the advisory lock
         of all processes, the store generation and the next handle.
     ``.tmp-*``  a record being written; ``corrupt/``  records found damaged, moved aside.
 
@@ -22,7 +22,7 @@ Record file
     revision, label length, data length; then the label, the data, and a CRC-32 of all of
     it. A file whose CRC, lengths or header disagree with its name is corrupt.
 
-Writing (under the exclusive lock, see store_lock for the session protocol)
+Writing (under the exclusive lock, see storage.lock for the session protocol)
     save: write ``.tmp-*`` (O_EXCL, 0600), fsync it, rename it to its final name, fsync the
     directory, then unlink the previous revision's file. The rename is the commit: before
     it the old record is intact, after it (and the directory fsync) the new one is durable.
@@ -56,7 +56,7 @@ A damaged or vanished store (issue 9)
     that its directory is still the one it opened: a directory deleted or replaced under a
     running process gives ``DeviceError`` for every call (the store is never silently
     recreated empty), until the store is closed and opened again. A lock file deleted or
-    replaced alone is followed (store_lock). A record file deleted outside tokenport (its
+    replaced alone is followed (storage.lock). A record file deleted outside tokenport (its
     read fails while the counter says no writer ran) is a ``DeviceError`` for that read,
     then absent. A write to a directory made read-only is refused before anything changes.
 """
@@ -80,21 +80,21 @@ from pathlib import Path
 from typing import Any
 
 from tokenport import errors
-from tokenport.backends.pal_args import (
+from tokenport.backends.storage.lock import MetaFile, MetaState, fresh_serial
+from tokenport.backends.storage.pal_args import (
     Bytes,
     check_handle,
     check_label,
     check_prefix,
     labels_with_prefix,
 )
-from tokenport.backends.storage_paths import (
+from tokenport.backends.storage.paths import (
     FileIdentity,
     make_private_dirs,
     set_dir_mode,
     tighten_private_dir,
     writable,
 )
-from tokenport.backends.store_lock import MetaFile, MetaState, fresh_serial
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
 log = logging.getLogger("tokenport")
@@ -439,7 +439,7 @@ class FileObjectStore:
         self._create_directory()
         try:
             fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            tighten_private_dir(fd)  # our own directory: 0700 (storage_paths)
+            tighten_private_dir(fd)  # our own directory: 0700 (storage.paths)
             identity = FileIdentity.of_fd(self._dir, fd)
         except OSError as exc:
             raise _translate(exc, self._dir, "open", hint=True) from exc
@@ -493,7 +493,7 @@ class FileObjectStore:
         When it no longer names our lock file, either the directory was deleted or
         replaced (DeviceError, every call, until the store is closed and opened again:
         tokenport never recreates a vanished store under a running process) or only the
-        lock file was (followed: store_lock). Raises OSError or DeviceError."""
+        lock file was (followed: storage.lock). Raises OSError or DeviceError."""
         if self._meta.path_matches():
             return
         assert self._dir_identity is not None

@@ -1,0 +1,1 @@
+"""Crypto port backends (tokenport.ports.crypto)."""
