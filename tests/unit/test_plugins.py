@@ -69,7 +69,7 @@ def test_every_own_entry_point_loads_its_factory() -> None:
 
 
 def test_own_names_are_found_without_scanning_installed_distributions(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     scans: list[str] = []
 
@@ -80,8 +80,14 @@ def test_own_names_are_found_without_scanning_installed_distributions(
     monkeypatch.setattr(metadata, "entry_points", entry_points)
     assert plugins.find("storage", "sqlite").__module__ == "tokenport.backends.storage.sqlite"
     assert plugins.exists("crypto", "pyca") and plugins.exists("entropy", "os")
-    loaded = config.load_config({"TOKENPORT_HOME": "/nonexistent/tokenport-home"})
-    assert (loaded.store_backend, loaded.crypto_backend) == ("sqlite", "pyca")
+    (tmp_path / "tokenport.toml").write_text(
+        '[store]\nbackend = "files"\n[store.files]\ndirectory = "objs"\n'
+        '[crypto]\nbackend = "pyca"\n[crypto.pyca]\n'
+        '[entropy]\nsource = "nv-seed"\nseed_file = "seed"\n'
+    )
+    loaded = config.load_config({"TOKENPORT_HOME": str(tmp_path), "HOME": str(tmp_path)})
+    assert (loaded.store_backend, loaded.crypto_backend) == ("files", "pyca")
+    assert loaded.entropy.source == "nv-seed"
     assert scans == []
     assert not plugins.exists("storage", "no-such-store")  # only now: a third-party name
     assert not plugins.exists("storage", "another-missing-store")  # read once per process
