@@ -83,8 +83,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from tokenport import errors, plugins
-from tokenport.backends.drbg import DRBGS, MAX_RESEED_INTERVAL
-from tokenport.backends.entropy_drbg import DEFAULT_RESEED_INTERVAL, DrbgRandomSource
+from tokenport.backends.entropy.drbg import DRBGS, MAX_RESEED_INTERVAL
+from tokenport.backends.entropy.drbg_source import DEFAULT_RESEED_INTERVAL, DrbgRandomSource
 from tokenport.ports.entropy import EntropySource
 from tokenport.ports.storage import ObjectStore
 
@@ -135,7 +135,7 @@ class EntropyConfig:
             raise ConfigError(f"drbg: must be one of {', '.join(map(repr, DRBGS))}")
         if not isinstance(self.source, str) or not self.source:
             raise ConfigError("source: must be a non-empty string")
-        if self.source not in plugins.available("entropy"):
+        if not plugins.exists("entropy", self.source):
             raise ConfigError(
                 f"source: {self.source!r} is not one of "
                 f"{', '.join(map(repr, plugins.available('entropy')))}"
@@ -207,7 +207,7 @@ class Config:
 
     def __post_init__(self) -> None:
         for kind, name in (("storage", self.store_backend), ("crypto", self.crypto_backend)):
-            if name not in plugins.available(kind):
+            if not plugins.exists(kind, name):
                 raise ConfigError(
                     f"{kind} backend {name!r} is not one of {', '.join(plugins.available(kind))}"
                 )
@@ -253,9 +253,8 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
             raise fail(section, f"must be a table, written [{section}]")
     store: dict[str, Any] = table.get("store", {})
     token: dict[str, Any] = table.get("token", {})
-    storage_names = plugins.available("storage")
     for key, value in store.items():
-        if isinstance(value, dict) and key in storage_names:
+        if isinstance(value, dict) and plugins.exists("storage", key):
             continue  # [store.<backend>]: that backend's options
         if key not in _STORE_KEYS:
             raise fail(
@@ -263,14 +262,13 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
                 f"unknown key (allowed: {', '.join(_STORE_KEYS)}, or a [store.<backend>] table)",
             )
     crypto: dict[str, Any] = table.get("crypto", {})
-    crypto_names = plugins.available("crypto")
     for key, value in crypto.items():
-        if key != "backend" and not (isinstance(value, dict) and key in crypto_names):
+        if key != "backend" and not (isinstance(value, dict) and plugins.exists("crypto", key)):
             raise fail(f"[crypto] {key}", "unknown key (allowed: backend, or a [crypto.<backend>] table)")
     crypto_backend = crypto.get("backend", "pyca")
-    if not isinstance(crypto_backend, str) or crypto_backend not in crypto_names:
+    if not isinstance(crypto_backend, str) or not plugins.exists("crypto", crypto_backend):
         raise fail("[crypto] backend", f"{crypto_backend!r} is not installed (available: "
-                   f"{', '.join(map(repr, crypto_names))})")
+                   f"{', '.join(map(repr, plugins.available('crypto')))})")
     for key in token:
         if key not in _TOKEN_LIMITS:
             raise fail(f"[token] {key}", f"unknown key (allowed: {', '.join(_TOKEN_LIMITS)})")
@@ -283,9 +281,9 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
             raise fail(f"[policy] {key}", "must be true or false")
 
     backend = store.get("backend", "sqlite")
-    if not isinstance(backend, str) or backend not in storage_names:
+    if not isinstance(backend, str) or not plugins.exists("storage", backend):
         raise fail("[store] backend", f"{backend!r} is not installed (available: "
-                   f"{', '.join(map(repr, storage_names))})")
+                   f"{', '.join(map(repr, plugins.available('storage')))})")
     numbers: dict[str, int] = {}
     for key, value in token.items():
         problem = _check_int(value, key)

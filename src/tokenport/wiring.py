@@ -23,7 +23,7 @@ from tokenport.ports.entropy import RandomSource
 from tokenport.ports.storage import ObjectStore
 
 if TYPE_CHECKING:
-    from tokenport.backends.entropy_drbg import DrbgRandomSource
+    from tokenport.backends.entropy.drbg_source import DrbgRandomSource
     from tokenport.config import Config, EntropyConfig
     from tokenport.mechanisms.base import MechanismRegistry
     from tokenport.ports.crypto import CryptoBackend

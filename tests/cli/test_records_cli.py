@@ -14,7 +14,7 @@ import pytest
 
 from tests.unit.core.records import find_record, make_legacy, with_entry
 from tokenport.backends.crypto.pyca import PycaCrypto
-from tokenport.backends.storage_sqlite import SqliteObjectStore
+from tokenport.backends.storage.sqlite import SqliteObjectStore
 from tokenport.ck import CKA, CKM, CKO
 
 from .test_cli import SO_PIN, USER_PIN, Cli

@@ -201,7 +201,7 @@ def test_a_storage_port_from_another_package_is_chosen_by_name(tmp_path: Path) -
     package = site / "thirdparty_store"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(
-        "from tokenport.backends.storage_memory import MemoryObjectStore\n"
+        "from tokenport.backends.storage.memory import MemoryObjectStore\n"
         "class ThirdPartyStore(MemoryObjectStore):\n"
         "    def info(self):\n"
         "        return {'made_by': 'thirdparty_store', 'records': 0}\n"

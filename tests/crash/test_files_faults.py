@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tokenport.backends.storage_files import CORRUPT_DIR, TMP_PREFIX, FileObjectStore, Syscalls
+from tokenport.backends.storage.files import CORRUPT_DIR, TMP_PREFIX, FileObjectStore, Syscalls
 
 from .conftest import Tally
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from tokenport.backends import flash_format, flash_writer
-from tokenport.backends.flash_image import NorFlash
-from tokenport.backends.storage_flash import FlashObjectStore
+from tokenport.backends.storage import flash_format, flash_writer
+from tokenport.backends.storage.flash import FlashObjectStore
+from tokenport.backends.storage.flash_image import NorFlash
 
 from .conftest import Tally, full_run
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from tokenport.backends.storage_files import CORRUPT_DIR, TMP_PREFIX, FileObjectStore
-from tokenport.backends.storage_flash import FlashObjectStore
-from tokenport.backends.storage_sqlite import SqliteObjectStore
+from tokenport.backends.storage.files import CORRUPT_DIR, TMP_PREFIX, FileObjectStore
+from tokenport.backends.storage.flash import FlashObjectStore
+from tokenport.backends.storage.sqlite import SqliteObjectStore
 from tokenport.ports.storage import ObjectStore
 
 from .conftest import Tally, full_run

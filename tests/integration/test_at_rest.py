@@ -195,7 +195,7 @@ def test_private_records_written_by_real_clients_are_authenticated(
 ) -> None:
     """Every private record pkcs11-tool and python-pkcs11 wrote through the compiled module
     is a version-2 record with its authentication entry (issue 9, item 9)."""
-    from tokenport.backends.storage_sqlite import SqliteObjectStore
+    from tokenport.backends.storage.sqlite import SqliteObjectStore
     from tokenport.storage_format import decode_record
 
     home = stored["home"]

@@ -9,8 +9,8 @@ import pytest
 
 import tokenport
 from tokenport import errors
-from tokenport.backends.storage_memory import MemoryObjectStore
-from tokenport.backends.storage_sqlite import SqliteObjectStore
+from tokenport.backends.storage.memory import MemoryObjectStore
+from tokenport.backends.storage.sqlite import SqliteObjectStore
 from tokenport.config import (
     Config,
     ConfigError,

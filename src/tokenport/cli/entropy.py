@@ -6,14 +6,15 @@ from pathlib import Path
 
 import click
 
-from tokenport.backends.entropy_selftest import (
+from tokenport.backends.entropy.health import STARTUP_SAMPLES, HealthTests
+from tokenport.backends.entropy.selftest import (
     Check,
     Report,
     health_checks,
     known_answer_checks,
     source_check,
 )
-from tokenport.backends.entropy_sources import (
+from tokenport.backends.entropy.sources import (
     CLAIMED_MIN_ENTROPY,
     DEFAULT_SEED_BYTES,
     MAX_SEED_BYTES,
@@ -21,7 +22,6 @@ from tokenport.backends.entropy_sources import (
     OsEntropySource,
     write_seed_file,
 )
-from tokenport.backends.health import STARTUP_SAMPLES, HealthTests
 from tokenport.cli.common import fail, reports_errors
 from tokenport.config import load_config, open_random_source
 from tokenport.errors import PKCS11Error

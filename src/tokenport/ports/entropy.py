@@ -4,15 +4,15 @@ Two narrow protocols, one on each side of the DRBG:
 
 * ``RandomSource`` is what the core consumes: random bytes on demand (C_GenerateRandom, key
   values, salts, nonces) and C_SeedRandom. tokenport's implementation is
-  ``tokenport.backends.entropy_drbg.DrbgRandomSource``: raw source -> SP 800-90B health
+  ``tokenport.backends.entropy.drbg_source.DrbgRandomSource``: raw source -> SP 800-90B health
   tests -> SP 800-90A DRBG.
 * ``EntropySource`` is what a platform fills in: raw entropy from a noise source (a
   hardware RNG's poll function, the OS) or from a seed file kept in non-volatile memory,
   with the min-entropy the platform claims for it. The DRBG layer decides how many bytes
   it needs from that claim and runs the health tests on every byte it reads.
 
-The in-memory twins are ``tokenport.backends.entropy_os.OsRandomSource`` (a RandomSource
-with no state) and ``tokenport.backends.entropy_sources.FixedEntropySource`` (a
+The in-memory twins are ``tokenport.backends.entropy.os.OsRandomSource`` (a RandomSource
+with no state) and ``tokenport.backends.entropy.sources.FixedEntropySource`` (a
 deterministic EntropySource for tests, refused unless explicitly allowed).
 """
 

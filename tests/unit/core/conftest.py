@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tokenport.backends.storage_memory import MemoryObjectStore
+from tokenport.backends.storage.memory import MemoryObjectStore
 from tokenport.ck import CKF, CKU
 from tokenport.config import Config
 from tokenport.core.module import Module

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tokenport.backends.crypto.fake import FakeCrypto, FakeRandom
-from tokenport.backends.storage_memory import MemoryObjectStore
+from tokenport.backends.storage.memory import MemoryObjectStore
 from tokenport.ck import CKA, CKC, CKF, CKG, CKK, CKM, CKO, CKR, CKU
 from tokenport.core.module import Module
 from tokenport.core.state import CoreParts, CoreSettings

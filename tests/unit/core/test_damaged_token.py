@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tokenport.backends.storage_memory import MemoryObjectStore
+from tokenport.backends.storage.memory import MemoryObjectStore
 from tokenport.ck import CKA, CKF, CKM, CKO, CKR, CKU
 from tokenport.config import Config
 from tokenport.core.directory import DAMAGED_SLOT_BASE, DAMAGED_SLOT_SPAN, TokenDamaged

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tokenport.backends.storage_memory import MemoryObjectStore
+from tokenport.backends.storage.memory import MemoryObjectStore
 from tokenport.ck import CKA, CKK, CKM, CKO, CKU
 from tokenport.config import Config
 from tokenport.core.module import Module

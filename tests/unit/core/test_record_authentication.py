@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from tokenport.backends.storage_memory import MemoryObjectStore
+from tokenport.backends.storage.memory import MemoryObjectStore
 from tokenport.ck import CKA, CKM, CKO, CKU
 from tokenport.config import Config
 from tokenport.core.module import Module

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tokenport.backends.storage_memory import MemoryObjectStore
+from tokenport.backends.storage.memory import MemoryObjectStore
 from tokenport.ck import CKF, CKS, CKU
 from tokenport.config import Config
 from tokenport.core.module import Module

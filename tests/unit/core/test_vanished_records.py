@@ -13,7 +13,7 @@ import logging
 
 import pytest
 
-from tokenport.backends.storage_memory import MemoryObjectStore
+from tokenport.backends.storage.memory import MemoryObjectStore
 from tokenport.ck import CKA, CKO, CKU
 from tokenport.config import Config
 from tokenport.core.module import Module

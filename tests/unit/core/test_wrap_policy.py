@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from tokenport.backends.storage_memory import MemoryObjectStore
+from tokenport.backends.storage.memory import MemoryObjectStore
 from tokenport.ck import CKA, CKK, CKM, CKO
 from tokenport.config import Config
 from tokenport.core.module import Module

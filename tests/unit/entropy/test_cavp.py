@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tokenport.backends.entropy_selftest import FieldList, cavp_returned_bits
+from tokenport.backends.entropy.selftest import FieldList, cavp_returned_bits
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "nist-drbg"
 ORIGINALS = Path(__file__).resolve().parents[4] / "shared" / "vectors" / "nist-drbg"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tokenport import errors
-from tokenport.backends.entropy_drbg import DrbgRandomSource
-from tokenport.backends.entropy_sources import FixedEntropySource, NvSeedSource, OsEntropySource
+from tokenport.backends.entropy.drbg_source import DrbgRandomSource
+from tokenport.backends.entropy.sources import FixedEntropySource, NvSeedSource, OsEntropySource
 from tokenport.config import (
     ConfigError,
     EntropyConfig,

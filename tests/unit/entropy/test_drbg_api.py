@@ -9,8 +9,8 @@ import itertools
 import pytest
 
 from tokenport import errors
-from tokenport.backends import drbg as drbg_module
-from tokenport.backends.drbg import (
+from tokenport.backends.entropy import drbg as drbg_module
+from tokenport.backends.entropy.drbg import (
     DRBGS,
     MAX_REQUEST_BYTES,
     MAX_RESEED_INTERVAL,

@@ -11,7 +11,7 @@ from fractions import Fraction
 import pytest
 
 from tokenport import errors
-from tokenport.backends.health import (
+from tokenport.backends.entropy.health import (
     ALPHA_LOG2,
     STARTUP_SAMPLES,
     HealthTestFailure,

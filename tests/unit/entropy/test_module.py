@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tokenport import errors
-from tokenport.backends.entropy_drbg import DrbgRandomSource
-from tokenport.backends.entropy_os import OsRandomSource
-from tokenport.backends.storage_memory import MemoryObjectStore
+from tokenport.backends.entropy.drbg_source import DrbgRandomSource
+from tokenport.backends.entropy.os import OsRandomSource
+from tokenport.backends.storage.memory import MemoryObjectStore
 from tokenport.ck import CKA, CKF, CKM, CKR, CKU
 from tokenport.config import Config, EntropyConfig
 from tokenport.core.module import Module

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tokenport import errors
-from tokenport.backends.drbg import MAX_REQUEST_BYTES
-from tokenport.backends.entropy_drbg import DrbgRandomSource
-from tokenport.backends.entropy_sources import FixedEntropySource, NvSeedSource, OsEntropySource
+from tokenport.backends.entropy.drbg import MAX_REQUEST_BYTES
+from tokenport.backends.entropy.drbg_source import DrbgRandomSource
+from tokenport.backends.entropy.sources import FixedEntropySource, NvSeedSource, OsEntropySource
 from tokenport.ports.entropy import RandomSource
 
 DRBG_KINDS = ["ctr", "hmac"]

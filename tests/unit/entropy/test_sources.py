@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tokenport import errors
-from tokenport.backends import entropy_sources
-from tokenport.backends.entropy_sources import (
+from tokenport.backends.entropy import sources as entropy_sources
+from tokenport.backends.entropy.sources import (
     MIN_SEED_BYTES,
     FixedEntropySource,
     FixedSourceNotAllowed,

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from tokenport.backends.storage_files import FileObjectStore
-from tokenport.backends.storage_flash import FlashObjectStore
-from tokenport.backends.storage_memory import MemoryObjectStore
-from tokenport.backends.storage_sqlite import SqliteObjectStore
+from tokenport.backends.storage.files import FileObjectStore
+from tokenport.backends.storage.flash import FlashObjectStore
+from tokenport.backends.storage.memory import MemoryObjectStore
+from tokenport.backends.storage.sqlite import SqliteObjectStore
 from tokenport.ports.storage import ObjectStore
 
 StoreFactory = Callable[[Path], ObjectStore]

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tokenport import errors
-from tokenport.backends.entropy_os import OsRandomSource
+from tokenport.backends.entropy.os import OsRandomSource
 from tokenport.ports.entropy import RandomSource
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tokenport import errors
-from tokenport.backends.storage_files import (
+from tokenport.backends.storage.files import (
     CORRUPT_DIR,
     META_NAME,
     FileObjectStore,

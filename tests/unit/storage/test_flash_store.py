@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tokenport import errors
-from tokenport.backends import flash_format, flash_writer
-from tokenport.backends.flash_image import FlashError, NorFlash, ProgramError
-from tokenport.backends.storage_flash import FlashObjectStore, from_config
+from tokenport.backends.storage import flash_format, flash_writer
+from tokenport.backends.storage.flash import FlashObjectStore, from_config
+from tokenport.backends.storage.flash_image import FlashError, NorFlash, ProgramError
 
 from .test_sqlite_store import run_unprivileged, shared_dir  # noqa: F401 - fixture
 

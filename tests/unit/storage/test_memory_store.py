@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tokenport import errors
-from tokenport.backends.storage_memory import MemoryObjectStore
+from tokenport.backends.storage.memory import MemoryObjectStore
 
 
 def test_capacity_raises_device_memory_and_keeps_state() -> None:

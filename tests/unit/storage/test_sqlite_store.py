@@ -19,14 +19,14 @@ import pytest
 
 import tokenport
 from tokenport import errors
-from tokenport.backends import storage_sqlite
-from tokenport.backends.storage_sqlite import SqliteObjectStore, prefix_upper_bound
+from tokenport.backends.storage import sqlite as storage_sqlite
+from tokenport.backends.storage.sqlite import SqliteObjectStore, prefix_upper_bound
 
 # A store in another process, driven by JSON lines on stdin: [command, args...] -> result.
 WORKER = textwrap.dedent(
     """
     import json, sys
-    from tokenport.backends.storage_sqlite import SqliteObjectStore
+    from tokenport.backends.storage.sqlite import SqliteObjectStore
     store = SqliteObjectStore(sys.argv[1])
     store.initialize()
     for line in sys.stdin:

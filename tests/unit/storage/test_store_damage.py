@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from tokenport import errors
-from tokenport.backends.flash_image import FlashError, NorFlash
-from tokenport.backends.storage_files import FileObjectStore
-from tokenport.backends.storage_flash import FlashObjectStore
-from tokenport.backends.storage_sqlite import SqliteObjectStore
+from tokenport.backends.storage.files import FileObjectStore
+from tokenport.backends.storage.flash import FlashObjectStore
+from tokenport.backends.storage.flash_image import FlashError, NorFlash
+from tokenport.backends.storage.sqlite import SqliteObjectStore
 from tokenport.ports.storage import ObjectStore
 
 from .test_sqlite_store import run_unprivileged

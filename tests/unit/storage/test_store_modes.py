@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from tokenport import errors
-from tokenport.backends import storage_files, storage_flash, storage_sqlite
-from tokenport.backends.storage_paths import make_private_dirs
+from tokenport.backends.storage import files as storage_files
+from tokenport.backends.storage import flash as storage_flash
+from tokenport.backends.storage import sqlite as storage_sqlite
+from tokenport.backends.storage.paths import make_private_dirs
 from tokenport.ports.storage import ObjectStore
 
 FROM_CONFIG: dict[str, Callable[[Path, dict[str, Any]], ObjectStore]] = {

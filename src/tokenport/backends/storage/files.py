@@ -4,7 +4,7 @@ This is the layout of corePKCS11's POSIX PAL (one file per object) made safe for
 token: any number of labels, atomic replacement, several processes.
 
 Directory layout (the directory and its missing parents are created with mode 0700, every
-file with mode 0600, whatever the umask; see storage_paths. The record directory is the
+file with mode 0600, whatever the umask; see storage.paths. The record directory is the
 backend's own: if it exists with group or other permissions, they are removed when the
 store opens. The store directory above it is left as the user made it.)
     ``<handle>.<revision>.<key>.obj``  one record; handle and revision in lower-case hex,
@@ -13,7 +13,7 @@ store opens. The store directory above it is left as the user made it.)
         SHA-256 of the label in hex (the label is in the file and read once per process).
         A name is never reused (revisions are never reused), so a file's content never
         changes after it appears under its name.
-    ``tokenport-files.meta``  the lock-and-counter file (``store_lock``): the advisory lock
+    ``tokenport-files.meta``  the lock-and-counter file (``storage.lock``): the advisory lock
         of all processes, the store generation and the next handle.
     ``.tmp-*``  a record being written; ``corrupt/``  records found damaged, moved aside.
 
@@ -22,7 +22,7 @@ Record file
     revision, label length, data length; then the label, the data, and a CRC-32 of all of
     it. A file whose CRC, lengths or header disagree with its name is corrupt.
 
-Writing (under the exclusive lock, see store_lock for the session protocol)
+Writing (under the exclusive lock, see storage.lock for the session protocol)
     save: write ``.tmp-*`` (O_EXCL, 0600), fsync it, rename it to its final name, fsync the
     directory, then unlink the previous revision's file. The rename is the commit: before
     it the old record is intact, after it (and the directory fsync) the new one is durable.
@@ -56,7 +56,7 @@ A damaged or vanished store (issue 9)
     that its directory is still the one it opened: a directory deleted or replaced under a
     running process gives ``DeviceError`` for every call (the store is never silently
     recreated empty), until the store is closed and opened again. A lock file deleted or
-    replaced alone is followed (store_lock). A record file deleted outside tokenport (its
+    replaced alone is followed (storage.lock). A record file deleted outside tokenport (its
     read fails while the counter says no writer ran) is a ``DeviceError`` for that read,
     then absent. A write to a directory made read-only is refused before anything changes.
 """
@@ -71,7 +71,6 @@ import re
 import secrets
 import stat
 import struct
-import threading
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -80,22 +79,20 @@ from pathlib import Path
 from typing import Any
 
 from tokenport import errors
-from tokenport.backends.pal_args import (
+from tokenport.backends.storage.base import CountedStore, check_options, plain_name
+from tokenport.backends.storage.lock import MetaFile, MetaState, fresh_serial
+from tokenport.backends.storage.pal_args import (
     Bytes,
     check_handle,
     check_label,
-    check_prefix,
-    labels_with_prefix,
 )
-from tokenport.backends.storage_paths import (
+from tokenport.backends.storage.paths import (
     FileIdentity,
     make_private_dirs,
     set_dir_mode,
     tighten_private_dir,
-    writable,
 )
-from tokenport.backends.store_lock import MetaFile, MetaState, fresh_serial
-from tokenport.ports.storage import RevisionMismatch, StoredEntry
+from tokenport.ports.storage import RevisionMismatch
 
 log = logging.getLogger("tokenport")
 
@@ -186,20 +183,19 @@ def decode_record(raw: bytes) -> tuple[int, int, bytes, bytes, bool]:
     return handle, revision, label, data, bool(flags & 1)
 
 
-class FileObjectStore:
-    """An ObjectStore keeping one file per record in ``directory`` (created on first use)."""
+class FileObjectStore(CountedStore[_Entry]):
+    """An ObjectStore keeping one file per record in ``directory`` (created on first use).
+
+    ``read_only``: inspection only, no repair, no quarantine, no write (store check)."""
 
     syscalls: Syscalls = Syscalls()  # stateless; tests replace it on an instance
+    _what = "directory"
 
     def __init__(self, directory: Path | str, *, read_only: bool = False) -> None:
-        self._dir = Path(directory).absolute()
-        self._read_only = read_only  # inspection only: no repair, no quarantine, no write
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._meta = MetaFile(self._dir / META_NAME)
+        self._dir = self._where = Path(directory).absolute()
+        super().__init__(MetaFile(self._dir / META_NAME), read_only=read_only)
         self._dir_fd: int | None = None
         self._dir_identity: FileIdentity | None = None
-        self._closed = False
         self._reset_view()
 
     def __repr__(self) -> str:
@@ -218,11 +214,7 @@ class FileObjectStore:
         self._sorted: list[bytes] | None = None
         self._parsed: dict[str, _Entry | None] = {}  # file name -> what it stands for
 
-    # -- the PAL ------------------------------------------------------------------------
-
-    def initialize(self) -> None:
-        with self._lock, self._guard("open"):
-            self._ready()
+    # -- the PAL (initialize, find_object, enumerate_objects, generation: CountedStore) ----
 
     def save_object(
         self, label: Bytes, data: Bytes, *, private: bool = False,
@@ -258,14 +250,6 @@ class FileObjectStore:
                 self._set(entry)
                 self._parsed[name] = entry
                 return handle
-
-    def find_object(self, label: Bytes) -> int | None:
-        key = check_label(label)
-        with self._lock, self._guard("find"):
-            self._ready()
-            self._view()
-            entry = self._index.get(key)
-            return None if entry is None else entry.handle
 
     def get_object_value(self, handle: int) -> tuple[bytes, bool]:
         number = check_handle(handle)
@@ -315,11 +299,6 @@ class FileObjectStore:
                 " outside tokenport"
             )
 
-    def get_object_value_cleanup(self, data: bytes | bytearray) -> None:
-        # Values are handed out as immutable bytes; a caller's mutable copy is zeroed.
-        if isinstance(data, bytearray):
-            data[:] = bytes(len(data))
-
     def destroy_object(self, handle: int) -> None:
         number = check_handle(handle)
         with self._lock, self._guard("destroy"):
@@ -342,46 +321,6 @@ class FileObjectStore:
                 self.syscalls.fsync(self._dirfd())
                 self._finish(state, state.generation + 1, state.next_handle)
                 self._unset(label)
-
-    def enumerate_objects(self, prefix: Bytes = b"") -> list[StoredEntry]:
-        start = check_prefix(prefix)
-        with self._lock, self._guard("enumerate"):
-            self._ready()
-            self._view()
-            if self._sorted is None:
-                self._sorted = sorted(self._index)
-            labels = self._sorted
-            result = []
-            for label in labels_with_prefix(labels, start):
-                entry = self._index[label]
-                result.append(StoredEntry(label, entry.handle, entry.revision))
-            return result
-
-    def generation(self) -> int:
-        # The hot path (the core asks before many calls): one pread, no context managers.
-        with self._lock:
-            try:
-                self._ready()  # opens on first use; checks the files are still ours
-                generation = self._meta.read_generation()
-                if generation is not None:
-                    return generation
-                with self._guard("read generation"):
-                    # A writer is at work or died at work: wait for it, or repair.
-                    self._view()
-                    return self._generation
-            except OSError as exc:
-                raise _translate(exc, self._dir, "read generation") from exc
-
-    def close(self) -> None:
-        with self._lock:
-            if self._pid != os.getpid():
-                self._after_fork()
-            self._closed = True
-            self._meta.close()
-            fd, self._dir_fd, self._dir_identity = self._dir_fd, None, None
-            if fd is not None:
-                os.close(fd)
-            self._reset_view()
 
     def check(self) -> list[tuple[bytes | None, str]]:
         """Read-only verification for ``tokenport store check``: every record file's CRC,
@@ -422,24 +361,20 @@ class FileObjectStore:
                 "next_handle": self._next_handle,
             }
 
-    # -- opening -----------------------------------------------------------------------
+    # -- opening (the hooks of CountedStore) ------------------------------------------------
 
-    def _ready(self) -> None:
+    def _is_open(self) -> bool:
+        return self._dir_fd is not None
+
+    def _open(self) -> None:
         """Open the store on first use (lock held); repairs it if a writer died."""
-        if self._pid != os.getpid():
-            self._after_fork()
-        if self._closed:
-            raise errors.DeviceError(f"tokenport store {self._dir}: used after close()")
-        if self._dir_fd is not None:
-            self._check_files()
-            return
         if self._read_only:
             self._open_read_only()
             return
         self._create_directory()
         try:
             fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            tighten_private_dir(fd)  # our own directory: 0700 (storage_paths)
+            tighten_private_dir(fd)  # our own directory: 0700 (storage.paths)
             identity = FileIdentity.of_fd(self._dir, fd)
         except OSError as exc:
             raise _translate(exc, self._dir, "open", hint=True) from exc
@@ -493,7 +428,7 @@ class FileObjectStore:
         When it no longer names our lock file, either the directory was deleted or
         replaced (DeviceError, every call, until the store is closed and opened again:
         tokenport never recreates a vanished store under a running process) or only the
-        lock file was (followed: store_lock). Raises OSError or DeviceError."""
+        lock file was (followed: storage.lock). Raises OSError or DeviceError."""
         if self._meta.path_matches():
             return
         assert self._dir_identity is not None
@@ -501,17 +436,10 @@ class FileObjectStore:
         if self._meta.follow_path():
             self._serial = None
 
-    def _after_fork(self) -> None:
-        # In a forked child: the parent's thread lock may be held by a thread that does not
-        # exist here, and flock locks are shared with the parent through the inherited file
-        # description. Start afresh with descriptors of our own.
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._meta.forget()
+    def _close_files(self) -> None:
         fd, self._dir_fd, self._dir_identity = self._dir_fd, None, None
         if fd is not None:
             os.close(fd)
-        self._reset_view()
 
     def _dirfd(self) -> int:
         assert self._dir_fd is not None
@@ -519,34 +447,30 @@ class FileObjectStore:
 
     # -- the index ---------------------------------------------------------------------
 
-    def _view(self) -> None:
-        """Make the index current (thread lock held): the common case is one pread."""
-        if self._read_only:
-            with self._meta.shared():
-                self._refresh(self._meta.read(), repair=False)
-            return
-        state = self._meta.read()
-        if state is not None and not state.dirty and state.serial == self._serial:
-            return
-        if state is not None and not state.dirty:
-            with self._meta.shared():
-                state = self._meta.read()
-                if state is not None and not state.dirty:
-                    if state.serial != self._serial:
-                        self._refresh(state, repair=False)
-                    return
+    def _reload(self) -> None:
+        self._refresh(self._meta.read(), repair=False)
+
+    def _follow(self, state: MetaState) -> None:
+        self._refresh(state, repair=False)
+
+    def _repair(self) -> None:
         with self._meta.exclusive():
             self._refresh(self._meta.read(), repair=True)
+
+    def _revision(self, entry: _Entry) -> int:
+        return entry.revision
+
+    def _known_generation(self) -> int:
+        return self._generation
+
+    def _io_error(self, exc: Exception, action: str) -> errors.PKCS11Error:
+        assert isinstance(exc, OSError)
+        return _translate(exc, self._dir, action)
 
     @contextmanager
     def _writing(self) -> Iterator[MetaState]:
         """The exclusive lock, with the index current; yields the counter record."""
-        if self._read_only:
-            raise errors.DeviceError(f"tokenport store {self._dir}: opened read-only")
-        if not writable(self._dir):  # made read-only while open: as a read-only mount
-            raise errors.DeviceError(
-                f"tokenport store {self._dir}: the directory is read-only; nothing written"
-            )
+        self._check_writable()
         with self._meta.exclusive():
             state = self._meta.read()
             if state is None or state.dirty or state.serial != self._serial:
@@ -762,25 +686,13 @@ class FileObjectStore:
         except (OSError, errors.PKCS11Error) as exc:
             log.error("tokenport store %s: cannot move %s aside: %s", self._dir, entry.name, exc)
 
-    @contextmanager
-    def _guard(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except OSError as exc:
-            raise _translate(exc, self._dir, action) from exc
-
 
 def from_config(store_dir: Path, options: Mapping[str, Any]) -> FileObjectStore:
     """The ``files`` storage port: ``[store.files] directory = "name"`` (default
     ``objects``), a directory inside the store directory holding one file per record."""
-    unknown = set(options) - {"directory", "read_only"}
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {', '.join(sorted(unknown))} (allowed: directory, read_only)"
-        )
-    name = options.get("directory", DEFAULT_DIRECTORY)
-    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-        raise ValueError("directory must be a plain directory name")
+    check_options(options, ("directory", "read_only"))
+    name = plain_name(options, "directory", DEFAULT_DIRECTORY,
+                      "directory must be a plain directory name")
     return FileObjectStore(store_dir / name, read_only=bool(options.get("read_only", False)))
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenport import errors
-from tokenport.backends.pal_args import check_label, check_prefix
+from tokenport.backends.storage.pal_args import check_label, check_prefix
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
 

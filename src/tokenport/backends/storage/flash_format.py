@@ -1,6 +1,6 @@
 """The on-flash format of the ``flash`` store backend, and reading it back.
 
-``storage_flash.FlashObjectStore`` writes this format; ``FlashLog`` (its base class) holds
+``flash.FlashObjectStore`` writes this format; ``FlashLog`` (its base class) holds
 the read side: sector headers, record headers, and the scan of the log that a mount and a
 catch-up use.
 
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tokenport import errors
-from tokenport.backends.flash_image import NorFlash
+from tokenport.backends.storage.flash_image import NorFlash
 
 log = logging.getLogger("tokenport")
 

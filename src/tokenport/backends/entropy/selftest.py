@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from tokenport import errors
-from tokenport.backends.drbg import DRBGS
-from tokenport.backends.entropy_drbg import DrbgRandomSource
-from tokenport.backends.entropy_sources import OsEntropySource
-from tokenport.backends.health import STARTUP_SAMPLES, HealthTestFailure, HealthTests
+from tokenport.backends.entropy.drbg import DRBGS
+from tokenport.backends.entropy.drbg_source import DrbgRandomSource
+from tokenport.backends.entropy.health import STARTUP_SAMPLES, HealthTestFailure, HealthTests
+from tokenport.backends.entropy.sources import OsEntropySource
 
 VARIANTS = ("no_reseed", "pr_false", "pr_true")
 FieldList = tuple[tuple[str, str], ...]

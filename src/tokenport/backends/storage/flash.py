@@ -38,7 +38,7 @@ Garbage collection and wear levelling
     being saved, plus the reserve stays within ``N x D``; ``info()`` reports the figures.
 
 Several processes
-    The lock-and-counter file ``<image>.lock`` (``store_lock``): writers hold it exclusively
+    The lock-and-counter file ``<image>.lock`` (``storage.lock``): writers hold it exclusively
     for a whole operation, readers take it shared while they read record bytes. When the
     counter's ``serial`` changed, a process catches up: it scans only what others appended,
     or the whole image after a garbage collection. ``generation()`` is one pread (and
@@ -66,15 +66,14 @@ from __future__ import annotations
 import errno
 import heapq
 import logging
-import os
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tokenport import errors
-from tokenport.backends.flash_format import (
+from tokenport.backends.storage.base import CountedStore, check_options, plain_name
+from tokenport.backends.storage.flash_format import (
     ACTIVE,
     BLANK,
     CRC,
@@ -92,18 +91,15 @@ from tokenport.backends.flash_format import (
     record_crc_ok,
     stage_a,
 )
-from tokenport.backends.flash_image import FlashError, NorFlash
-from tokenport.backends.flash_writer import FlashWriter, NoRoom
-from tokenport.backends.pal_args import (
+from tokenport.backends.storage.flash_image import FlashError, NorFlash
+from tokenport.backends.storage.flash_writer import FlashWriter, NoRoom
+from tokenport.backends.storage.lock import MetaFile, MetaState, fresh_serial
+from tokenport.backends.storage.pal_args import (
     Bytes,
     check_handle,
     check_label,
-    check_prefix,
-    labels_with_prefix,
 )
-from tokenport.backends.storage_paths import writable
-from tokenport.backends.store_lock import MetaFile, MetaState, fresh_serial
-from tokenport.ports.storage import RevisionMismatch, StoredEntry
+from tokenport.ports.storage import RevisionMismatch
 
 log = logging.getLogger("tokenport")
 
@@ -116,13 +112,18 @@ MIN_SECTOR_SIZE = 128
 MAX_LABEL = 0xFFFF
 
 
-class FlashObjectStore(FlashWriter):
+class FlashObjectStore(FlashWriter, CountedStore[Record]):
     """An ObjectStore in an emulated NOR flash image (created and formatted on first use).
 
     ``flash`` replaces the default ``NorFlash(image, sectors, sector_size)`` device model
     (a porter's own model, or the power-cutting one of tests/crash); ``image`` still names
-    the store (its lock file is ``<image>.lock``).
+    the store (its lock file is ``<image>.lock``). ``read_only``: inspection only, no
+    repair, no write (store check).
     """
+
+    _what = "image"
+    _max_label = MAX_LABEL
+    _io_errors = (OSError, FlashError)
 
     def __init__(
         self, image: Path | str, sectors: int = DEFAULT_SECTORS,
@@ -136,7 +137,7 @@ class FlashObjectStore(FlashWriter):
             raise errors.ArgumentsBad(
                 f"flash sector size must be a multiple of 4, at least {MIN_SECTOR_SIZE}"
             )
-        self._image = Path(image).absolute()
+        self._image = self._where = Path(image).absolute()
         self._n = sectors
         self._sector_size = sector_size
         self._data = sector_size - SECTOR_HEADER
@@ -145,11 +146,9 @@ class FlashObjectStore(FlashWriter):
         elif (flash.sectors, flash.sector_size) != (sectors, sector_size):
             raise errors.ArgumentsBad("the flash device has another geometry")
         self._flash = flash
-        self._read_only = read_only  # inspection only: no repair, no write (store check)
-        self._meta = MetaFile(self._image.with_name(self._image.name + ".lock"))
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._closed = False
+        super().__init__(
+            MetaFile(self._image.with_name(self._image.name + ".lock")), read_only=read_only
+        )
         self._session: MetaState | None = None
         self._touched = False
         self._corrupt_seen: set[tuple[int, int, int]] = set()  # (sector, offset, seq)
@@ -177,11 +176,7 @@ class FlashObjectStore(FlashWriter):
         self._sorted: list[bytes] | None = None
         self._maxlive_hint = 0
 
-    # -- the PAL ------------------------------------------------------------------------
-
-    def initialize(self) -> None:
-        with self._lock, self._guard("open"):
-            self._ready()
+    # -- the PAL (initialize, find_object, enumerate_objects, generation: CountedStore) ----
 
     def save_object(
         self, label: Bytes, data: Bytes, *, private: bool = False,
@@ -217,14 +212,6 @@ class FlashObjectStore(FlashWriter):
                 self._maxlive_hint = max(self._maxlive_hint, rec.aligned)
                 return handle
 
-    def find_object(self, label: Bytes) -> int | None:
-        key = check_label(label, MAX_LABEL)
-        with self._lock, self._guard("find"):
-            self._ready()
-            self._view()
-            rec = self._index.get(key)
-            return None if rec is None else rec.handle
-
     def get_object_value(self, handle: int) -> tuple[bytes, bool]:
         number = check_handle(handle)
         with self._lock, self._guard("read"):
@@ -236,8 +223,7 @@ class FlashObjectStore(FlashWriter):
                     if state is None or state.dirty:
                         continue  # a writer died: _view repairs
                     if state.serial != self._serial:
-                        self._refresh()
-                        self._serial = state.serial
+                        self._follow(state)
                     label = self._by_handle.get(number)
                     if label is None:
                         break
@@ -255,11 +241,6 @@ class FlashObjectStore(FlashWriter):
             else:
                 raise errors.DeviceError(f"tokenport store {self._image}: cannot get a stable view")
         raise errors.ObjectHandleInvalid(f"tokenport store: no record with handle {handle}")
-
-    def get_object_value_cleanup(self, data: bytes | bytearray) -> None:
-        # Values are handed out as immutable bytes; a caller's mutable copy is zeroed.
-        if isinstance(data, bytearray):
-            data[:] = bytes(len(data))
 
     def destroy_object(self, handle: int) -> None:
         number = check_handle(handle)
@@ -283,44 +264,6 @@ class FlashObjectStore(FlashWriter):
                 del self._index[label]
                 del self._by_handle[number]
                 self._sorted = None
-
-    def enumerate_objects(self, prefix: Bytes = b"") -> list[StoredEntry]:
-        start = check_prefix(prefix)
-        with self._lock, self._guard("enumerate"):
-            self._ready()
-            self._view()
-            if self._sorted is None:
-                self._sorted = sorted(self._index)
-            labels = self._sorted
-            result = []
-            for label in labels_with_prefix(labels, start):
-                rec = self._index[label]
-                result.append(StoredEntry(label, rec.handle, rec.seq))
-            return result
-
-    def generation(self) -> int:
-        # The hot path (the core asks before many calls): two stats (_ready checks that
-        # the files are still there) and one pread, no context managers.
-        with self._lock:
-            try:
-                self._ready()
-                generation = self._meta.read_generation()
-                if generation is not None:
-                    return generation
-                self._view()  # a writer is at work or died at work: wait, or repair
-                return self._max_seq
-            except (OSError, FlashError) as exc:
-                self._serial = None
-                raise self._device_error(exc, "read generation") from exc
-
-    def close(self) -> None:
-        with self._lock:
-            if self._pid != os.getpid():
-                self._after_fork()
-            self._closed = True
-            self._flash.close()
-            self._meta.close()
-            self._reset_view()
 
     # -- beyond the PAL: what `tokenport store info` shows --------------------------------
 
@@ -376,22 +319,21 @@ class FlashObjectStore(FlashWriter):
                 "corrupt_records_skipped": len(self._corrupt_seen),
             }
 
-    # -- opening and sessions ------------------------------------------------------------
+    # -- opening and sessions (the hooks of CountedStore) -----------------------------------
 
-    def _ready(self) -> None:
+    def _is_open(self) -> bool:
+        return self._flash.is_open
+
+    def _check_files(self) -> None:
+        # Every operation: the image must still be the file we opened, at its full
+        # size (else FlashError: DeviceError, and nothing touches it); the lock file
+        # is followed if someone replaced it (storage.lock).
+        self._flash.verify()
+        if self._meta.follow_path():
+            self._serial = None
+
+    def _open(self) -> None:
         """Open (creating and formatting) the image on first use; lock held."""
-        if self._pid != os.getpid():
-            self._after_fork()
-        if self._closed:
-            raise errors.DeviceError(f"tokenport store {self._image}: used after close()")
-        if self._flash.is_open:
-            # Every operation: the image must still be the file we opened, at its full
-            # size (else FlashError: DeviceError, and nothing touches it); the lock file
-            # is followed if someone replaced it (store_lock).
-            self._flash.verify()
-            if self._meta.follow_path():
-                self._serial = None
-            return
         try:
             self._flash.open(create=not self._read_only)
             self._meta.open()
@@ -416,44 +358,30 @@ class FlashObjectStore(FlashWriter):
             self._reset_view()
             raise
 
-    def _after_fork(self) -> None:
-        # flock locks are shared with the parent through inherited file descriptions, and
-        # the parent's thread lock may be held by a thread that does not exist here.
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._meta.forget()
+    def _close_files(self) -> None:
         self._flash.close()
-        self._reset_view()
 
-    def _view(self) -> None:
-        """Make the in-memory view current (thread lock held): usually one pread."""
-        if self._read_only:  # read everything again, repairing nothing
-            with self._meta.shared():
-                self._load(repair=False)
-            return
-        state = self._meta.read()
-        if state is not None and not state.dirty and state.serial == self._serial:
-            return
-        if state is not None and not state.dirty:
-            with self._meta.shared():
-                state = self._meta.read()
-                if state is not None and not state.dirty:
-                    if state.serial != self._serial:
-                        self._refresh()
-                        self._serial = state.serial
-                    return
+    def _reload(self) -> None:
+        self._load(repair=False)
+
+    def _follow(self, state: MetaState) -> None:
+        self._refresh()
+        self._serial = state.serial
+
+    def _repair(self) -> None:
         with self._writing():
             pass
+
+    def _revision(self, entry: Record) -> int:
+        return entry.seq
+
+    def _known_generation(self) -> int:
+        return self._max_seq
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """A write session: exclusive lock, current (repaired) view, counter updated."""
-        if self._read_only:
-            raise errors.DeviceError(f"tokenport store {self._image}: opened read-only")
-        if not writable(self._image):  # made read-only while open: as a read-only mount
-            raise errors.DeviceError(
-                f"tokenport store {self._image}: the image is read-only; nothing written"
-            )
+        self._check_writable()
         with self._meta.exclusive():
             state = self._meta.read()
             if state is None:  # a new store, or a lost lock file: the image tells
@@ -513,17 +441,11 @@ class FlashObjectStore(FlashWriter):
         self._touch()
         self._flash.erase(sector)
 
-    @contextmanager
-    def _guard(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except (OSError, FlashError) as exc:
-            self._serial = None
-            raise self._device_error(exc, action) from exc
-
-    def _device_error(self, exc: OSError | FlashError, action: str) -> errors.PKCS11Error:
+    def _io_error(self, exc: Exception, action: str) -> errors.PKCS11Error:
         """The one translation of I/O failures: a full disk (the image file of a sparse or
-        copy-on-write file system) is DeviceMemory, everything else DeviceError."""
+        copy-on-write file system) is DeviceMemory, everything else DeviceError. The view
+        is rebuilt at the next call."""
+        self._serial = None
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return errors.DeviceMemory(
@@ -631,12 +553,7 @@ def from_config(store_dir: Path, options: Mapping[str, Any]) -> FlashObjectStore
     """The ``flash`` storage port: ``[store.flash] sectors = 64``, ``sector_size = 4096``
     (a multiple of 4, at least 128) and ``image = "tokenport.flash"`` (the image file in the
     store directory). An existing image must have the geometry it was formatted with."""
-    unknown = set(options) - {"sectors", "sector_size", "image", "read_only"}
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {', '.join(sorted(unknown))} (allowed: sectors, sector_size,"
-            " image, read_only)"
-        )
+    check_options(options, ("sectors", "sector_size", "image", "read_only"))
     sectors = options.get("sectors", DEFAULT_SECTORS)
     sector_size = options.get("sector_size", DEFAULT_SECTOR_SIZE)
     for key, value in (("sectors", sectors), ("sector_size", sector_size)):
@@ -648,8 +565,6 @@ def from_config(store_dir: Path, options: Mapping[str, Any]) -> FlashObjectStore
         raise ValueError(f"sector_size must be a multiple of 4, at least {MIN_SECTOR_SIZE}")
     if sectors * sector_size > MAX_IMAGE_BYTES:
         raise ValueError(f"sectors x sector_size must be at most {MAX_IMAGE_BYTES} bytes")
-    name = options.get("image", DEFAULT_IMAGE)
-    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-        raise ValueError("image must be a plain file name")
+    name = plain_name(options, "image", DEFAULT_IMAGE, "image must be a plain file name")
     return FlashObjectStore(store_dir / name, sectors, sector_size,
                             read_only=bool(options.get("read_only", False)))

@@ -30,7 +30,7 @@ import os
 import secrets
 from pathlib import Path
 
-from tokenport.backends.storage_paths import FileIdentity, make_private_dirs
+from tokenport.backends.storage.paths import FileIdentity, make_private_dirs
 
 ERASED = 0xFF
 _FILL_CHUNK = 1 << 20

@@ -36,7 +36,7 @@ import time
 import weakref
 
 from tokenport import errors
-from tokenport.backends.drbg import (
+from tokenport.backends.entropy.drbg import (
     DRBGS,
     MAX_REQUEST_BYTES,
     SECURITY_STRENGTH,
@@ -44,7 +44,7 @@ from tokenport.backends.drbg import (
     DrbgError,
     HmacDrbg,
 )
-from tokenport.backends.health import STARTUP_SAMPLES, HealthTests
+from tokenport.backends.entropy.health import STARTUP_SAMPLES, HealthTests
 from tokenport.ports.entropy import EntropySource
 
 DEFAULT_RESEED_INTERVAL = 10_000

@@ -2,10 +2,10 @@
 obsolete marks, erasing sectors, and garbage collection with wear levelling.
 
 ``FlashWriter`` sits between ``flash_format.FlashLog`` (the format and its read side) and
-``storage_flash.FlashObjectStore`` (the PAL, sessions, mount and repair), which provides
+``flash.FlashObjectStore`` (the PAL, sessions, mount and repair), which provides
 the two calls that change the flash, ``_program`` and ``_erase`` (they open the write
 session's dirty mark first). The policy (reserve, wear levelling) is described in
-``storage_flash``.
+``flash``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import heapq
 import logging
 
 from tokenport import errors
-from tokenport.backends.flash_format import (
+from tokenport.backends.storage.flash_format import (
     ACTIVE,
     COMMIT_BIT,
     FREE,

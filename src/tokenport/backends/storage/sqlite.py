@@ -29,7 +29,7 @@ Schema (``PRAGMA user_version`` = 1, ``PRAGMA application_id`` marks a tokenport
 
 Files
     The directory (and any missing parent) is created with mode 0700 whatever the umask
-    (existing directories are left alone: storage_paths) and the database file with mode
+    (existing directories are left alone: storage.paths) and the database file with mode
     0600 before SQLite opens it; SQLite gives its ``-wal`` and ``-shm`` files the mode of
     the database file. Existing files keep the mode an administrator gave them.
 
@@ -79,8 +79,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tokenport import errors
-from tokenport.backends.pal_args import Bytes, check_handle, check_label, check_prefix
-from tokenport.backends.storage_paths import FileIdentity, make_private_dirs, writable
+from tokenport.backends.storage.pal_args import Bytes, check_handle, check_label, check_prefix
+from tokenport.backends.storage.paths import FileIdentity, make_private_dirs, writable
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 
 SCHEMA_VERSION = 1

@@ -1,6 +1,6 @@
 """The operating system's CSPRNG as a RandomSource (PKCS #11 v2.40 s5.15): the entropy
 port's stateless twin, for tests and ``Module(random=OsRandomSource())``. Tokens use
-``tokenport.backends.entropy_drbg.DrbgRandomSource`` (a health-tested source feeding an
+``tokenport.backends.entropy.drbg_source.DrbgRandomSource`` (a health-tested source feeding an
 SP 800-90A DRBG) unless a source is passed in.
 
 ``os.urandom`` uses getrandom(2) on Linux (blocking only until the kernel pool has been

@@ -1,0 +1,1 @@
+"""Storage port backends (the PAL, DESIGN.md "The storage port"): sqlite, files, flash, memory."""
