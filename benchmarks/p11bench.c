@@ -28,6 +28,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -248,10 +249,11 @@ static void check(CK_RV rv, const char *call)
 
 static CK_FUNCTION_LIST *p11;
 static SH session;
+static CK_SLOT_ID slot_id;
 static OH ec_priv, ec_pub, rsa_priv, rsa_pub;
 static CK_BYTE ec_sig[128], rsa_sig[512];
 static CK_ULONG ec_sig_len, rsa_sig_len;
-static CK_BYTE hash32[32], data64[64], *data64k;
+static CK_BYTE hash32[32], data64[64], data1k[1024], *data64k;
 static CK_ULONG n_objects = 1000;
 static CK_BBOOL objects_private = 1;
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
@@ -407,10 +409,10 @@ static void init_token(const char *label, const char *so_pin, const char *pin)
 static void open_and_login(const char *label, const char *pin)
 {
     int found;
-    CK_SLOT_ID slot = find_slot(label, &found);
+    slot_id = find_slot(label, &found);
     if (!found)
         die("no token labelled \"%s\"", label);
-    CK(p11->C_OpenSession, (slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session));
+    CK(p11->C_OpenSession, (slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session));
     CK_RV rv = p11->C_Login(session, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
     if (rv != CKR_USER_ALREADY_LOGGED_IN)
         check(rv, "p11->C_Login");
@@ -455,6 +457,8 @@ static void make_keys(void)
         hash32[i] = (CK_BYTE)(i * 7 + 1);
     for (size_t i = 0; i < sizeof data64; i++)
         data64[i] = (CK_BYTE)i;
+    for (size_t i = 0; i < sizeof data1k; i++)
+        data1k[i] = (CK_BYTE)(i * 13 + 5);
     data64k = malloc(65536);
     if (data64k == NULL)
         die("%s", "out of memory");
@@ -572,81 +576,82 @@ static void ensure_objects(int create)
     free(present);
 }
 
-/* ---- the measured operations (one op each) -------------------------------------------------- */
+/* ---- the measured operations (one op each, on the session given) ------------------------- */
 
-static void op_ecdsa_sign(void)
+static void op_ecdsa_sign(SH s)
 {
     CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
     CK_BYTE sig[128];
     CK_ULONG len = sizeof sig;
-    CK(p11->C_SignInit, (session, &m, ec_priv));
-    CK(p11->C_Sign, (session, hash32, sizeof hash32, sig, &len));
+    CK(p11->C_SignInit, (s, &m, ec_priv));
+    CK(p11->C_Sign, (s, hash32, sizeof hash32, sig, &len));
 }
 
-static void op_ecdsa_verify(void)
+static void op_ecdsa_verify(SH s)
 {
     CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
-    CK(p11->C_VerifyInit, (session, &m, ec_pub));
-    CK(p11->C_Verify, (session, hash32, sizeof hash32, ec_sig, ec_sig_len));
+    CK(p11->C_VerifyInit, (s, &m, ec_pub));
+    CK(p11->C_Verify, (s, hash32, sizeof hash32, ec_sig, ec_sig_len));
 }
 
-static void op_rsa_sign(void)
+static void op_rsa_sign(SH s)
 {
     CK_MECHANISM m = {CKM_SHA256_RSA_PKCS, NULL, 0};
     CK_BYTE sig[512];
     CK_ULONG len = sizeof sig;
-    CK(p11->C_SignInit, (session, &m, rsa_priv));
-    CK(p11->C_Sign, (session, data64, sizeof data64, sig, &len));
+    CK(p11->C_SignInit, (s, &m, rsa_priv));
+    CK(p11->C_Sign, (s, data64, sizeof data64, sig, &len));
 }
 
-static void op_rsa_verify(void)
+static void op_rsa_verify(SH s)
 {
     CK_MECHANISM m = {CKM_SHA256_RSA_PKCS, NULL, 0};
-    CK(p11->C_VerifyInit, (session, &m, rsa_pub));
-    CK(p11->C_Verify, (session, data64, sizeof data64, rsa_sig, rsa_sig_len));
+    CK(p11->C_VerifyInit, (s, &m, rsa_pub));
+    CK(p11->C_Verify, (s, data64, sizeof data64, rsa_sig, rsa_sig_len));
 }
 
-static void digest(CK_BYTE *data, CK_ULONG len)
+static void digest(SH s, CK_BYTE *data, CK_ULONG len)
 {
     CK_MECHANISM m = {CKM_SHA256, NULL, 0};
     CK_BYTE out[32];
     CK_ULONG out_len = sizeof out;
-    CK(p11->C_DigestInit, (session, &m));
-    CK(p11->C_Digest, (session, data, len, out, &out_len));
+    CK(p11->C_DigestInit, (s, &m));
+    CK(p11->C_Digest, (s, data, len, out, &out_len));
 }
 
-static void op_sha256_64(void) { digest(data64, sizeof data64); }
-static void op_sha256_64k(void) { digest(data64k, 65536); }
+static void op_sha256_64(SH s) { digest(s, data64, sizeof data64); }
+static void op_sha256_1k(SH s) { digest(s, data1k, sizeof data1k); }
+static void op_sha256_64k(SH s) { digest(s, data64k, 65536); }
 
-static void op_find_label(void)
+static void op_find_label(SH s)
 {
     char label[32];
     label_of((CK_ULONG)(rng_next() % n_objects), label, sizeof label);
     CK_ATTRIBUTE t = {CKA_LABEL, label, strlen(label)};
     OH found[2];
     CK_ULONG count = 0;
-    CK(p11->C_FindObjectsInit, (session, &t, 1));
-    CK(p11->C_FindObjects, (session, found, 2, &count));
-    CK(p11->C_FindObjectsFinal, (session));
+    CK(p11->C_FindObjectsInit, (s, &t, 1));
+    CK(p11->C_FindObjects, (s, found, 2, &count));
+    CK(p11->C_FindObjectsFinal, (s));
     if (count != 1) {
         fprintf(stderr, "p11bench: find by label %s found %lu objects, not 1\n", label, count);
         exit(2);
     }
 }
 
-static void op_random32(void)
+static void op_random32(SH s)
 {
     CK_BYTE out[32];
-    CK(p11->C_GenerateRandom, (session, out, sizeof out));
+    CK(p11->C_GenerateRandom, (s, out, sizeof out));
 }
 
-static void op_session_info(void)
+static void op_session_info(SH s)
 {
     CK_ULONG info[8]; /* CK_SESSION_INFO: slotID, state, flags, ulDeviceError */
-    CK(p11->C_GetSessionInfo, (session, info));
+    CK(p11->C_GetSessionInfo, (s, info));
 }
 
-static void op_ec_keygen(void)
+static void op_ec_keygen(SH s)
 {
     CK_MECHANISM m = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
     CK_ATTRIBUTE pub_t[] = {
@@ -661,7 +666,7 @@ static void op_ec_keygen(void)
         {CKA_SIGN, &ck_true, 1},
     };
     OH pub, priv;
-    CK(p11->C_GenerateKeyPair, (session, &m, pub_t, 3, priv_t, 4, &pub, &priv));
+    CK(p11->C_GenerateKeyPair, (s, &m, pub_t, 3, priv_t, 4, &pub, &priv));
     if (n_generated + 2 > cap_generated) {
         cap_generated = cap_generated ? cap_generated * 2 : 1024;
         generated = realloc(generated, cap_generated * sizeof *generated);
@@ -680,23 +685,132 @@ static void after_keygen(void)
     n_generated = 0;
 }
 
+/* ---- C_FindObjects over many matches ---------------------------------------------------------
+ * N session data objects (CKA_TOKEN=FALSE, CKA_APPLICATION "p11bench-find-N") are made once
+ * in a session of their own (closing it destroys them all, untimed). One pass is
+ * C_FindObjectsInit (untimed) + C_FindObjects with room for 10 handles until it returns none
+ * (timed, every call) + C_FindObjectsFinal (untimed); exactly N handles must come back. */
+
+static SH find_session;
+static int find_session_open;
+
+static void find_app(CK_ULONG n, char *out, size_t size)
+{
+    snprintf(out, size, "p11bench-find-%lu", n);
+}
+
+static void make_find_objects(CK_ULONG n)
+{
+    if (!find_session_open) {
+        CK(p11->C_OpenSession,
+           (slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &find_session));
+        find_session_open = 1;
+    }
+    char app[40];
+    find_app(n, app, sizeof app);
+    CK_OBJECT_CLASS data_class = CKO_DATA;
+    double start = now();
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_BYTE value[8];
+        for (size_t k = 0; k < sizeof value; k++)
+            value[k] = (CK_BYTE)(i >> (8 * k));
+        CK_ATTRIBUTE t[] = {
+            {CKA_CLASS, &data_class, sizeof data_class},
+            {CKA_TOKEN, &ck_false, 1},
+            {CKA_PRIVATE, &ck_false, 1},
+            {CKA_APPLICATION, app, strlen(app)},
+            {CKA_VALUE, value, sizeof value},
+        };
+        OH h;
+        CK(p11->C_CreateObject, (find_session, t, 5, &h));
+    }
+    double took = now() - start;
+    printf("setup create-session-object %lu %.3f %.1f\n", n, took, n / took);
+}
+
+/* One pass over all N matches; adds the time spent inside C_FindObjects to *spent and
+ * returns the number of C_FindObjects calls (the last one returns no handle). */
+static unsigned long find_pass(CK_ULONG n, double *spent)
+{
+    char app[40];
+    find_app(n, app, sizeof app);
+    CK_OBJECT_CLASS data_class = CKO_DATA;
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &data_class, sizeof data_class},
+        {CKA_APPLICATION, app, strlen(app)},
+    };
+    OH handles[10];
+    CK_ULONG got, total = 0;
+    unsigned long calls = 0;
+    CK(p11->C_FindObjectsInit, (session, t, 2));
+    double start = now();
+    do {
+        CK(p11->C_FindObjects, (session, handles, 10, &got));
+        total += got;
+        calls++;
+    } while (got > 0);
+    *spent += now() - start;
+    CK(p11->C_FindObjectsFinal, (session));
+    if (total != n) {
+        fprintf(stderr, "p11bench: C_FindObjects over %s found %lu objects, not %lu\n", app, total,
+                n);
+        exit(2);
+    }
+    return calls;
+}
+
+static void run_find(const char *name, CK_ULONG n, double seconds, double warmup)
+{
+    make_find_objects(n);
+    double spent = 0, start = now();
+    do
+        find_pass(n, &spent);
+    while (now() < start + warmup);
+    unsigned long calls = 0;
+    spent = 0;
+    start = now();
+    do
+        calls += find_pass(n, &spent);
+    while (now() < start + seconds);
+    printf("result %s %lu %.4f %.2f\n", name, calls, spent, calls / spent);
+}
+
+/* ---- the measurement table and the runners ------------------------------------------------ */
+
+enum kind {
+    LOOP,    /* op in a loop on the main session */
+    THREADS, /* op in a loop on `threads` sessions, one thread each; total ops/s */
+    FIND,    /* C_FindObjects over `count` matches, 10 handles per call; calls/s */
+    OUTSIDE, /* measured by bench.py in fresh processes (p11bench --init-time); here only
+                the N token objects are made sure of */
+};
+
 struct measurement {
     const char *name;
-    void (*op)(void);
+    enum kind kind;
+    void (*op)(SH);
     void (*after)(void);
+    unsigned long count; /* threads for THREADS, matches for FIND */
 };
 
 static const struct measurement measurements[] = {
-    {"ecdsa-p256-sign", op_ecdsa_sign, NULL},
-    {"ecdsa-p256-verify", op_ecdsa_verify, NULL},
-    {"rsa2048-sha256-sign", op_rsa_sign, NULL},
-    {"rsa2048-sha256-verify", op_rsa_verify, NULL},
-    {"sha256-64B", op_sha256_64, NULL},
-    {"sha256-64KiB", op_sha256_64k, NULL},
-    {"find-by-label", op_find_label, NULL},
-    {"random-32B", op_random32, NULL},
-    {"get-session-info", op_session_info, NULL},
-    {"ec-p256-keygen", op_ec_keygen, after_keygen},
+    {"ecdsa-p256-sign", LOOP, op_ecdsa_sign, NULL, 0},
+    {"ecdsa-p256-sign-2t", THREADS, op_ecdsa_sign, NULL, 2},
+    {"ecdsa-p256-verify", LOOP, op_ecdsa_verify, NULL, 0},
+    {"ecdsa-p256-verify-2t", THREADS, op_ecdsa_verify, NULL, 2},
+    {"rsa2048-sha256-sign", LOOP, op_rsa_sign, NULL, 0},
+    {"rsa2048-sha256-sign-2t", THREADS, op_rsa_sign, NULL, 2},
+    {"rsa2048-sha256-verify", LOOP, op_rsa_verify, NULL, 0},
+    {"sha256-64B", LOOP, op_sha256_64, NULL, 0},
+    {"sha256-1KiB", LOOP, op_sha256_1k, NULL, 0},
+    {"sha256-64KiB", LOOP, op_sha256_64k, NULL, 0},
+    {"find-by-label", LOOP, op_find_label, NULL, 0},
+    {"random-32B", LOOP, op_random32, NULL, 0},
+    {"get-session-info", LOOP, op_session_info, NULL, 0},
+    {"ec-p256-keygen", LOOP, op_ec_keygen, after_keygen, 0},
+    {"find-objects-1k", FIND, NULL, NULL, 1024},
+    {"find-objects-16k", FIND, NULL, NULL, 16384},
+    {"initialize", OUTSIDE, NULL, NULL, 0},
 };
 #define N_MEASUREMENTS (sizeof measurements / sizeof measurements[0])
 
@@ -704,7 +818,7 @@ static void run(const struct measurement *m, double seconds, double warmup)
 {
     double start = now(), end = start + warmup;
     while (now() < end)
-        m->op();
+        m->op(session);
     if (m->after)
         m->after();
     unsigned long ops = 0;
@@ -712,7 +826,7 @@ static void run(const struct measurement *m, double seconds, double warmup)
     end = start + seconds;
     double t;
     do {
-        m->op();
+        m->op(session);
         ops++;
         t = now();
     } while (t < end);
@@ -721,6 +835,73 @@ static void run(const struct measurement *m, double seconds, double warmup)
         m->after();
     printf("result %s %lu %.4f %.2f\n", m->name, ops, took, ops / took);
     fflush(stdout);
+}
+
+struct worker {
+    const struct measurement *m;
+    SH session;
+    pthread_barrier_t *ready;
+    double warmup, seconds;
+    double timed_start, last; /* shared start of the timed part; when this thread's last op ended */
+    unsigned long ops;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    pthread_barrier_wait(w->ready);
+    double start = now(), timed = start + w->warmup, end = timed + w->seconds, t;
+    while (now() < timed)
+        w->m->op(w->session);
+    w->timed_start = now();
+    do {
+        w->m->op(w->session);
+        w->ops++;
+        t = now();
+    } while (t < end);
+    w->last = t;
+    return NULL;
+}
+
+/* The op on `count` threads at once, each on a session of its own (opened for the
+ * measurement, closed afterwards); total ops over the wall time of the timed part. */
+static void run_threads(const struct measurement *m, double seconds, double warmup)
+{
+    unsigned long n = m->count;
+    struct worker *workers = calloc(n, sizeof *workers);
+    pthread_t *ids = calloc(n, sizeof *ids);
+    pthread_barrier_t ready;
+    if (workers == NULL || ids == NULL || pthread_barrier_init(&ready, NULL, (unsigned)n) != 0)
+        die("%s", "out of memory");
+    for (unsigned long i = 0; i < n; i++) {
+        workers[i].m = m;
+        workers[i].ready = &ready;
+        workers[i].warmup = warmup;
+        workers[i].seconds = seconds;
+        CK(p11->C_OpenSession,
+           (slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &workers[i].session));
+    }
+    for (unsigned long i = 0; i < n; i++)
+        if (pthread_create(&ids[i], NULL, worker_main, &workers[i]) != 0)
+            die("%s", "pthread_create failed");
+    unsigned long ops = 0;
+    double first = 0, last = 0;
+    for (unsigned long i = 0; i < n; i++) {
+        pthread_join(ids[i], NULL);
+        ops += workers[i].ops;
+        if (i == 0 || workers[i].timed_start < first)
+            first = workers[i].timed_start;
+        if (workers[i].last > last)
+            last = workers[i].last;
+    }
+    for (unsigned long i = 0; i < n; i++)
+        CK(p11->C_CloseSession, (workers[i].session));
+    pthread_barrier_destroy(&ready);
+    double took = last - first;
+    printf("result %s %lu %.4f %.2f\n", m->name, ops, took, ops / took);
+    fflush(stdout);
+    free(workers);
+    free(ids);
 }
 
 static int selected(const char *tests, const char *name)
@@ -740,6 +921,41 @@ static int selected(const char *tests, const char *name)
     return 0;
 }
 
+/* ---- C_Initialize in a fresh process ---------------------------------------------------------
+ * p11bench --init-time: dlopen, then C_GetFunctionList + C_Initialize, then C_GetSlotList +
+ * C_GetTokenInfo of every slot (what a host does first), then C_Finalize, each timed; prints
+ * "initialize <dlopen_ms> <initialize_ms> <slots_ms> <finalize_ms>". */
+
+static void init_time(const char *path)
+{
+    double t0 = now();
+    void *handle = dlopen(path, RTLD_LOCAL | RTLD_NOW);
+    if (handle == NULL)
+        die("dlopen failed: %s", dlerror());
+    double t1 = now();
+    get_function_list_fn get = (get_function_list_fn)(uintptr_t)dlsym(handle, "C_GetFunctionList");
+    if (get == NULL)
+        die("no C_GetFunctionList in %s", path);
+    check(get(&p11), "C_GetFunctionList");
+    CK_C_INITIALIZE_ARGS args;
+    memset(&args, 0, sizeof args);
+    args.flags = CKF_OS_LOCKING_OK;
+    CK(p11->C_Initialize, (&args));
+    double t2 = now();
+    CK_ULONG count;
+    CK_SLOT_ID *slots = slot_list(&count);
+    for (CK_ULONG i = 0; i < count; i++) {
+        CK_TOKEN_INFO info;
+        CK(p11->C_GetTokenInfo, (slots[i], &info));
+    }
+    free(slots);
+    double t3 = now();
+    CK(p11->C_Finalize, (NULL));
+    double t4 = now();
+    printf("initialize %.3f %.3f %.3f %.3f\n", (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
+           (t4 - t3) * 1e3);
+}
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 static void usage(void)
@@ -748,6 +964,7 @@ static void usage(void)
             "usage: p11bench --module PATH --label LABEL --pin PIN [--seconds S] [--warmup S]\n"
             "                [--objects N] [--public-objects] [--no-create] [--tests NAME,...]\n"
             "       p11bench --module PATH --init-token --label LABEL --so-pin SO --pin PIN\n"
+            "       p11bench --module PATH --init-time\n"
             "       p11bench --list\n");
     exit(64);
 }
@@ -756,7 +973,7 @@ int main(int argc, char **argv)
 {
     const char *module = NULL, *label = NULL, *pin = NULL, *so_pin = NULL, *tests = NULL;
     double seconds = 3.0, warmup = 0.5;
-    int init = 0, create = 1;
+    int init = 0, create = 1, timing_init = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -766,6 +983,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--init-token") == 0) {
             init = 1;
+        } else if (strcmp(a, "--init-time") == 0) {
+            timing_init = 1;
         } else if (strcmp(a, "--no-create") == 0) {
             create = 0;
         } else if (strcmp(a, "--public-objects") == 0) {
@@ -792,6 +1011,13 @@ int main(int argc, char **argv)
             usage();
         }
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (timing_init) {
+        if (module == NULL)
+            usage();
+        init_time(module);
+        return 0;
+    }
     if (module == NULL || label == NULL || pin == NULL || (init && so_pin == NULL))
         usage();
     if (seconds <= 0 || warmup < 0 || n_objects == 0)
@@ -815,7 +1041,6 @@ int main(int argc, char **argv)
         }
     }
 
-    setvbuf(stdout, NULL, _IOLBF, 0);
     load_module(module);
     print_info();
     if (init) {
@@ -826,14 +1051,25 @@ int main(int argc, char **argv)
     open_and_login(label, pin);
     make_keys();
     print_digest("sha256-64B", data64, sizeof data64);
+    print_digest("sha256-1KiB", data1k, sizeof data1k);
     print_digest("sha256-64KiB", data64k, 65536);
-    if (selected(tests, "find-by-label"))
+    if (selected(tests, "find-by-label") || selected(tests, "initialize"))
         ensure_objects(create);
 
-    for (size_t k = 0; k < N_MEASUREMENTS; k++)
-        if (selected(tests, measurements[k].name))
-            run(&measurements[k], seconds, warmup);
+    for (size_t k = 0; k < N_MEASUREMENTS; k++) {
+        const struct measurement *m = &measurements[k];
+        if (!selected(tests, m->name))
+            continue;
+        switch (m->kind) {
+        case LOOP: run(m, seconds, warmup); break;
+        case THREADS: run_threads(m, seconds, warmup); break;
+        case FIND: run_find(m->name, m->count, seconds, warmup); break;
+        case OUTSIDE: break;
+        }
+    }
 
+    if (find_session_open)
+        CK(p11->C_CloseSession, (find_session));
     CK(p11->C_Logout, (session));
     CK(p11->C_CloseSession, (session));
     CK(p11->C_Finalize, (NULL));
