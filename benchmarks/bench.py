@@ -5,10 +5,13 @@ Compiles benchmarks/p11bench.c with gcc into a temporary directory, prepares a f
 tokenport store (temporary TOKENPORT_HOME) and a fresh SoftHSMv2 token directory
 (temporary SOFTHSM2_CONF), initializes one token in each the same way (p11bench
 --init-token: C_InitToken, C_Login as SO, C_InitPIN), runs p11bench against each module in
-turn and prints a table: operation | tokenport ops/s | SoftHSMv2 ops/s | ratio.
+turn and prints a table: operation | tokenport ops/s | SoftHSMv2 ops/s | ratio. Then
+C_Initialize is timed in fresh p11bench processes (median), pyca's ECDSA sign and verify
+are timed in this process, and a second table gives issue 10's figures: 2 threads / 1
+thread, per-op cost over pyca, C_FindObjects per call at 1k and 16k matches, C_Initialize.
 
     python benchmarks/bench.py [--seconds 3] [--only tokenport|softhsm] [--objects 1000]
-                               [--json FILE]
+                               [--init-runs 7] [--json FILE]
 
 Needs: tokenport installed (``pip install .``), gcc; SoftHSMv2 (``apt install softhsm2``)
 for its column: without it the tokenport column is printed alone, with the reason.

@@ -13,13 +13,21 @@
  *       find the token labelled L, open a R/W session, log in as user, prepare (key pairs,
  *       N token data objects "bench-0000".., unless present), then run every measurement
  *       for S seconds (default 3) after a warm-up (default 0.5 s). The data objects are
- *       private (CKA_PRIVATE=TRUE) unless --public-objects is given.
+ *       private (CKA_PRIVATE=TRUE) unless --public-objects is given. The "-2t" measurements
+ *       run the operation on 2 threads at once, each on a session of its own (s5.6: calls on
+ *       different sessions may run concurrently under CKF_OS_LOCKING_OK); find-objects-N
+ *       times C_FindObjects (10 handles a call) over N matching session objects.
+ *
+ *   p11bench --module PATH --init-time
+ *       time dlopen, C_GetFunctionList + C_Initialize, C_GetSlotList + C_GetTokenInfo and
+ *       C_Finalize in this fresh process (bench.py runs it after the store is filled).
  *
  *   p11bench --list     the measurement names, one a line
  *
  * Output: one line per fact, space separated, machine readable:
  *   info library <cryptoki version> <library version> <manufacturer...>
  *   setup <what> <count> <seconds> <per_s>      untimed-loop setup facts (object creation)
+ *   initialize <dlopen> <init> <slots> <finalize>   milliseconds (--init-time)
  *   check <what> <value>                        known-answer material (bench.py checks it)
  *   result <name> <ops> <seconds> <ops_per_s>   one per measurement
  *
