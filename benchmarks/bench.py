@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE / "p11bench.c"
+SOURCES = (HERE / "p11bench.c", HERE / "p11bench_runs.c")  # and p11bench.h
 
 TOKEN_LABEL = "p11bench"
 SO_PIN = "bench-so-pin"
@@ -109,8 +109,8 @@ def compile_p11bench(workdir: Path) -> Path:
     if shutil.which(cc) is None:
         raise BenchError(f"no C compiler ({cc}) found: install gcc (apt install gcc)")
     exe = workdir / "p11bench"
-    cmd = [cc, "-O2", "-Wall", "-Wextra", "-std=c11", "-pthread", "-o", str(exe), str(SOURCE)]
-    cmd += ["-ldl"]
+    cmd = [cc, "-O2", "-Wall", "-Wextra", "-std=c11", "-pthread", "-o", str(exe)]
+    cmd += [*map(str, SOURCES), "-ldl"]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BenchError(f"compiling p11bench failed:\n{proc.stderr}")

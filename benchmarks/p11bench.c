@@ -2,7 +2,8 @@
  *
  * The module is loaded the way real hosts load it (dlopen RTLD_LOCAL|RTLD_NOW, then
  * C_GetFunctionList and C_Initialize with CKF_OS_LOCKING_OK). Self-contained: it declares
- * the few PKCS #11 types it needs itself, so it builds with nothing but gcc and libc.
+ * the few PKCS #11 types it needs itself (p11bench.h), so it builds with nothing but gcc,
+ * libc and pthreads: gcc -O2 -pthread -o p11bench p11bench.c p11bench_runs.c -ldl
  *
  *   p11bench --module PATH --init-token --label L --so-pin S --pin P
  *       initialize the first slot whose token is not initialized (C_InitToken), then
@@ -36,7 +37,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,144 +44,7 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- the PKCS #11 v2.40 types used here (Linux/Unix conventions: no packing) ------------ */
-
-typedef unsigned long CK_ULONG;
-typedef CK_ULONG CK_RV, CK_FLAGS, CK_SLOT_ID, CK_SESSION_HANDLE, CK_OBJECT_HANDLE;
-typedef CK_ULONG CK_ATTRIBUTE_TYPE, CK_MECHANISM_TYPE, CK_USER_TYPE, CK_OBJECT_CLASS;
-typedef CK_ULONG CK_KEY_TYPE;
-typedef unsigned char CK_BYTE, CK_BBOOL, CK_UTF8CHAR;
-
-typedef struct { CK_BYTE major, minor; } CK_VERSION;
-
-typedef struct {
-    CK_VERSION cryptokiVersion;
-    CK_UTF8CHAR manufacturerID[32];
-    CK_FLAGS flags;
-    CK_UTF8CHAR libraryDescription[32];
-    CK_VERSION libraryVersion;
-} CK_INFO;
-
-typedef struct {
-    CK_UTF8CHAR label[32];
-    CK_UTF8CHAR manufacturerID[32];
-    CK_UTF8CHAR model[16];
-    CK_BYTE serialNumber[16];
-    CK_FLAGS flags;
-    CK_ULONG ulMaxSessionCount, ulSessionCount, ulMaxRwSessionCount, ulRwSessionCount;
-    CK_ULONG ulMaxPinLen, ulMinPinLen;
-    CK_ULONG ulTotalPublicMemory, ulFreePublicMemory, ulTotalPrivateMemory, ulFreePrivateMemory;
-    CK_VERSION hardwareVersion, firmwareVersion;
-    CK_BYTE utcTime[16];
-} CK_TOKEN_INFO;
-
-typedef struct {
-    CK_ATTRIBUTE_TYPE type;
-    void *pValue;
-    CK_ULONG ulValueLen;
-} CK_ATTRIBUTE;
-
-typedef struct {
-    CK_MECHANISM_TYPE mechanism;
-    void *pParameter;
-    CK_ULONG ulParameterLen;
-} CK_MECHANISM;
-
-typedef struct {
-    void *CreateMutex, *DestroyMutex, *LockMutex, *UnlockMutex;
-    CK_FLAGS flags;
-    void *pReserved;
-} CK_C_INITIALIZE_ARGS;
-
-typedef CK_SESSION_HANDLE SH;
-typedef CK_OBJECT_HANDLE OH;
-
-/* The function list in v2.40 order (68 entries); entries this program never calls are
- * plain pointers (same size and position). */
-typedef struct {
-    CK_VERSION version;
-    CK_RV (*C_Initialize)(void *);
-    CK_RV (*C_Finalize)(void *);
-    CK_RV (*C_GetInfo)(CK_INFO *);
-    void *C_GetFunctionList;
-    CK_RV (*C_GetSlotList)(CK_BBOOL, CK_SLOT_ID *, CK_ULONG *);
-    void *C_GetSlotInfo;
-    CK_RV (*C_GetTokenInfo)(CK_SLOT_ID, CK_TOKEN_INFO *);
-    void *C_GetMechanismList, *C_GetMechanismInfo;
-    CK_RV (*C_InitToken)(CK_SLOT_ID, CK_UTF8CHAR *, CK_ULONG, CK_UTF8CHAR *);
-    CK_RV (*C_InitPIN)(SH, CK_UTF8CHAR *, CK_ULONG);
-    void *C_SetPIN;
-    CK_RV (*C_OpenSession)(CK_SLOT_ID, CK_FLAGS, void *, void *, SH *);
-    CK_RV (*C_CloseSession)(SH);
-    void *C_CloseAllSessions;
-    CK_RV (*C_GetSessionInfo)(SH, void *);
-    void *C_GetOperationState, *C_SetOperationState;
-    CK_RV (*C_Login)(SH, CK_USER_TYPE, CK_UTF8CHAR *, CK_ULONG);
-    CK_RV (*C_Logout)(SH);
-    CK_RV (*C_CreateObject)(SH, CK_ATTRIBUTE *, CK_ULONG, OH *);
-    void *C_CopyObject;
-    CK_RV (*C_DestroyObject)(SH, OH);
-    void *C_GetObjectSize;
-    CK_RV (*C_GetAttributeValue)(SH, OH, CK_ATTRIBUTE *, CK_ULONG);
-    void *C_SetAttributeValue;
-    CK_RV (*C_FindObjectsInit)(SH, CK_ATTRIBUTE *, CK_ULONG);
-    CK_RV (*C_FindObjects)(SH, OH *, CK_ULONG, CK_ULONG *);
-    CK_RV (*C_FindObjectsFinal)(SH);
-    void *C_EncryptInit, *C_Encrypt, *C_EncryptUpdate, *C_EncryptFinal;
-    void *C_DecryptInit, *C_Decrypt, *C_DecryptUpdate, *C_DecryptFinal;
-    CK_RV (*C_DigestInit)(SH, CK_MECHANISM *);
-    CK_RV (*C_Digest)(SH, CK_BYTE *, CK_ULONG, CK_BYTE *, CK_ULONG *);
-    void *C_DigestUpdate, *C_DigestKey, *C_DigestFinal;
-    CK_RV (*C_SignInit)(SH, CK_MECHANISM *, OH);
-    CK_RV (*C_Sign)(SH, CK_BYTE *, CK_ULONG, CK_BYTE *, CK_ULONG *);
-    void *C_SignUpdate, *C_SignFinal, *C_SignRecoverInit, *C_SignRecover;
-    CK_RV (*C_VerifyInit)(SH, CK_MECHANISM *, OH);
-    CK_RV (*C_Verify)(SH, CK_BYTE *, CK_ULONG, CK_BYTE *, CK_ULONG);
-    void *C_VerifyUpdate, *C_VerifyFinal, *C_VerifyRecoverInit, *C_VerifyRecover;
-    void *C_DigestEncryptUpdate, *C_DecryptDigestUpdate;
-    void *C_SignEncryptUpdate, *C_DecryptVerifyUpdate;
-    void *C_GenerateKey;
-    CK_RV (*C_GenerateKeyPair)(SH, CK_MECHANISM *, CK_ATTRIBUTE *, CK_ULONG, CK_ATTRIBUTE *,
-                               CK_ULONG, OH *, OH *);
-    void *C_WrapKey, *C_UnwrapKey, *C_DeriveKey, *C_SeedRandom;
-    CK_RV (*C_GenerateRandom)(SH, CK_BYTE *, CK_ULONG);
-    void *C_GetFunctionStatus, *C_CancelFunction, *C_WaitForSlotEvent;
-} CK_FUNCTION_LIST;
-
-_Static_assert(offsetof(CK_FUNCTION_LIST, C_WaitForSlotEvent) ==
-                   offsetof(CK_FUNCTION_LIST, C_Initialize) + 67 * sizeof(void *),
-               "CK_FUNCTION_LIST must have 68 entries");
-
-typedef CK_RV (*get_function_list_fn)(CK_FUNCTION_LIST **);
-
-#define CKR_OK 0x0UL
-#define CKR_SIGNATURE_INVALID 0xC0UL
-#define CKR_USER_ALREADY_LOGGED_IN 0x100UL
-#define CKF_OS_LOCKING_OK 0x2UL
-#define CKF_RW_SESSION 0x2UL
-#define CKF_SERIAL_SESSION 0x4UL
-#define CKF_USER_PIN_INITIALIZED 0x8UL
-#define CKF_TOKEN_INITIALIZED 0x400UL
-#define CKU_SO 0UL
-#define CKU_USER 1UL
-#define CKO_DATA 0UL
-#define CKA_CLASS 0x0UL
-#define CKA_TOKEN 0x1UL
-#define CKA_PRIVATE 0x2UL
-#define CKA_LABEL 0x3UL
-#define CKA_APPLICATION 0x10UL
-#define CKA_VALUE 0x11UL
-#define CKA_SENSITIVE 0x103UL
-#define CKA_SIGN 0x108UL
-#define CKA_VERIFY 0x10AUL
-#define CKA_MODULUS_BITS 0x121UL
-#define CKA_PUBLIC_EXPONENT 0x122UL
-#define CKA_EC_PARAMS 0x180UL
-#define CKM_RSA_PKCS_KEY_PAIR_GEN 0x0UL
-#define CKM_SHA256_RSA_PKCS 0x40UL
-#define CKM_SHA256 0x250UL
-#define CKM_EC_KEY_PAIR_GEN 0x1040UL
-#define CKM_ECDSA 0x1041UL
+#include "p11bench.h"
 
 /* ---- errors --------------------------------------------------------------------------- */
 
@@ -232,7 +95,7 @@ static const char *rv_name(CK_RV rv)
     }
 }
 
-static void die(const char *fmt, const char *arg)
+void die(const char *fmt, const char *arg)
 {
     fprintf(stderr, "p11bench: ");
     fprintf(stderr, fmt, arg);
@@ -240,7 +103,7 @@ static void die(const char *fmt, const char *arg)
     exit(2);
 }
 
-static void check(CK_RV rv, const char *call)
+void check(CK_RV rv, const char *call)
 {
     if (rv != CKR_OK) {
         if (strncmp(call, "p11->", 5) == 0)
@@ -250,14 +113,11 @@ static void check(CK_RV rv, const char *call)
     }
 }
 
-/* CK(f->C_Sign, (args)) calls the function and aborts with its name on any CK_RV but OK. */
-#define CK(fn, args) check(fn args, #fn)
-
 /* ---- state ------------------------------------------------------------------------------ */
 
-static CK_FUNCTION_LIST *p11;
-static SH session;
-static CK_SLOT_ID slot_id;
+CK_FUNCTION_LIST *p11;
+SH session;
+CK_SLOT_ID slot_id;
 static OH ec_priv, ec_pub, rsa_priv, rsa_pub;
 static CK_BYTE ec_sig[128], rsa_sig[512];
 static CK_ULONG ec_sig_len, rsa_sig_len;
@@ -268,7 +128,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 static OH *generated;
 static size_t n_generated, cap_generated;
 
-static CK_BBOOL ck_true = 1, ck_false = 0;
+CK_BBOOL ck_true = 1, ck_false = 0;
 static const CK_BYTE p256_oid[] = {0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07};
 static const CK_BYTE f4[] = {0x01, 0x00, 0x01};
 static const char bench_app[] = "p11bench";
@@ -282,7 +142,7 @@ static uint64_t rng_next(void)
     return rng_state * 0x2545F4914F6CDD1DULL;
 }
 
-static double now(void)
+double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -335,7 +195,7 @@ static void pad32(const char *text, CK_UTF8CHAR out[32])
 }
 
 /* The slots with a token present (caller frees). */
-static CK_SLOT_ID *slot_list(CK_ULONG *count)
+CK_SLOT_ID *slot_list(CK_ULONG *count)
 {
     CK(p11->C_GetSlotList, (1, NULL, count));
     CK_SLOT_ID *slots = calloc(*count + 1, sizeof *slots);
@@ -693,96 +553,6 @@ static void after_keygen(void)
     n_generated = 0;
 }
 
-/* ---- C_FindObjects over many matches ---------------------------------------------------------
- * N session data objects (CKA_TOKEN=FALSE, CKA_APPLICATION "p11bench-find-N") are made once
- * in a session of their own (closing it destroys them all, untimed). One pass is
- * C_FindObjectsInit (untimed) + C_FindObjects with room for 10 handles until it returns none
- * (timed, every call) + C_FindObjectsFinal (untimed); exactly N handles must come back. */
-
-static SH find_session;
-static int find_session_open;
-
-static void find_app(CK_ULONG n, char *out, size_t size)
-{
-    snprintf(out, size, "p11bench-find-%lu", n);
-}
-
-static void make_find_objects(CK_ULONG n)
-{
-    if (!find_session_open) {
-        CK(p11->C_OpenSession,
-           (slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &find_session));
-        find_session_open = 1;
-    }
-    char app[40];
-    find_app(n, app, sizeof app);
-    CK_OBJECT_CLASS data_class = CKO_DATA;
-    double start = now();
-    for (CK_ULONG i = 0; i < n; i++) {
-        CK_BYTE value[8];
-        for (size_t k = 0; k < sizeof value; k++)
-            value[k] = (CK_BYTE)(i >> (8 * k));
-        CK_ATTRIBUTE t[] = {
-            {CKA_CLASS, &data_class, sizeof data_class},
-            {CKA_TOKEN, &ck_false, 1},
-            {CKA_PRIVATE, &ck_false, 1},
-            {CKA_APPLICATION, app, strlen(app)},
-            {CKA_VALUE, value, sizeof value},
-        };
-        OH h;
-        CK(p11->C_CreateObject, (find_session, t, 5, &h));
-    }
-    double took = now() - start;
-    printf("setup create-session-object %lu %.3f %.1f\n", n, took, n / took);
-}
-
-/* One pass over all N matches; adds the time spent inside C_FindObjects to *spent and
- * returns the number of C_FindObjects calls (the last one returns no handle). */
-static unsigned long find_pass(CK_ULONG n, double *spent)
-{
-    char app[40];
-    find_app(n, app, sizeof app);
-    CK_OBJECT_CLASS data_class = CKO_DATA;
-    CK_ATTRIBUTE t[] = {
-        {CKA_CLASS, &data_class, sizeof data_class},
-        {CKA_APPLICATION, app, strlen(app)},
-    };
-    OH handles[10];
-    CK_ULONG got, total = 0;
-    unsigned long calls = 0;
-    CK(p11->C_FindObjectsInit, (session, t, 2));
-    double start = now();
-    do {
-        CK(p11->C_FindObjects, (session, handles, 10, &got));
-        total += got;
-        calls++;
-    } while (got > 0);
-    *spent += now() - start;
-    CK(p11->C_FindObjectsFinal, (session));
-    if (total != n) {
-        fprintf(stderr, "p11bench: C_FindObjects over %s found %lu objects, not %lu\n", app, total,
-                n);
-        exit(2);
-    }
-    return calls;
-}
-
-static void run_find(const char *name, CK_ULONG n, double seconds, double warmup)
-{
-    make_find_objects(n);
-    double spent = 0, start = now();
-    do
-        find_pass(n, &spent);
-    while (now() < start + warmup);
-    unsigned long calls = 0;
-    spent = 0;
-    start = now();
-    do
-        calls += find_pass(n, &spent);
-    while (now() < start + seconds);
-    printf("result %s %lu %.4f %.2f\n", name, calls, spent, calls / spent);
-}
-
 /* ---- the measurement table and the runners ------------------------------------------------ */
 
 enum kind {
@@ -845,73 +615,6 @@ static void run(const struct measurement *m, double seconds, double warmup)
     fflush(stdout);
 }
 
-struct worker {
-    const struct measurement *m;
-    SH session;
-    pthread_barrier_t *ready;
-    double warmup, seconds;
-    double timed_start, last; /* shared start of the timed part; when this thread's last op ended */
-    unsigned long ops;
-};
-
-static void *worker_main(void *arg)
-{
-    struct worker *w = arg;
-    pthread_barrier_wait(w->ready);
-    double start = now(), timed = start + w->warmup, end = timed + w->seconds, t;
-    while (now() < timed)
-        w->m->op(w->session);
-    w->timed_start = now();
-    do {
-        w->m->op(w->session);
-        w->ops++;
-        t = now();
-    } while (t < end);
-    w->last = t;
-    return NULL;
-}
-
-/* The op on `count` threads at once, each on a session of its own (opened for the
- * measurement, closed afterwards); total ops over the wall time of the timed part. */
-static void run_threads(const struct measurement *m, double seconds, double warmup)
-{
-    unsigned long n = m->count;
-    struct worker *workers = calloc(n, sizeof *workers);
-    pthread_t *ids = calloc(n, sizeof *ids);
-    pthread_barrier_t ready;
-    if (workers == NULL || ids == NULL || pthread_barrier_init(&ready, NULL, (unsigned)n) != 0)
-        die("%s", "out of memory");
-    for (unsigned long i = 0; i < n; i++) {
-        workers[i].m = m;
-        workers[i].ready = &ready;
-        workers[i].warmup = warmup;
-        workers[i].seconds = seconds;
-        CK(p11->C_OpenSession,
-           (slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &workers[i].session));
-    }
-    for (unsigned long i = 0; i < n; i++)
-        if (pthread_create(&ids[i], NULL, worker_main, &workers[i]) != 0)
-            die("%s", "pthread_create failed");
-    unsigned long ops = 0;
-    double first = 0, last = 0;
-    for (unsigned long i = 0; i < n; i++) {
-        pthread_join(ids[i], NULL);
-        ops += workers[i].ops;
-        if (i == 0 || workers[i].timed_start < first)
-            first = workers[i].timed_start;
-        if (workers[i].last > last)
-            last = workers[i].last;
-    }
-    for (unsigned long i = 0; i < n; i++)
-        CK(p11->C_CloseSession, (workers[i].session));
-    pthread_barrier_destroy(&ready);
-    double took = last - first;
-    printf("result %s %lu %.4f %.2f\n", m->name, ops, took, ops / took);
-    fflush(stdout);
-    free(workers);
-    free(ids);
-}
-
 static int selected(const char *tests, const char *name)
 {
     if (tests == NULL)
@@ -927,41 +630,6 @@ static int selected(const char *tests, const char *name)
         p = comma + 1;
     }
     return 0;
-}
-
-/* ---- C_Initialize in a fresh process ---------------------------------------------------------
- * p11bench --init-time: dlopen, then C_GetFunctionList + C_Initialize, then C_GetSlotList +
- * C_GetTokenInfo of every slot (what a host does first), then C_Finalize, each timed; prints
- * "initialize <dlopen_ms> <initialize_ms> <slots_ms> <finalize_ms>". */
-
-static void init_time(const char *path)
-{
-    double t0 = now();
-    void *handle = dlopen(path, RTLD_LOCAL | RTLD_NOW);
-    if (handle == NULL)
-        die("dlopen failed: %s", dlerror());
-    double t1 = now();
-    get_function_list_fn get = (get_function_list_fn)(uintptr_t)dlsym(handle, "C_GetFunctionList");
-    if (get == NULL)
-        die("no C_GetFunctionList in %s", path);
-    check(get(&p11), "C_GetFunctionList");
-    CK_C_INITIALIZE_ARGS args;
-    memset(&args, 0, sizeof args);
-    args.flags = CKF_OS_LOCKING_OK;
-    CK(p11->C_Initialize, (&args));
-    double t2 = now();
-    CK_ULONG count;
-    CK_SLOT_ID *slots = slot_list(&count);
-    for (CK_ULONG i = 0; i < count; i++) {
-        CK_TOKEN_INFO info;
-        CK(p11->C_GetTokenInfo, (slots[i], &info));
-    }
-    free(slots);
-    double t3 = now();
-    CK(p11->C_Finalize, (NULL));
-    double t4 = now();
-    printf("initialize %.3f %.3f %.3f %.3f\n", (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
-           (t4 - t3) * 1e3);
 }
 
 /* ---- main ----------------------------------------------------------------------------------- */
@@ -1070,14 +738,13 @@ int main(int argc, char **argv)
             continue;
         switch (m->kind) {
         case LOOP: run(m, seconds, warmup); break;
-        case THREADS: run_threads(m, seconds, warmup); break;
+        case THREADS: run_threads(m->name, m->op, m->count, seconds, warmup); break;
         case FIND: run_find(m->name, m->count, seconds, warmup); break;
         case OUTSIDE: break;
         }
     }
 
-    if (find_session_open)
-        CK(p11->C_CloseSession, (find_session));
+    close_find_session();
     CK(p11->C_Logout, (session));
     CK(p11->C_CloseSession, (session));
     CK(p11->C_Finalize, (NULL));
