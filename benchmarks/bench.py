@@ -5,10 +5,13 @@ Compiles benchmarks/p11bench.c with gcc into a temporary directory, prepares a f
 tokenport store (temporary TOKENPORT_HOME) and a fresh SoftHSMv2 token directory
 (temporary SOFTHSM2_CONF), initializes one token in each the same way (p11bench
 --init-token: C_InitToken, C_Login as SO, C_InitPIN), runs p11bench against each module in
-turn and prints a table: operation | tokenport ops/s | SoftHSMv2 ops/s | ratio.
+turn and prints a table: operation | tokenport ops/s | SoftHSMv2 ops/s | ratio. Then
+C_Initialize is timed in fresh p11bench processes (median), pyca's ECDSA sign and verify
+are timed in this process, and a second table gives issue 10's figures: 2 threads / 1
+thread, per-op cost over pyca, C_FindObjects per call at 1k and 16k matches, C_Initialize.
 
     python benchmarks/bench.py [--seconds 3] [--only tokenport|softhsm] [--objects 1000]
-                               [--json FILE]
+                               [--init-runs 7] [--json FILE]
 
 Needs: tokenport installed (``pip install .``), gcc; SoftHSMv2 (``apt install softhsm2``)
 for its column: without it the tokenport column is printed alone, with the reason.
@@ -21,10 +24,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE / "p11bench.c"
+SOURCES = (HERE / "p11bench.c", HERE / "p11bench_runs.c")  # and p11bench.h
 
 TOKEN_LABEL = "p11bench"
 SO_PIN = "bench-so-pin"
@@ -52,16 +57,29 @@ SOFTHSM_CANDIDATES = (
 # p11bench measurement name -> what the table calls it
 ROWS = {
     "ecdsa-p256-sign": "ECDSA P-256 sign (32 B hash)",
+    "ecdsa-p256-sign-2t": "ECDSA P-256 sign, 2 threads on 2 sessions",
     "ecdsa-p256-verify": "ECDSA P-256 verify",
+    "ecdsa-p256-verify-2t": "ECDSA P-256 verify, 2 threads on 2 sessions",
     "rsa2048-sha256-sign": "RSA-2048 SHA256-RSA-PKCS sign (64 B)",
+    "rsa2048-sha256-sign-2t": "RSA-2048 sign, 2 threads on 2 sessions",
     "rsa2048-sha256-verify": "RSA-2048 SHA256-RSA-PKCS verify",
     "sha256-64B": "SHA-256 digest, 64 B",
+    "sha256-1KiB": "SHA-256 digest, 1 KiB",
     "sha256-64KiB": "SHA-256 digest, 64 KiB",
     "find-by-label": "find by label ({objects} token objects)",
     "random-32B": "C_GenerateRandom 32 B",
     "get-session-info": "C_GetSessionInfo (per-call floor)",
     "ec-p256-keygen": "EC P-256 key pair generation",
+    "find-objects-1k": "C_FindObjects calls, 10 of 1,024 matches",
+    "find-objects-16k": "C_FindObjects calls, 10 of 16,384 matches",
     "create-token-object": "C_CreateObject token data object (setup)",
+}
+
+# measurement -> its one-thread counterpart (the "2 threads / 1 thread" figures)
+THREADED = {
+    "ecdsa-p256-sign-2t": "ecdsa-p256-sign",
+    "rsa2048-sha256-sign-2t": "rsa2048-sha256-sign",
+    "ecdsa-p256-verify-2t": "ecdsa-p256-verify",
 }
 
 TOKENS = {"tokenport": "tokenport", "softhsm": "SoftHSMv2"}
@@ -91,7 +109,8 @@ def compile_p11bench(workdir: Path) -> Path:
     if shutil.which(cc) is None:
         raise BenchError(f"no C compiler ({cc}) found: install gcc (apt install gcc)")
     exe = workdir / "p11bench"
-    cmd = [cc, "-O2", "-Wall", "-Wextra", "-std=c11", "-o", str(exe), str(SOURCE), "-ldl"]
+    cmd = [cc, "-O2", "-Wall", "-Wextra", "-std=c11", "-pthread", "-o", str(exe)]
+    cmd += [*map(str, SOURCES), "-ldl"]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BenchError(f"compiling p11bench failed:\n{proc.stderr}")
@@ -198,9 +217,11 @@ def parse(lines: list[str], run: TokenRun) -> None:
 def verify_checks(run: TokenRun) -> None:
     """The digests the module computed must equal hashlib's on the same bytes."""
     data64 = bytes(range(64))
+    data1k = bytes(((i * 13 + 5) & 0xFF) for i in range(1024))
     data64k = bytes(((i * 31 + (i >> 8)) & 0xFF) for i in range(65536))
     want = {
         "sha256-64B": hashlib.sha256(data64).hexdigest(),
+        "sha256-1KiB": hashlib.sha256(data1k).hexdigest(),
         "sha256-64KiB": hashlib.sha256(data64k).hexdigest(),
     }
     for key, value in want.items():
@@ -227,9 +248,73 @@ def bench_token(exe: Path, run: TokenRun, workdir: Path, opts: argparse.Namespac
         args += ["--tests", opts.tests]
     if opts.public_objects:
         args.append("--public-objects")
-    timeout = 600 + 12 * (opts.seconds + opts.warmup) + opts.objects * 0.1
+    timeout = 600 + 40 * (opts.seconds + opts.warmup) + opts.objects * 0.1
     parse(run_p11bench(exe, args, env, timeout=timeout), run)
     verify_checks(run)
+    if selected_test(opts, "initialize"):
+        run.results["initialize"] = time_initialize(exe, run.module, env, opts.init_runs)
+
+
+def selected_test(opts: argparse.Namespace, name: str) -> bool:
+    return not opts.tests or name in opts.tests.split(",")
+
+
+def time_initialize(exe: Path, module: str, env: dict[str, str], runs: int) -> dict[str, float]:
+    """C_Initialize + C_Finalize, each time in a fresh p11bench process started after the
+    store holds its token objects; the median of every figure over ``runs`` processes (ms)."""
+    columns = ("dlopen_ms", "initialize_ms", "slots_ms", "finalize_ms")
+    samples: dict[str, list[float]] = {name: [] for name in (*columns, "init_finalize_ms")}
+    for _ in range(runs):
+        lines = run_p11bench(exe, ["--module", module, "--init-time"], env, timeout=120)
+        words = next((line.split() for line in lines if line.startswith("initialize ")), None)
+        if words is None or len(words) != 5:
+            raise BenchError(f"p11bench --init-time printed no timing: {lines}")
+        values = dict(zip(columns, map(float, words[1:]), strict=True))
+        for name, value in values.items():
+            samples[name].append(value)
+        samples["init_finalize_ms"].append(values["initialize_ms"] + values["finalize_ms"])
+    result = {name: statistics.median(values) for name, values in samples.items()}
+    result["runs"] = runs
+    return result
+
+
+# -- the same ECDSA calls made in-process through pyca/cryptography ----------------------------
+
+
+def pyca_ecdsa(seconds: float, warmup: float) -> dict[str, float]:
+    """Per-op microseconds of pyca's ECDSA P-256 sign and verify of a 32-byte hash
+    (``ECDSA(Prehashed(SHA256()))``), the calls tokenport's C_Sign/C_Verify wrap; one thread."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key()
+    hash32 = bytes((i * 7 + 1) & 0xFF for i in range(32))
+    algorithm = ec.ECDSA(utils.Prehashed(hashes.SHA256()))
+    signature = key.sign(hash32, algorithm)
+
+    def sign() -> None:
+        key.sign(hash32, algorithm)
+
+    def verify() -> None:
+        public.verify(signature, hash32, algorithm)
+
+    out = {}
+    for name, call in (("sign_us", sign), ("verify_us", verify)):
+        end = time.perf_counter() + warmup
+        while time.perf_counter() < end:
+            call()
+        ops = 0
+        start = time.perf_counter()
+        end = start + seconds
+        while True:
+            call()
+            ops += 1
+            now = time.perf_counter()
+            if now >= end:
+                break
+        out[name] = (now - start) / ops * 1e6
+    return out
 
 
 # -- reporting -------------------------------------------------------------------------------
@@ -255,8 +340,17 @@ def machine() -> dict[str, str]:
         "cpu": cpu,
         "os": os_name,
         "python": platform.python_version(),
+        "cryptography": package_version("cryptography"),
+        "tokenport": package_version("tokenport"),
         "date": datetime.date.today().isoformat(),
     }
+
+
+def package_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def fmt_rate(value: float | None) -> str:
@@ -281,6 +375,70 @@ def table(runs: dict[str, TokenRun], objects: int) -> str:
             a, b = values
             row.append(f"{a / b:.2f}x" if a and b else "-")
         rows.append(row)
+    return markdown(rows)
+
+
+def derived(
+    runs: dict[str, TokenRun], pyca: dict[str, float] | None
+) -> dict[str, dict[str, float]]:
+    """The figures issue 10's goals are stated in, per module: 2 threads / 1 thread,
+    C_FindObjects per call (us) at 1k and 16k matches and their ratio, C_Initialize (ms),
+    and tokenport's SignInit+Sign / VerifyInit+Verify minus the same pyca call (us per op)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, run in runs.items():
+        rate = {k: v["ops_per_s"] for k, v in run.results.items() if "ops_per_s" in v}
+        fig: dict[str, float] = {}
+        for threaded, single in THREADED.items():
+            if rate.get(threaded) and rate.get(single):
+                fig[f"{threaded}/1t"] = rate[threaded] / rate[single]
+        for key in ("find-objects-1k", "find-objects-16k"):
+            if rate.get(key):
+                fig[f"{key}-us"] = 1e6 / rate[key]
+        if "find-objects-1k-us" in fig and "find-objects-16k-us" in fig:
+            fig["find-objects-16k/1k"] = fig["find-objects-16k-us"] / fig["find-objects-1k-us"]
+        init = run.results.get("initialize")
+        if init:
+            fig["init-finalize-ms"] = init["init_finalize_ms"]
+            fig["initialize-ms"] = init["initialize_ms"]
+        if name == "tokenport" and pyca:
+            for op, key in (("sign", "ecdsa-p256-sign"), ("verify", "ecdsa-p256-verify")):
+                if rate.get(key):
+                    fig[f"ecdsa-{op}-us"] = 1e6 / rate[key]
+                    fig[f"ecdsa-{op}-minus-pyca-us"] = 1e6 / rate[key] - pyca[f"{op}_us"]
+        out[name] = fig
+    return out
+
+
+# figure key -> (what the goals table calls it, format, goal of issue 10)
+FIGURES = {
+    "ecdsa-p256-sign-2t/1t": ("ECDSA P-256 sign, 2 threads / 1 thread", "{:.2f}x", ">= 1.4x"),
+    "rsa2048-sha256-sign-2t/1t": ("RSA-2048 sign, 2 threads / 1 thread", "{:.2f}x", ">= 1.8x"),
+    "ecdsa-p256-verify-2t/1t": ("ECDSA P-256 verify, 2 threads / 1 thread", "{:.2f}x", ""),
+    "ecdsa-sign-us": ("SignInit + Sign, ECDSA P-256 (us per op)", "{:.1f}", ""),
+    "ecdsa-sign-minus-pyca-us": ("  minus pyca sign in-process (us)", "{:.1f}", "<= 6"),
+    "ecdsa-verify-us": ("VerifyInit + Verify, ECDSA P-256 (us per op)", "{:.1f}", ""),
+    "ecdsa-verify-minus-pyca-us": ("  minus pyca verify in-process (us)", "{:.1f}", "<= 6"),
+    "find-objects-1k-us": ("C_FindObjects per call, 1,024 matches (us)", "{:.2f}", ""),
+    "find-objects-16k-us": ("C_FindObjects per call, 16,384 matches (us)", "{:.2f}", ""),
+    "find-objects-16k/1k": ("  per-call cost 16k / 1k", "{:.2f}x", "~1.0x"),
+    "init-finalize-ms": ("C_Initialize + C_Finalize, {objects} token objects (ms)", "{:.1f}", ""),
+    "initialize-ms": ("  of which C_Initialize (ms)", "{:.1f}", "<= 35"),
+}
+
+
+def goals_table(figures: dict[str, dict[str, float]], objects: int) -> str:
+    names = list(figures)
+    keys = [k for k in FIGURES if any(k in figures[n] for n in names)]
+    rows = [["figure", *(TOKENS[n] for n in names), "goal (tokenport)"]]
+    for key in keys:
+        label, fmt, goal = FIGURES[key]
+        cells = [fmt.format(figures[n][key]) if key in figures[n] else "-" for n in names]
+        rows.append([label.format(objects=f"{objects:,}"), *cells, goal])
+    return markdown(rows)
+
+
+def markdown(rows: list[list[str]]) -> str:
+    header = rows[0]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     out = []
     for k, row in enumerate(rows):
@@ -314,10 +472,16 @@ def main(argv: list[str] | None = None) -> int:
         "--tokenport-module", help="tokenport module (default: tokenport module-path)"
     )
     parser.add_argument("--softhsm-module", help="SoftHSMv2 module (default: the usual places)")
+    parser.add_argument(
+        "--init-runs",
+        type=int,
+        default=7,
+        help="fresh processes timing C_Initialize (the median is reported)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     opts = parser.parse_args(argv)
-    if opts.seconds <= 0 or opts.warmup < 0 or opts.objects < 1:
-        parser.error("--seconds must be > 0, --warmup >= 0, --objects >= 1")
+    if opts.seconds <= 0 or opts.warmup < 0 or opts.objects < 1 or opts.init_runs < 1:
+        parser.error("--seconds must be > 0, --warmup >= 0, --objects >= 1, --init-runs >= 1")
 
     wanted = [opts.only] if opts.only else list(TOKENS)
     runs = {name: TokenRun(name) for name in wanted}
@@ -343,12 +507,23 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    pyca: dict[str, float] | None = None
+    pyca_note = ""
+    if "tokenport" in runs and (
+        selected_test(opts, "ecdsa-p256-sign") or selected_test(opts, "ecdsa-p256-verify")
+    ):
+        try:
+            pyca = pyca_ecdsa(opts.seconds, opts.warmup)
+        except ImportError as exc:
+            pyca_note = f"pyca/cryptography not importable here ({exc}): no in-process figures"
+
     done = {name: run for name, run in runs.items() if run.skipped is None}
     info = machine()
     print()
     print(
         f"Machine: {info['cores']} cores ({info['cpu']}), {info['os']}, "
-        f"Python {info['python']}, {info['date']}"
+        f"Python {info['python']}, cryptography {info['cryptography']}, "
+        f"tokenport {info['tokenport']}, {info['date']}"
     )
     print(
         f"Each measurement: {opts.warmup:g} s warm-up, then {opts.seconds:g} s timed; "
@@ -361,10 +536,27 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{TOKENS[run.name]}: {run.library}, {run.module}")
     print()
+    figures = derived(done, pyca)
     if done:
         print(table(done, opts.objects))
+        if any(figures.values()):
+            print()
+            if "initialize" in {k for r in done.values() for k in r.results}:
+                print(
+                    f"C_Initialize: median of {opts.init_runs} fresh processes started after "
+                    "the store was filled."
+                )
+            if pyca:
+                print(
+                    f"pyca in-process, one thread: ECDSA P-256 sign {pyca['sign_us']:.1f} us, "
+                    f"verify {pyca['verify_us']:.1f} us per op."
+                )
+            print()
+            print(goals_table(figures, opts.objects))
     else:
         print("nothing was measured")
+    if pyca_note:
+        print(pyca_note)
 
     if opts.json:
         payload = {
@@ -374,7 +566,10 @@ def main(argv: list[str] | None = None) -> int:
                 "warmup": opts.warmup,
                 "objects": opts.objects,
                 "private_objects": not opts.public_objects,
+                "init_runs": opts.init_runs,
             },
+            "pyca_in_process_us": pyca,
+            "derived": figures,
             "tokens": {
                 name: {
                     "module": run.module,

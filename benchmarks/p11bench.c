@@ -2,7 +2,8 @@
  *
  * The module is loaded the way real hosts load it (dlopen RTLD_LOCAL|RTLD_NOW, then
  * C_GetFunctionList and C_Initialize with CKF_OS_LOCKING_OK). Self-contained: it declares
- * the few PKCS #11 types it needs itself, so it builds with nothing but gcc and libc.
+ * the few PKCS #11 types it needs itself (p11bench.h), so it builds with nothing but gcc,
+ * libc and pthreads: gcc -O2 -pthread -o p11bench p11bench.c p11bench_runs.c -ldl
  *
  *   p11bench --module PATH --init-token --label L --so-pin S --pin P
  *       initialize the first slot whose token is not initialized (C_InitToken), then
@@ -13,13 +14,21 @@
  *       find the token labelled L, open a R/W session, log in as user, prepare (key pairs,
  *       N token data objects "bench-0000".., unless present), then run every measurement
  *       for S seconds (default 3) after a warm-up (default 0.5 s). The data objects are
- *       private (CKA_PRIVATE=TRUE) unless --public-objects is given.
+ *       private (CKA_PRIVATE=TRUE) unless --public-objects is given. The "-2t" measurements
+ *       run the operation on 2 threads at once, each on a session of its own (s5.6: calls on
+ *       different sessions may run concurrently under CKF_OS_LOCKING_OK); find-objects-N
+ *       times C_FindObjects (10 handles a call) over N matching session objects.
+ *
+ *   p11bench --module PATH --init-time
+ *       time dlopen, C_GetFunctionList + C_Initialize, C_GetSlotList + C_GetTokenInfo and
+ *       C_Finalize in this fresh process (bench.py runs it after the store is filled).
  *
  *   p11bench --list     the measurement names, one a line
  *
  * Output: one line per fact, space separated, machine readable:
  *   info library <cryptoki version> <library version> <manufacturer...>
  *   setup <what> <count> <seconds> <per_s>      untimed-loop setup facts (object creation)
+ *   initialize <dlopen> <init> <slots> <finalize>   milliseconds (--init-time)
  *   check <what> <value>                        known-answer material (bench.py checks it)
  *   result <name> <ops> <seconds> <ops_per_s>   one per measurement
  *
@@ -35,144 +44,7 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- the PKCS #11 v2.40 types used here (Linux/Unix conventions: no packing) ------------ */
-
-typedef unsigned long CK_ULONG;
-typedef CK_ULONG CK_RV, CK_FLAGS, CK_SLOT_ID, CK_SESSION_HANDLE, CK_OBJECT_HANDLE;
-typedef CK_ULONG CK_ATTRIBUTE_TYPE, CK_MECHANISM_TYPE, CK_USER_TYPE, CK_OBJECT_CLASS;
-typedef CK_ULONG CK_KEY_TYPE;
-typedef unsigned char CK_BYTE, CK_BBOOL, CK_UTF8CHAR;
-
-typedef struct { CK_BYTE major, minor; } CK_VERSION;
-
-typedef struct {
-    CK_VERSION cryptokiVersion;
-    CK_UTF8CHAR manufacturerID[32];
-    CK_FLAGS flags;
-    CK_UTF8CHAR libraryDescription[32];
-    CK_VERSION libraryVersion;
-} CK_INFO;
-
-typedef struct {
-    CK_UTF8CHAR label[32];
-    CK_UTF8CHAR manufacturerID[32];
-    CK_UTF8CHAR model[16];
-    CK_BYTE serialNumber[16];
-    CK_FLAGS flags;
-    CK_ULONG ulMaxSessionCount, ulSessionCount, ulMaxRwSessionCount, ulRwSessionCount;
-    CK_ULONG ulMaxPinLen, ulMinPinLen;
-    CK_ULONG ulTotalPublicMemory, ulFreePublicMemory, ulTotalPrivateMemory, ulFreePrivateMemory;
-    CK_VERSION hardwareVersion, firmwareVersion;
-    CK_BYTE utcTime[16];
-} CK_TOKEN_INFO;
-
-typedef struct {
-    CK_ATTRIBUTE_TYPE type;
-    void *pValue;
-    CK_ULONG ulValueLen;
-} CK_ATTRIBUTE;
-
-typedef struct {
-    CK_MECHANISM_TYPE mechanism;
-    void *pParameter;
-    CK_ULONG ulParameterLen;
-} CK_MECHANISM;
-
-typedef struct {
-    void *CreateMutex, *DestroyMutex, *LockMutex, *UnlockMutex;
-    CK_FLAGS flags;
-    void *pReserved;
-} CK_C_INITIALIZE_ARGS;
-
-typedef CK_SESSION_HANDLE SH;
-typedef CK_OBJECT_HANDLE OH;
-
-/* The function list in v2.40 order (68 entries); entries this program never calls are
- * plain pointers (same size and position). */
-typedef struct {
-    CK_VERSION version;
-    CK_RV (*C_Initialize)(void *);
-    CK_RV (*C_Finalize)(void *);
-    CK_RV (*C_GetInfo)(CK_INFO *);
-    void *C_GetFunctionList;
-    CK_RV (*C_GetSlotList)(CK_BBOOL, CK_SLOT_ID *, CK_ULONG *);
-    void *C_GetSlotInfo;
-    CK_RV (*C_GetTokenInfo)(CK_SLOT_ID, CK_TOKEN_INFO *);
-    void *C_GetMechanismList, *C_GetMechanismInfo;
-    CK_RV (*C_InitToken)(CK_SLOT_ID, CK_UTF8CHAR *, CK_ULONG, CK_UTF8CHAR *);
-    CK_RV (*C_InitPIN)(SH, CK_UTF8CHAR *, CK_ULONG);
-    void *C_SetPIN;
-    CK_RV (*C_OpenSession)(CK_SLOT_ID, CK_FLAGS, void *, void *, SH *);
-    CK_RV (*C_CloseSession)(SH);
-    void *C_CloseAllSessions;
-    CK_RV (*C_GetSessionInfo)(SH, void *);
-    void *C_GetOperationState, *C_SetOperationState;
-    CK_RV (*C_Login)(SH, CK_USER_TYPE, CK_UTF8CHAR *, CK_ULONG);
-    CK_RV (*C_Logout)(SH);
-    CK_RV (*C_CreateObject)(SH, CK_ATTRIBUTE *, CK_ULONG, OH *);
-    void *C_CopyObject;
-    CK_RV (*C_DestroyObject)(SH, OH);
-    void *C_GetObjectSize;
-    CK_RV (*C_GetAttributeValue)(SH, OH, CK_ATTRIBUTE *, CK_ULONG);
-    void *C_SetAttributeValue;
-    CK_RV (*C_FindObjectsInit)(SH, CK_ATTRIBUTE *, CK_ULONG);
-    CK_RV (*C_FindObjects)(SH, OH *, CK_ULONG, CK_ULONG *);
-    CK_RV (*C_FindObjectsFinal)(SH);
-    void *C_EncryptInit, *C_Encrypt, *C_EncryptUpdate, *C_EncryptFinal;
-    void *C_DecryptInit, *C_Decrypt, *C_DecryptUpdate, *C_DecryptFinal;
-    CK_RV (*C_DigestInit)(SH, CK_MECHANISM *);
-    CK_RV (*C_Digest)(SH, CK_BYTE *, CK_ULONG, CK_BYTE *, CK_ULONG *);
-    void *C_DigestUpdate, *C_DigestKey, *C_DigestFinal;
-    CK_RV (*C_SignInit)(SH, CK_MECHANISM *, OH);
-    CK_RV (*C_Sign)(SH, CK_BYTE *, CK_ULONG, CK_BYTE *, CK_ULONG *);
-    void *C_SignUpdate, *C_SignFinal, *C_SignRecoverInit, *C_SignRecover;
-    CK_RV (*C_VerifyInit)(SH, CK_MECHANISM *, OH);
-    CK_RV (*C_Verify)(SH, CK_BYTE *, CK_ULONG, CK_BYTE *, CK_ULONG);
-    void *C_VerifyUpdate, *C_VerifyFinal, *C_VerifyRecoverInit, *C_VerifyRecover;
-    void *C_DigestEncryptUpdate, *C_DecryptDigestUpdate;
-    void *C_SignEncryptUpdate, *C_DecryptVerifyUpdate;
-    void *C_GenerateKey;
-    CK_RV (*C_GenerateKeyPair)(SH, CK_MECHANISM *, CK_ATTRIBUTE *, CK_ULONG, CK_ATTRIBUTE *,
-                               CK_ULONG, OH *, OH *);
-    void *C_WrapKey, *C_UnwrapKey, *C_DeriveKey, *C_SeedRandom;
-    CK_RV (*C_GenerateRandom)(SH, CK_BYTE *, CK_ULONG);
-    void *C_GetFunctionStatus, *C_CancelFunction, *C_WaitForSlotEvent;
-} CK_FUNCTION_LIST;
-
-_Static_assert(offsetof(CK_FUNCTION_LIST, C_WaitForSlotEvent) ==
-                   offsetof(CK_FUNCTION_LIST, C_Initialize) + 67 * sizeof(void *),
-               "CK_FUNCTION_LIST must have 68 entries");
-
-typedef CK_RV (*get_function_list_fn)(CK_FUNCTION_LIST **);
-
-#define CKR_OK 0x0UL
-#define CKR_SIGNATURE_INVALID 0xC0UL
-#define CKR_USER_ALREADY_LOGGED_IN 0x100UL
-#define CKF_OS_LOCKING_OK 0x2UL
-#define CKF_RW_SESSION 0x2UL
-#define CKF_SERIAL_SESSION 0x4UL
-#define CKF_USER_PIN_INITIALIZED 0x8UL
-#define CKF_TOKEN_INITIALIZED 0x400UL
-#define CKU_SO 0UL
-#define CKU_USER 1UL
-#define CKO_DATA 0UL
-#define CKA_CLASS 0x0UL
-#define CKA_TOKEN 0x1UL
-#define CKA_PRIVATE 0x2UL
-#define CKA_LABEL 0x3UL
-#define CKA_APPLICATION 0x10UL
-#define CKA_VALUE 0x11UL
-#define CKA_SENSITIVE 0x103UL
-#define CKA_SIGN 0x108UL
-#define CKA_VERIFY 0x10AUL
-#define CKA_MODULUS_BITS 0x121UL
-#define CKA_PUBLIC_EXPONENT 0x122UL
-#define CKA_EC_PARAMS 0x180UL
-#define CKM_RSA_PKCS_KEY_PAIR_GEN 0x0UL
-#define CKM_SHA256_RSA_PKCS 0x40UL
-#define CKM_SHA256 0x250UL
-#define CKM_EC_KEY_PAIR_GEN 0x1040UL
-#define CKM_ECDSA 0x1041UL
+#include "p11bench.h"
 
 /* ---- errors --------------------------------------------------------------------------- */
 
@@ -223,7 +95,7 @@ static const char *rv_name(CK_RV rv)
     }
 }
 
-static void die(const char *fmt, const char *arg)
+void die(const char *fmt, const char *arg)
 {
     fprintf(stderr, "p11bench: ");
     fprintf(stderr, fmt, arg);
@@ -231,7 +103,7 @@ static void die(const char *fmt, const char *arg)
     exit(2);
 }
 
-static void check(CK_RV rv, const char *call)
+void check(CK_RV rv, const char *call)
 {
     if (rv != CKR_OK) {
         if (strncmp(call, "p11->", 5) == 0)
@@ -241,24 +113,22 @@ static void check(CK_RV rv, const char *call)
     }
 }
 
-/* CK(f->C_Sign, (args)) calls the function and aborts with its name on any CK_RV but OK. */
-#define CK(fn, args) check(fn args, #fn)
-
 /* ---- state ------------------------------------------------------------------------------ */
 
-static CK_FUNCTION_LIST *p11;
-static SH session;
+CK_FUNCTION_LIST *p11;
+SH session;
+CK_SLOT_ID slot_id;
 static OH ec_priv, ec_pub, rsa_priv, rsa_pub;
 static CK_BYTE ec_sig[128], rsa_sig[512];
 static CK_ULONG ec_sig_len, rsa_sig_len;
-static CK_BYTE hash32[32], data64[64], *data64k;
+static CK_BYTE hash32[32], data64[64], data1k[1024], *data64k;
 static CK_ULONG n_objects = 1000;
 static CK_BBOOL objects_private = 1;
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 static OH *generated;
 static size_t n_generated, cap_generated;
 
-static CK_BBOOL ck_true = 1, ck_false = 0;
+CK_BBOOL ck_true = 1, ck_false = 0;
 static const CK_BYTE p256_oid[] = {0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07};
 static const CK_BYTE f4[] = {0x01, 0x00, 0x01};
 static const char bench_app[] = "p11bench";
@@ -272,7 +142,7 @@ static uint64_t rng_next(void)
     return rng_state * 0x2545F4914F6CDD1DULL;
 }
 
-static double now(void)
+double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -325,7 +195,7 @@ static void pad32(const char *text, CK_UTF8CHAR out[32])
 }
 
 /* The slots with a token present (caller frees). */
-static CK_SLOT_ID *slot_list(CK_ULONG *count)
+CK_SLOT_ID *slot_list(CK_ULONG *count)
 {
     CK(p11->C_GetSlotList, (1, NULL, count));
     CK_SLOT_ID *slots = calloc(*count + 1, sizeof *slots);
@@ -407,10 +277,10 @@ static void init_token(const char *label, const char *so_pin, const char *pin)
 static void open_and_login(const char *label, const char *pin)
 {
     int found;
-    CK_SLOT_ID slot = find_slot(label, &found);
+    slot_id = find_slot(label, &found);
     if (!found)
         die("no token labelled \"%s\"", label);
-    CK(p11->C_OpenSession, (slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session));
+    CK(p11->C_OpenSession, (slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session));
     CK_RV rv = p11->C_Login(session, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
     if (rv != CKR_USER_ALREADY_LOGGED_IN)
         check(rv, "p11->C_Login");
@@ -455,6 +325,8 @@ static void make_keys(void)
         hash32[i] = (CK_BYTE)(i * 7 + 1);
     for (size_t i = 0; i < sizeof data64; i++)
         data64[i] = (CK_BYTE)i;
+    for (size_t i = 0; i < sizeof data1k; i++)
+        data1k[i] = (CK_BYTE)(i * 13 + 5);
     data64k = malloc(65536);
     if (data64k == NULL)
         die("%s", "out of memory");
@@ -572,81 +444,82 @@ static void ensure_objects(int create)
     free(present);
 }
 
-/* ---- the measured operations (one op each) -------------------------------------------------- */
+/* ---- the measured operations (one op each, on the session given) ------------------------- */
 
-static void op_ecdsa_sign(void)
+static void op_ecdsa_sign(SH s)
 {
     CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
     CK_BYTE sig[128];
     CK_ULONG len = sizeof sig;
-    CK(p11->C_SignInit, (session, &m, ec_priv));
-    CK(p11->C_Sign, (session, hash32, sizeof hash32, sig, &len));
+    CK(p11->C_SignInit, (s, &m, ec_priv));
+    CK(p11->C_Sign, (s, hash32, sizeof hash32, sig, &len));
 }
 
-static void op_ecdsa_verify(void)
+static void op_ecdsa_verify(SH s)
 {
     CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
-    CK(p11->C_VerifyInit, (session, &m, ec_pub));
-    CK(p11->C_Verify, (session, hash32, sizeof hash32, ec_sig, ec_sig_len));
+    CK(p11->C_VerifyInit, (s, &m, ec_pub));
+    CK(p11->C_Verify, (s, hash32, sizeof hash32, ec_sig, ec_sig_len));
 }
 
-static void op_rsa_sign(void)
+static void op_rsa_sign(SH s)
 {
     CK_MECHANISM m = {CKM_SHA256_RSA_PKCS, NULL, 0};
     CK_BYTE sig[512];
     CK_ULONG len = sizeof sig;
-    CK(p11->C_SignInit, (session, &m, rsa_priv));
-    CK(p11->C_Sign, (session, data64, sizeof data64, sig, &len));
+    CK(p11->C_SignInit, (s, &m, rsa_priv));
+    CK(p11->C_Sign, (s, data64, sizeof data64, sig, &len));
 }
 
-static void op_rsa_verify(void)
+static void op_rsa_verify(SH s)
 {
     CK_MECHANISM m = {CKM_SHA256_RSA_PKCS, NULL, 0};
-    CK(p11->C_VerifyInit, (session, &m, rsa_pub));
-    CK(p11->C_Verify, (session, data64, sizeof data64, rsa_sig, rsa_sig_len));
+    CK(p11->C_VerifyInit, (s, &m, rsa_pub));
+    CK(p11->C_Verify, (s, data64, sizeof data64, rsa_sig, rsa_sig_len));
 }
 
-static void digest(CK_BYTE *data, CK_ULONG len)
+static void digest(SH s, CK_BYTE *data, CK_ULONG len)
 {
     CK_MECHANISM m = {CKM_SHA256, NULL, 0};
     CK_BYTE out[32];
     CK_ULONG out_len = sizeof out;
-    CK(p11->C_DigestInit, (session, &m));
-    CK(p11->C_Digest, (session, data, len, out, &out_len));
+    CK(p11->C_DigestInit, (s, &m));
+    CK(p11->C_Digest, (s, data, len, out, &out_len));
 }
 
-static void op_sha256_64(void) { digest(data64, sizeof data64); }
-static void op_sha256_64k(void) { digest(data64k, 65536); }
+static void op_sha256_64(SH s) { digest(s, data64, sizeof data64); }
+static void op_sha256_1k(SH s) { digest(s, data1k, sizeof data1k); }
+static void op_sha256_64k(SH s) { digest(s, data64k, 65536); }
 
-static void op_find_label(void)
+static void op_find_label(SH s)
 {
     char label[32];
     label_of((CK_ULONG)(rng_next() % n_objects), label, sizeof label);
     CK_ATTRIBUTE t = {CKA_LABEL, label, strlen(label)};
     OH found[2];
     CK_ULONG count = 0;
-    CK(p11->C_FindObjectsInit, (session, &t, 1));
-    CK(p11->C_FindObjects, (session, found, 2, &count));
-    CK(p11->C_FindObjectsFinal, (session));
+    CK(p11->C_FindObjectsInit, (s, &t, 1));
+    CK(p11->C_FindObjects, (s, found, 2, &count));
+    CK(p11->C_FindObjectsFinal, (s));
     if (count != 1) {
         fprintf(stderr, "p11bench: find by label %s found %lu objects, not 1\n", label, count);
         exit(2);
     }
 }
 
-static void op_random32(void)
+static void op_random32(SH s)
 {
     CK_BYTE out[32];
-    CK(p11->C_GenerateRandom, (session, out, sizeof out));
+    CK(p11->C_GenerateRandom, (s, out, sizeof out));
 }
 
-static void op_session_info(void)
+static void op_session_info(SH s)
 {
     CK_ULONG info[8]; /* CK_SESSION_INFO: slotID, state, flags, ulDeviceError */
-    CK(p11->C_GetSessionInfo, (session, info));
+    CK(p11->C_GetSessionInfo, (s, info));
 }
 
-static void op_ec_keygen(void)
+static void op_ec_keygen(SH s)
 {
     CK_MECHANISM m = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
     CK_ATTRIBUTE pub_t[] = {
@@ -661,7 +534,7 @@ static void op_ec_keygen(void)
         {CKA_SIGN, &ck_true, 1},
     };
     OH pub, priv;
-    CK(p11->C_GenerateKeyPair, (session, &m, pub_t, 3, priv_t, 4, &pub, &priv));
+    CK(p11->C_GenerateKeyPair, (s, &m, pub_t, 3, priv_t, 4, &pub, &priv));
     if (n_generated + 2 > cap_generated) {
         cap_generated = cap_generated ? cap_generated * 2 : 1024;
         generated = realloc(generated, cap_generated * sizeof *generated);
@@ -680,23 +553,42 @@ static void after_keygen(void)
     n_generated = 0;
 }
 
+/* ---- the measurement table and the runners ------------------------------------------------ */
+
+enum kind {
+    LOOP,    /* op in a loop on the main session */
+    THREADS, /* op in a loop on `threads` sessions, one thread each; total ops/s */
+    FIND,    /* C_FindObjects over `count` matches, 10 handles per call; calls/s */
+    OUTSIDE, /* measured by bench.py in fresh processes (p11bench --init-time); here only
+                the N token objects are made sure of */
+};
+
 struct measurement {
     const char *name;
-    void (*op)(void);
+    enum kind kind;
+    void (*op)(SH);
     void (*after)(void);
+    unsigned long count; /* threads for THREADS, matches for FIND */
 };
 
 static const struct measurement measurements[] = {
-    {"ecdsa-p256-sign", op_ecdsa_sign, NULL},
-    {"ecdsa-p256-verify", op_ecdsa_verify, NULL},
-    {"rsa2048-sha256-sign", op_rsa_sign, NULL},
-    {"rsa2048-sha256-verify", op_rsa_verify, NULL},
-    {"sha256-64B", op_sha256_64, NULL},
-    {"sha256-64KiB", op_sha256_64k, NULL},
-    {"find-by-label", op_find_label, NULL},
-    {"random-32B", op_random32, NULL},
-    {"get-session-info", op_session_info, NULL},
-    {"ec-p256-keygen", op_ec_keygen, after_keygen},
+    {"ecdsa-p256-sign", LOOP, op_ecdsa_sign, NULL, 0},
+    {"ecdsa-p256-sign-2t", THREADS, op_ecdsa_sign, NULL, 2},
+    {"ecdsa-p256-verify", LOOP, op_ecdsa_verify, NULL, 0},
+    {"ecdsa-p256-verify-2t", THREADS, op_ecdsa_verify, NULL, 2},
+    {"rsa2048-sha256-sign", LOOP, op_rsa_sign, NULL, 0},
+    {"rsa2048-sha256-sign-2t", THREADS, op_rsa_sign, NULL, 2},
+    {"rsa2048-sha256-verify", LOOP, op_rsa_verify, NULL, 0},
+    {"sha256-64B", LOOP, op_sha256_64, NULL, 0},
+    {"sha256-1KiB", LOOP, op_sha256_1k, NULL, 0},
+    {"sha256-64KiB", LOOP, op_sha256_64k, NULL, 0},
+    {"find-by-label", LOOP, op_find_label, NULL, 0},
+    {"random-32B", LOOP, op_random32, NULL, 0},
+    {"get-session-info", LOOP, op_session_info, NULL, 0},
+    {"ec-p256-keygen", LOOP, op_ec_keygen, after_keygen, 0},
+    {"find-objects-1k", FIND, NULL, NULL, 1024},
+    {"find-objects-16k", FIND, NULL, NULL, 16384},
+    {"initialize", OUTSIDE, NULL, NULL, 0},
 };
 #define N_MEASUREMENTS (sizeof measurements / sizeof measurements[0])
 
@@ -704,7 +596,7 @@ static void run(const struct measurement *m, double seconds, double warmup)
 {
     double start = now(), end = start + warmup;
     while (now() < end)
-        m->op();
+        m->op(session);
     if (m->after)
         m->after();
     unsigned long ops = 0;
@@ -712,7 +604,7 @@ static void run(const struct measurement *m, double seconds, double warmup)
     end = start + seconds;
     double t;
     do {
-        m->op();
+        m->op(session);
         ops++;
         t = now();
     } while (t < end);
@@ -748,6 +640,7 @@ static void usage(void)
             "usage: p11bench --module PATH --label LABEL --pin PIN [--seconds S] [--warmup S]\n"
             "                [--objects N] [--public-objects] [--no-create] [--tests NAME,...]\n"
             "       p11bench --module PATH --init-token --label LABEL --so-pin SO --pin PIN\n"
+            "       p11bench --module PATH --init-time\n"
             "       p11bench --list\n");
     exit(64);
 }
@@ -756,7 +649,7 @@ int main(int argc, char **argv)
 {
     const char *module = NULL, *label = NULL, *pin = NULL, *so_pin = NULL, *tests = NULL;
     double seconds = 3.0, warmup = 0.5;
-    int init = 0, create = 1;
+    int init = 0, create = 1, timing_init = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -766,6 +659,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--init-token") == 0) {
             init = 1;
+        } else if (strcmp(a, "--init-time") == 0) {
+            timing_init = 1;
         } else if (strcmp(a, "--no-create") == 0) {
             create = 0;
         } else if (strcmp(a, "--public-objects") == 0) {
@@ -792,6 +687,13 @@ int main(int argc, char **argv)
             usage();
         }
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (timing_init) {
+        if (module == NULL)
+            usage();
+        init_time(module);
+        return 0;
+    }
     if (module == NULL || label == NULL || pin == NULL || (init && so_pin == NULL))
         usage();
     if (seconds <= 0 || warmup < 0 || n_objects == 0)
@@ -815,7 +717,6 @@ int main(int argc, char **argv)
         }
     }
 
-    setvbuf(stdout, NULL, _IOLBF, 0);
     load_module(module);
     print_info();
     if (init) {
@@ -826,14 +727,24 @@ int main(int argc, char **argv)
     open_and_login(label, pin);
     make_keys();
     print_digest("sha256-64B", data64, sizeof data64);
+    print_digest("sha256-1KiB", data1k, sizeof data1k);
     print_digest("sha256-64KiB", data64k, 65536);
-    if (selected(tests, "find-by-label"))
+    if (selected(tests, "find-by-label") || selected(tests, "initialize"))
         ensure_objects(create);
 
-    for (size_t k = 0; k < N_MEASUREMENTS; k++)
-        if (selected(tests, measurements[k].name))
-            run(&measurements[k], seconds, warmup);
+    for (size_t k = 0; k < N_MEASUREMENTS; k++) {
+        const struct measurement *m = &measurements[k];
+        if (!selected(tests, m->name))
+            continue;
+        switch (m->kind) {
+        case LOOP: run(m, seconds, warmup); break;
+        case THREADS: run_threads(m->name, m->op, m->count, seconds, warmup); break;
+        case FIND: run_find(m->name, m->count, seconds, warmup); break;
+        case OUTSIDE: break;
+        }
+    }
 
+    close_find_session();
     CK(p11->C_Logout, (session));
     CK(p11->C_CloseSession, (session));
     CK(p11->C_Finalize, (NULL));
