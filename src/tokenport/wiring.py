@@ -68,6 +68,9 @@ class ConfiguredRandom:
 
     def source_for(self, serial: str, label: str) -> RandomSource:
         entropy = self._config.entropy_for(label, serial)
+        cached = self._sources.get(serial)  # the common case, without the lock
+        if cached is not None and cached[0] is entropy:
+            return cached[1]
         with self._lock:
             cached = self._sources.get(serial)
             if cached is not None and cached[0] is entropy:

@@ -13,7 +13,7 @@ from tokenport.errors import MechanismParamInvalid
 from tokenport.mechanisms.base import MechanismContext, MechanismRegistry, MechanismSpec
 from tokenport.mechanisms.common import no_param
 from tokenport.mechanisms.params import Params
-from tokenport.ports.crypto import DIGEST_SIZES, HashContext, HashName
+from tokenport.ports.crypto import DIGEST_SIZES, DigestPort, HashContext, HashName
 
 DIGEST_MECHANISMS: dict[int, HashName] = {
     CKM.MD5: "md5",
@@ -61,18 +61,28 @@ def digest_size(alg: HashName) -> int:
 
 
 class Digest:
-    """A running C_Digest operation."""
+    """A running C_Digest operation: a single-part C_Digest is one call of the port's
+    one-shot ``digest``; the running hash context is made by the first update."""
 
-    def __init__(self, context: HashContext) -> None:
-        self._context = context
+    def __init__(self, crypto: DigestPort, alg: HashName) -> None:
+        self._crypto = crypto
+        self._alg = alg
+        self._context: HashContext | None = None
+
+    def _running(self) -> HashContext:
+        if self._context is None:
+            self._context = self._crypto.hash_new(self._alg)
+        return self._context
 
     def update(self, data: bytes) -> None:
-        self._context.update(data)
+        self._running().update(data)
 
     def final(self) -> bytes:
-        return self._context.finalize()
+        return self._running().finalize()
 
     def once(self, data: bytes) -> bytes:
+        if self._context is None:
+            return self._crypto.digest(self._alg, data)
         self._context.update(data)
         return self._context.finalize()
 
@@ -83,6 +93,6 @@ def register(registry: MechanismRegistry) -> None:
 
         def digest(ctx: MechanismContext, param: Params, alg: HashName = alg) -> Digest:
             no_param(param)
-            return Digest(ctx.crypto.hash_new(alg))
+            return Digest(ctx.crypto, alg)
 
         registry.add(MechanismSpec(mechanism, 0, 0, CKF.DIGEST, digest=digest))

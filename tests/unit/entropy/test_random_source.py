@@ -331,3 +331,22 @@ def test_fork_without_hooks_is_caught_by_the_pid_check(
     b._pid = -1  # as if this process were a child whose fork ran no Python hooks
     assert a.random_bytes(32) != b.random_bytes(32)
     assert a.random_bytes(32) != b.random_bytes(32)
+
+
+# -- the pool of small requests -----------------------------------------------------------------
+
+
+def test_small_requests_never_repeat_and_seed_random_drops_the_pool(
+    twins: Callable[..., DrbgRandomSource], kind: str
+) -> None:
+    """Small requests come from output generated ahead: each byte is handed out once, and
+    C_SeedRandom drops what was generated before it (the next bytes depend on the seed)."""
+    a, b = twins(drbg=kind), twins(drbg=kind)
+    chunks = [a.random_bytes(32) for _ in range(300)]  # more than one pool
+    assert len(set(chunks)) == len(chunks)
+    assert [b.random_bytes(32) for _ in range(3)] == chunks[:3]  # same entropy, same stream
+    a.seed(b"x")
+    b.seed(b"y")
+    after_a, after_b = a.random_bytes(32), b.random_bytes(32)
+    assert after_a != after_b
+    assert after_a not in chunks and after_b not in chunks

@@ -25,6 +25,7 @@ in the cases OpenSSL still reports.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import secrets
 import warnings
@@ -108,6 +109,17 @@ _PREHASH_SIZES: tuple[tuple[int, Callable[[], hashes.HashAlgorithm]], ...] = (
 )
 """Digest lengths pyca's Prehashed accepts, with a hash of that size (ECDSA ignores which)."""
 
+_ECDSA_PREHASHED: dict[int, ec.ECDSA] = {
+    size: ec.ECDSA(utils.Prehashed(alg())) for size, alg in _PREHASH_SIZES
+}
+"""One immutable ECDSA-over-a-digest algorithm object per digest size (made once: building
+them costs more than a P-256 signature's Python overhead)."""
+
+_EC_PRIVATE_TYPE: type | None = None
+_EC_PUBLIC_TYPE: type | None = None
+"""The concrete key classes pyca hands out, learnt from the first key seen: checking them
+with ``type(key) is`` avoids the ABC machinery of isinstance on every signature."""
+
 
 @contextmanager
 def _translate(value_error: type[errors.PKCS11Error], message: str) -> Iterator[None]:
@@ -128,6 +140,12 @@ def _translate(value_error: type[errors.PKCS11Error], message: str) -> Iterator[
         raise errors.FunctionFailed("algorithm not available in the crypto library") from None
     except (ValueError, TypeError, OverflowError):
         raise value_error(message) from None
+
+
+_HASHLIB: dict[str, Callable[[bytes], Any]] = {
+    "md5": hashlib.md5, "sha1": hashlib.sha1, "sha224": hashlib.sha224,
+    "sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512,
+}
 
 
 def _hash(alg: HashName) -> hashes.HashAlgorithm:
@@ -198,15 +216,23 @@ class _GcmEncryptor:
 
 
 def _ec_private(key: object) -> ec.EllipticCurvePrivateKey:
+    global _EC_PRIVATE_TYPE
+    if type(key) is _EC_PRIVATE_TYPE:
+        return key  # type: ignore[return-value]
     if isinstance(key, ec.EllipticCurvePrivateKey):
+        _EC_PRIVATE_TYPE = type(key)
         return key
     raise errors.KeyTypeInconsistent("expected an EC private key object")
 
 
 def _ec_public(key: object) -> ec.EllipticCurvePublicKey:
+    global _EC_PUBLIC_TYPE
+    if type(key) is _EC_PUBLIC_TYPE:
+        return key  # type: ignore[return-value]
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.public_key()
     if isinstance(key, ec.EllipticCurvePublicKey):
+        _EC_PUBLIC_TYPE = type(key)
         return key
     raise errors.KeyTypeInconsistent("expected an EC key object")
 
@@ -251,12 +277,15 @@ class PycaCrypto:
         return _Digest(hashes.Hash(_hash(alg)))
 
     def digest(self, alg: HashName, data: bytes) -> bytes:
-        ctx = hashes.Hash(_hash(alg))
+        # one-shot through hashlib (OpenSSL's own digests, the same as pyca's): no pyca
+        # context object to build, the GIL released for long inputs
         try:
-            ctx.update(data)
+            digest: bytes = _HASHLIB[alg](data).digest()
+            return digest
+        except KeyError:
+            raise errors.MechanismInvalid("hash not supported") from None
         except TypeError:
             raise errors.ArgumentsBad("hash input rejected") from None
-        return ctx.finalize()
 
     def hmac_new(self, alg: HashName, key: bytes) -> HashContext:
         with _translate(errors.KeySizeRange, "HMAC key rejected"):
@@ -365,37 +394,46 @@ class PycaCrypto:
         )
 
     @staticmethod
-    def _ecdsa_prehash(order_bits: int, hash_value: bytes) -> tuple[bytes, hashes.HashAlgorithm]:
-        """A digest pyca accepts whose ECDSA integer equals that of ``hash_value``.
+    def _ecdsa_prehash(order_bits: int, hash_value: bytes) -> tuple[bytes, ec.ECDSA]:
+        """A digest pyca accepts whose ECDSA integer equals that of ``hash_value``, with the
+        ECDSA algorithm object for its size.
 
         ECDSA uses e = the leftmost ``order_bits`` bits of the hash (FIPS 186-4 s6.4,
         SEC 1 s4.1.3 step 5), and OpenSSL applies the same rule to whatever it is given, so
         any digest-sized string whose leftmost ``order_bits`` bits equal e works.
         """
+        if 8 * len(hash_value) == order_bits and len(hash_value) in _ECDSA_PREHASHED:
+            return hash_value, _ECDSA_PREHASHED[len(hash_value)]  # e is the whole hash
         excess = 8 * len(hash_value) - order_bits
         e = int.from_bytes(hash_value, "big") >> max(excess, 0)
-        for size, alg in _PREHASH_SIZES:
+        for size, _ in _PREHASH_SIZES:
             if 8 * size <= order_bits:
                 if e < 1 << (8 * size):
-                    return e.to_bytes(size, "big"), alg()
+                    return e.to_bytes(size, "big"), _ECDSA_PREHASHED[size]
             else:
-                return (e << (8 * size - order_bits)).to_bytes(size, "big"), alg()
+                return (e << (8 * size - order_bits)).to_bytes(size, "big"), _ECDSA_PREHASHED[size]
         raise errors.DataLenRange("hash value too long for this curve")
 
+    # Hot paths: a plain try (free when nothing is raised) instead of the _translate helper.
     def ecdsa_sign_hash(self, key: EcPrivateKeyHandle, hash_value: bytes) -> tuple[int, int]:
         priv = _ec_private(key)
-        digest, alg = self._ecdsa_prehash(priv.curve.key_size, hash_value)
-        with _translate(errors.FunctionFailed, "ECDSA signing failed"):
-            signature = priv.sign(digest, ec.ECDSA(utils.Prehashed(alg)))
+        digest, algorithm = self._ecdsa_prehash(priv.curve.key_size, hash_value)
+        try:
+            signature = priv.sign(digest, algorithm)
+        except (ValueError, TypeError, OverflowError, pyca_exceptions.UnsupportedAlgorithm):
+            raise errors.FunctionFailed("ECDSA signing failed") from None
         r, s = utils.decode_dss_signature(signature)
         return r, s
 
     def ecdsa_verify_hash(self, key: EcKeyHandle, r: int, s: int, hash_value: bytes) -> None:
         pub = _ec_public(key)
-        digest, alg = self._ecdsa_prehash(pub.curve.key_size, hash_value)
-        with _translate(errors.SignatureInvalid, "signature does not verify"):
-            signature = utils.encode_dss_signature(r, s)
-            pub.verify(signature, digest, ec.ECDSA(utils.Prehashed(alg)))
+        digest, algorithm = self._ecdsa_prehash(pub.curve.key_size, hash_value)
+        try:
+            pub.verify(utils.encode_dss_signature(r, s), digest, algorithm)
+        except (pyca_exceptions.InvalidSignature, ValueError, TypeError, OverflowError):
+            raise errors.SignatureInvalid("signature does not verify") from None
+        except pyca_exceptions.UnsupportedAlgorithm:
+            raise errors.FunctionFailed("algorithm not available in the crypto library") from None
 
     def ecdh(self, private_key: EcPrivateKeyHandle, peer_public_key: EcPublicKeyHandle) -> bytes:
         priv = _ec_private(private_key)

@@ -27,14 +27,19 @@ freed, not wiped.
 
 from __future__ import annotations
 
+import hmac as stdlib_hmac
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
-from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
 from tokenport import errors
+
+
+def _hmac_sha256(key: bytes, data: bytes | bytearray) -> bytes:
+    """HMAC-SHA-256 in one call (the stdlib's one-shot HMAC runs in OpenSSL)."""
+    return stdlib_hmac.digest(key, data, "sha256")
 
 SECURITY_STRENGTH = 256
 """Bits of security of both mechanisms (AES-256; SHA-256)."""
@@ -186,6 +191,16 @@ class _Drbg:
                 return output
             reseed_required = True
             prediction_resistance = self._prediction_resistance
+
+    def reseed_due(self) -> bool:
+        """True when the next request must reseed first (reseed_counter > reseed_interval)."""
+        return self._reseed_counter > self._reseed_interval
+
+    def count_request(self) -> None:
+        """Count a request served from output generated ahead (a pool of earlier output),
+        so that reseeding follows the caller's requests (s9.3.1 step 7's reseed_counter)."""
+        self._require_instantiated()
+        self._reseed_counter += 1
 
     def uninstantiate(self) -> None:
         """Uninstantiate_function: zeroize the internal state."""
@@ -346,12 +361,12 @@ class HmacDrbg(_Drbg):
         )
         self._k = bytearray(_HMAC_OUT)
         self._v = bytearray(_HMAC_OUT)
-        self._keyed: hmac.HMAC | None = None  # HMAC keyed with the current K, copied per use
+        self._key: bytes | None = None  # K as the one-shot HMAC's key (OpenSSL's HMAC in C)
 
     def _instantiate_algorithm(self, entropy: bytes, nonce: bytes, personalization: bytes) -> None:
         self._k[:] = b"\x00" * _HMAC_OUT
         self._v[:] = b"\x01" * _HMAC_OUT
-        self._keyed = None
+        self._key = None
         self._update(entropy + nonce + personalization)
 
     def _reseed_algorithm(self, entropy: bytes, additional: bytes) -> None:
@@ -363,22 +378,26 @@ class HmacDrbg(_Drbg):
         if additional:
             self._update(additional)
         out = bytearray()
+        key = self._current_key()
+        v = bytes(self._v)
         while len(out) < length:
-            self._v[:] = self._mac(self._v)
-            out += self._v
+            v = _hmac_sha256(key, v)
+            out += v
+        self._v[:] = v
         self._update(additional)
         self._reseed_counter += 1
         return bytes(out[:length])
 
+    def _current_key(self) -> bytes:
+        if self._key is None:
+            self._key = bytes(self._k)
+        return self._key
+
     def _mac(self, data: bytes | bytearray) -> bytes:
-        if self._keyed is None:
-            self._keyed = hmac.HMAC(self._k, hashes.SHA256())
-        h = self._keyed.copy()
-        h.update(data)
-        return h.finalize()
+        return _hmac_sha256(self._current_key(), data)
 
     def _set_key(self, key: bytes) -> None:
-        self._keyed = None
+        self._key = None
         self._k[:] = key
 
     def _update(self, provided: bytes) -> None:
@@ -391,7 +410,7 @@ class HmacDrbg(_Drbg):
         self._v[:] = self._mac(self._v)
 
     def _zeroize(self) -> None:
-        self._keyed = None
+        self._key = None
         self._k[:] = bytes(len(self._k))
         self._v[:] = bytes(len(self._v))
 
