@@ -167,46 +167,81 @@ class SinglePartCipher:
         return self._transform(data)
 
 
+class _Hashing:
+    """A hash (or MAC) context made at the first update; a single-part call with
+    ``one_shot`` (the port's one-shot digest) makes none."""
+
+    def __init__(self, start: HashContext | Callable[[], HashContext],
+                 one_shot: Callable[[bytes], bytes] | None) -> None:
+        self._start = start
+        self._one_shot = one_shot
+        self._context: HashContext | None = None
+
+    def _running(self) -> HashContext:
+        if self._context is None:
+            start = self._start
+            self._context = start() if callable(start) else start
+        return self._context
+
+    def update(self, data: bytes) -> None:
+        self._running().update(data)
+
+    def finalize(self) -> bytes:
+        return self._running().finalize()
+
+    def whole(self, data: bytes) -> bytes:
+        if self._context is None and self._one_shot is not None:
+            return self._one_shot(data)
+        context = self._running()
+        context.update(data)
+        return context.finalize()
+
+
 class HashThenSign:
     """Multi-part signing: feed a hash (or MAC) context, then sign what it produces.
 
-    With ``sign`` the identity, this is a MAC computation (HMAC, CMAC).
+    With ``sign`` the identity, this is a MAC computation (HMAC, CMAC). ``context`` is a
+    context or a function making one at the first update; ``one_shot`` hashes a whole
+    single-part input in one call.
     """
 
-    def __init__(self, context: HashContext, sign: Callable[[bytes], bytes]) -> None:
-        self._context = context
+    def __init__(self, context: HashContext | Callable[[], HashContext],
+                 sign: Callable[[bytes], bytes],
+                 one_shot: Callable[[bytes], bytes] | None = None) -> None:
+        self._hash = _Hashing(context, one_shot)
         self._sign = sign
 
     def update(self, data: bytes) -> None:
-        self._context.update(data)
+        self._hash.update(data)
 
     def final(self) -> bytes:
-        return self._sign(self._context.finalize())
+        return self._sign(self._hash.finalize())
 
     def once(self, data: bytes) -> bytes:
-        self._context.update(data)
-        return self.final()
+        return self._sign(self._hash.whole(data))
 
 
 class HashThenVerify:
     """Multi-part verification: feed a hash context, then check the signature of its digest.
 
-    ``verify(digest, signature)`` raises SignatureInvalid / SignatureLenRange.
+    ``verify(digest, signature)`` raises SignatureInvalid / SignatureLenRange; ``context``
+    and ``one_shot`` as for HashThenSign.
     """
 
-    def __init__(self, context: HashContext, verify: Callable[[bytes, bytes], None]) -> None:
-        self._context = context
+    def __init__(self, context: HashContext | Callable[[], HashContext],
+                 verify: Callable[[bytes, bytes], None],
+                 one_shot: Callable[[bytes], bytes] | None = None) -> None:
+        self._hash = _Hashing(context, one_shot)
         self._verify = verify
 
     def update(self, data: bytes) -> None:
-        self._context.update(data)
+        self._hash.update(data)
 
     def final(self, signature: bytes) -> None:
-        self._verify(self._context.finalize(), signature)
+        self._verify(self._hash.finalize(), signature)
 
     def once(self, data: bytes, signature: bytes) -> None:
-        self._context.update(data)
-        self.final(signature)
+        self._verify(self._hash.whole(data), signature)
 
 
 def mac_verifier(context: HashContext) -> HashThenVerify:

@@ -23,6 +23,7 @@ Not offered: CKM_ECDH1_COFACTOR_DERIVE, CKM_ECMQV_DERIVE, compressed points in g
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKD, CKF, CKK, CKM, CKO
@@ -156,11 +157,13 @@ def ecdsa_verify(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePa
 def _register_hashed(registry: MechanismRegistry, mechanism: int, alg: HashName) -> None:
     def sign(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenSign:
         no_param(param)
-        return HashThenSign(ctx.crypto.hash_new(alg), _signer(ctx.crypto, key))
+        return HashThenSign(partial(ctx.crypto.hash_new, alg), _signer(ctx.crypto, key),
+                            partial(ctx.crypto.digest, alg))
 
     def verify(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenVerify:
         no_param(param)
-        return HashThenVerify(ctx.crypto.hash_new(alg), _verifier(ctx.crypto, key))
+        return HashThenVerify(partial(ctx.crypto.hash_new, alg), _verifier(ctx.crypto, key),
+                              partial(ctx.crypto.digest, alg))
 
     registry.add(
         MechanismSpec(

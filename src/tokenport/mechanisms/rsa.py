@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hmac as _hmac
 from collections.abc import Callable
+from functools import partial
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKF, CKK, CKM, CKO, CKZ
@@ -273,7 +274,8 @@ def _register_pkcs1_hashed(registry: MechanismRegistry, mechanism: int, alg: Has
         def sign_digest(digest: bytes) -> bytes:
             return rsa.crypto.rsa_sign_pkcs1v15(rsa.private, alg, digest)
 
-        return HashThenSign(ctx.crypto.hash_new(alg), sign_digest)
+        return HashThenSign(partial(ctx.crypto.hash_new, alg), sign_digest,
+                            partial(ctx.crypto.digest, alg))
 
     def verify(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenVerify:
         no_param(param)
@@ -284,7 +286,8 @@ def _register_pkcs1_hashed(registry: MechanismRegistry, mechanism: int, alg: Has
                 raise SignatureLenRange("signature length differs from the modulus length")
             rsa.crypto.rsa_verify_pkcs1v15(rsa.obj, signature, alg, digest)
 
-        return HashThenVerify(ctx.crypto.hash_new(alg), check)
+        return HashThenVerify(partial(ctx.crypto.hash_new, alg), check,
+                              partial(ctx.crypto.digest, alg))
 
     registry.add(_spec(mechanism, CKF.SIGN | CKF.VERIFY, sign=sign, verify=verify))
 
@@ -393,11 +396,13 @@ def rsa_pss_verify(ctx: MechanismContext, key: KeyView, param: Params) -> Single
 def _register_pss_hashed(registry: MechanismRegistry, mechanism: int, alg: HashName) -> None:
     def sign(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenSign:
         pss = _Pss(param, _Key(ctx.crypto, key, True), alg)
-        return HashThenSign(ctx.crypto.hash_new(alg), pss.sign)
+        return HashThenSign(partial(ctx.crypto.hash_new, alg), pss.sign,
+                            partial(ctx.crypto.digest, alg))
 
     def verify(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenVerify:
         pss = _Pss(param, _Key(ctx.crypto, key, False), alg)
-        return HashThenVerify(ctx.crypto.hash_new(alg), pss.verify)
+        return HashThenVerify(partial(ctx.crypto.hash_new, alg), pss.verify,
+                              partial(ctx.crypto.digest, alg))
 
     registry.add(_spec(mechanism, CKF.SIGN | CKF.VERIFY, sign=sign, verify=verify))
 

@@ -251,16 +251,40 @@ def _ed_public(key: object) -> ed25519.Ed25519PublicKey:
     raise errors.KeyTypeInconsistent("expected an Ed25519 key object")
 
 
+_RSA_PRIVATE_TYPE: type | None = None
+_RSA_PUBLIC_TYPE: type | None = None
+"""As for EC keys: the concrete classes, learnt from the first key seen."""
+
+_PKCS1V15 = padding.PKCS1v15()
+_PREHASHED: dict[str, utils.Prehashed] = {}
+"""One immutable Prehashed object per hash, made at first use."""
+
+
+def _prehashed(alg: HashName) -> utils.Prehashed:
+    found = _PREHASHED.get(alg)
+    if found is None:
+        found = _PREHASHED[alg] = utils.Prehashed(_hash(alg))
+    return found
+
+
 def _rsa_private(key: object) -> rsa.RSAPrivateKey:
+    global _RSA_PRIVATE_TYPE
+    if type(key) is _RSA_PRIVATE_TYPE:
+        return key  # type: ignore[return-value]
     if isinstance(key, rsa.RSAPrivateKey):
+        _RSA_PRIVATE_TYPE = type(key)
         return key
     raise errors.KeyTypeInconsistent("expected an RSA private key object")
 
 
 def _rsa_public(key: object) -> rsa.RSAPublicKey:
+    global _RSA_PUBLIC_TYPE
+    if type(key) is _RSA_PUBLIC_TYPE:
+        return key  # type: ignore[return-value]
     if isinstance(key, rsa.RSAPrivateKey):
         return key.public_key()
     if isinstance(key, rsa.RSAPublicKey):
+        _RSA_PUBLIC_TYPE = type(key)
         return key
     raise errors.KeyTypeInconsistent("expected an RSA key object")
 
@@ -498,19 +522,26 @@ class PycaCrypto:
         nums = _rsa_public(key).public_numbers()
         return nums.n, nums.e
 
+    # Hot paths: prebuilt padding and Prehashed objects, a plain try instead of _translate.
     def rsa_sign_pkcs1v15(self, key: RsaPrivateKeyHandle, alg: HashName, digest: bytes) -> bytes:
-        with _translate(errors.DataLenRange, "digest does not fit the key"):
-            return _rsa_private(key).sign(
-                digest, padding.PKCS1v15(), utils.Prehashed(_hash(alg))
-            )
+        private = _rsa_private(key)
+        try:
+            return private.sign(digest, _PKCS1V15, _prehashed(alg))
+        except (ValueError, TypeError, OverflowError):
+            raise errors.DataLenRange("digest does not fit the key") from None
+        except pyca_exceptions.UnsupportedAlgorithm:
+            raise errors.FunctionFailed("algorithm not available in the crypto library") from None
 
     def rsa_verify_pkcs1v15(
         self, key: RsaKeyHandle, signature: bytes, alg: HashName, digest: bytes
     ) -> None:
-        with _translate(errors.SignatureInvalid, "signature does not verify"):
-            _rsa_public(key).verify(
-                signature, digest, padding.PKCS1v15(), utils.Prehashed(_hash(alg))
-            )
+        public = _rsa_public(key)
+        try:
+            public.verify(signature, digest, _PKCS1V15, _prehashed(alg))
+        except (pyca_exceptions.InvalidSignature, ValueError, TypeError, OverflowError):
+            raise errors.SignatureInvalid("signature does not verify") from None
+        except pyca_exceptions.UnsupportedAlgorithm:
+            raise errors.FunctionFailed("algorithm not available in the crypto library") from None
 
     @staticmethod
     def _pss(mgf_alg: HashName, salt_len: int) -> padding.PSS:
