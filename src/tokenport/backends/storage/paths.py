@@ -98,6 +98,7 @@ class FileIdentity:
 
     def __init__(self, path: Path, info: os.stat_result, *, track_size: bool = False) -> None:
         self.path = path
+        self._os_path = os.fspath(path)  # stat() takes it as is (no __fspath__ per check)
         self.dev = info.st_dev
         self.ino = info.st_ino
         self.min_size = info.st_size if track_size else None
@@ -122,10 +123,10 @@ class FileIdentity:
         the file that was opened and (when tracked) did not shrink. Raises OSError when
         the path cannot be looked at (a directory made unsearchable): not a verdict."""
         try:
-            info = os.stat(self.path)
+            info = os.stat(self._os_path)
         except FileNotFoundError:
             return f"{self.path.name} was deleted while the store was open"
-        if not self.same(info):
+        if info.st_ino != self.ino or info.st_dev != self.dev:
             return f"{self.path.name} was replaced by another file while the store was open"
         if self.min_size is not None:
             if info.st_size < self.min_size:
