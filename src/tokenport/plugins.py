@@ -120,7 +120,15 @@ def _source_tree_tables(pyproject: Path) -> Mapping[str, Mapping[str, str]] | No
 
 
 def _distribution_tables() -> Mapping[str, Mapping[str, str]]:
-    """The entry points of tokenport's own installed distribution (one metadata file)."""
+    """The entry points of tokenport's own installed distribution (one metadata file).
+
+    The ``entry_points.txt`` of the ``tokenport-*.dist-info`` beside the package is read
+    directly (a start of the library need not import importlib.metadata); other layouts
+    (egg-info, editable installs) go through importlib.metadata.
+    """
+    direct = _dist_info_tables(Path(__file__).resolve().parent.parent)
+    if direct is not None:
+        return direct
     from importlib import metadata
 
     try:
@@ -132,6 +140,36 @@ def _distribution_tables() -> Mapping[str, Mapping[str, str]]:
             group: MappingProxyType({entry.name: entry.value for entry in entries.select(group=group)})
             for group in GROUPS.values()
         }
+    )
+
+
+def _dist_info_tables(site: Path) -> Mapping[str, Mapping[str, str]] | None:
+    """The entry point tables of the one ``tokenport-<version>.dist-info`` in ``site``, or
+    None when there is none, or more than one (then importlib.metadata decides)."""
+    try:
+        infos = [p for p in site.iterdir()
+                 if p.name.startswith(DISTRIBUTION + "-") and p.name.endswith(".dist-info")]
+    except OSError:
+        return None
+    if len(infos) != 1:
+        return None
+    try:
+        text = (infos[0] / "entry_points.txt").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    tables: dict[str, dict[str, str]] = {}
+    section: dict[str, str] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = tables.setdefault(line[1:-1].strip(), {})
+        elif section is not None and "=" in line:
+            name, _, value = line.partition("=")
+            section[name.strip()] = value.strip()
+    return MappingProxyType(
+        {group: MappingProxyType(dict(tables.get(group, {}))) for group in GROUPS.values()}
     )
 
 

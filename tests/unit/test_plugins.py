@@ -180,3 +180,24 @@ def test_an_unknown_name_names_what_is_available(kind: str) -> None:
         assert repr(name) not in str(raised.value) and name in str(raised.value)
 
 
+
+
+def test_an_installed_dist_info_is_read_without_importlib_metadata(tmp_path: Path) -> None:
+    """An installed tokenport reads its own list from the one tokenport-*.dist-info beside
+    the package; two of them (a broken upgrade) leave the choice to importlib.metadata."""
+    info = tmp_path / "tokenport-9.9.dist-info"
+    info.mkdir()
+    (info / "entry_points.txt").write_text(
+        "[tokenport.storage]\nsqlite = some.module:from_config\n\n"
+        "[tokenport.crypto]\n# a comment\npyca = other.module:from_config\n"
+        "[console_scripts]\ntokenport = tokenport.cli:main\n",
+        encoding="utf-8",
+    )
+    tables = plugins._dist_info_tables(tmp_path)
+    assert tables is not None
+    assert dict(tables["tokenport.storage"]) == {"sqlite": "some.module:from_config"}
+    assert dict(tables["tokenport.crypto"]) == {"pyca": "other.module:from_config"}
+    assert dict(tables["tokenport.entropy_sources"]) == {}
+    (tmp_path / "tokenport-1.0.dist-info").mkdir()
+    assert plugins._dist_info_tables(tmp_path) is None
+    assert plugins._dist_info_tables(tmp_path / "missing") is None
