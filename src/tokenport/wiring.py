@@ -14,13 +14,13 @@ first use; C_Finalize zeroizes them, so the next C_Initialize starts afresh.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from tokenport.core.module import Module
 from tokenport.core.state import CoreParts, CoreSettings
 from tokenport.ports.entropy import RandomSource
 from tokenport.ports.storage import ObjectStore
+from tokenport.reentry import NoReentryLock
 
 if TYPE_CHECKING:
     from tokenport.backends.entropy.drbg_source import DrbgRandomSource
@@ -64,7 +64,7 @@ class ConfiguredRandom:
     def __init__(self, config: Config) -> None:
         self._config = config
         self._sources: dict[str, tuple[EntropyConfig, DrbgRandomSource]] = {}
-        self._lock = threading.Lock()
+        self._lock = NoReentryLock("the random source table")
 
     def source_for(self, serial: str, label: str) -> RandomSource:
         entropy = self._config.entropy_for(label, serial)

@@ -21,11 +21,11 @@ kept referenced so no finalizer runs in the child) and behaves as not initialize
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from tokenport.errors import CryptokiAlreadyInitialized, CryptokiNotInitialized
+from tokenport.reentry import NoReentryLock
 
 if TYPE_CHECKING:
     from tokenport.core.module import Module
@@ -54,7 +54,7 @@ class Library:
         self._gate = gate
         self._module: Module | None = None
         self._pid = os.getpid()
-        self._lifecycle = threading.Lock()
+        self._lifecycle = NoReentryLock("C_Initialize/C_Finalize")
         self._abandoned: list[Module] = []
 
     def _check_fork(self) -> None:
@@ -64,10 +64,10 @@ class Library:
             if self._module is not None:
                 self._abandoned.append(self._module)
             self._module = None
-            self._lifecycle = threading.Lock()  # a parent thread may have held the old one
+            self._lifecycle = NoReentryLock("C_Initialize/C_Finalize")  # the parent's may be held
             self._pid = pid
 
-    def lifecycle_lock(self) -> threading.Lock:
+    def lifecycle_lock(self) -> NoReentryLock:
         """The lock C_Initialize and C_Finalize hold (fresh in a forked child)."""
         return self._lifecycle
 

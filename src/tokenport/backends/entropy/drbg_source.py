@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import threading
 import time
 import weakref
 
@@ -46,6 +45,7 @@ from tokenport.backends.entropy.drbg import (
 )
 from tokenport.backends.entropy.health import STARTUP_SAMPLES, HealthTests
 from tokenport.ports.entropy import EntropySource
+from tokenport.reentry import NoReentryLock
 
 DEFAULT_RESEED_INTERVAL = 10_000
 """Requests between reseeds (mbedTLS's default, which the porting guide's platforms use)."""
@@ -93,7 +93,7 @@ class DrbgRandomSource:
         self._personalization = bytes(personalization)
         self._failure: str | None = None
         self._seeds_handled = 0
-        self._lock = threading.Lock()
+        self._lock = NoReentryLock("the DRBG")
         self._pid = os.getpid()
         self._forked = False
         self._pool = bytearray()  # output generated ahead for small requests (see random_bytes)
@@ -272,4 +272,4 @@ class DrbgRandomSource:
     def _forked_in_child(self) -> None:
         self._forked = True
         self._drop_pool()
-        self._lock = threading.Lock()  # a parent thread may have held it at fork time
+        self._lock = NoReentryLock("the DRBG")  # a parent thread may have held it at fork time

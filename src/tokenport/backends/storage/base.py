@@ -16,7 +16,6 @@ view, and how its I/O errors read.
 from __future__ import annotations
 
 import os
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from tokenport.backends.storage.pal_args import (
 )
 from tokenport.backends.storage.paths import writable
 from tokenport.ports.storage import StoredEntry
+from tokenport.reentry import NoReentryLock
 
 
 class IndexEntry(Protocol):
@@ -70,7 +70,7 @@ class CountedStore(ABC, Generic[E]):
     def __init__(self, meta: MetaFile, *, read_only: bool) -> None:
         self._meta = meta
         self._read_only = read_only  # inspection only: no repair, no write (store check)
-        self._lock = threading.Lock()
+        self._lock = NoReentryLock("the store")
         self._pid = os.getpid()
         self._closed = False
 
@@ -149,7 +149,7 @@ class CountedStore(ABC, Generic[E]):
         # exist here, and flock locks are shared with the parent through the inherited file
         # description. Start afresh with descriptors of our own.
         self._pid = os.getpid()
-        self._lock = threading.Lock()
+        self._lock = NoReentryLock("the store")
         self._meta.forget()
         self._close_files()
         self._reset_view()

@@ -15,7 +15,6 @@ that are zeroed when replaced, destroyed or closed; ``get_object_value`` hands o
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 from tokenport import errors
 from tokenport.backends.storage.pal_args import check_label, check_prefix
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
+from tokenport.reentry import NoReentryLock
 
 
 @dataclass
@@ -45,7 +45,7 @@ class MemoryObjectStore:
         if capacity is not None and capacity < 0:
             raise errors.ArgumentsBad("capacity must be non-negative")
         self._capacity = capacity
-        self._lock = threading.Lock()
+        self._lock = NoReentryLock("the store")
         self._records: dict[int, _Record] = {}
         self._by_label: dict[bytes, int] = {}
         self._next_handle = 1

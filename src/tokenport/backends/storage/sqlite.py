@@ -72,7 +72,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -82,6 +81,7 @@ from tokenport import errors
 from tokenport.backends.storage.pal_args import Bytes, check_handle, check_label, check_prefix
 from tokenport.backends.storage.paths import FileIdentity, make_private_dirs, writable
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
+from tokenport.reentry import NoReentryLock
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = int.from_bytes(b"TkPt", "big")
@@ -141,7 +141,7 @@ class SqliteObjectStore:
     def __init__(self, path: Path | str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self._path = Path(path).absolute()
         self._busy_timeout = busy_timeout
-        self._lock = threading.Lock()
+        self._lock = NoReentryLock("the store")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._pid = os.getpid()
@@ -399,7 +399,7 @@ class SqliteObjectStore:
         # here, and SQLite connections must not cross fork(). Keep the inherited connection
         # referenced (closing it here could disturb the parent's locks) and start afresh.
         self._pid = os.getpid()
-        self._lock = threading.Lock()
+        self._lock = NoReentryLock("the store")
         if self._conn is not None:
             self._inherited.append(self._conn)
             self._conn = None
