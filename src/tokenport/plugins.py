@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -122,13 +123,19 @@ def _source_tree_tables(pyproject: Path) -> Mapping[str, Mapping[str, str]] | No
 def _distribution_tables() -> Mapping[str, Mapping[str, str]]:
     """The entry points of tokenport's own installed distribution (one metadata file).
 
-    The ``entry_points.txt`` of the ``tokenport-*.dist-info`` beside the package is read
-    directly (a start of the library need not import importlib.metadata); other layouts
-    (egg-info, editable installs) go through importlib.metadata.
+    The distribution is looked for as importlib.metadata does, the first ``sys.path`` entry
+    holding one wins; when it is a ``tokenport-*.dist-info`` directory its
+    ``entry_points.txt`` is read directly (a start of the library need not import
+    importlib.metadata); other layouts (egg-info, editable installs) go through
+    importlib.metadata.
     """
-    direct = _dist_info_tables(Path(__file__).resolve().parent.parent)
-    if direct is not None:
-        return direct
+    for entry in sys.path:
+        site = Path(entry or ".")
+        found = _dist_info_tables(site)
+        if found is not None:
+            return found
+        if _holds_distribution(site):
+            break  # an egg-info or several dist-infos: importlib.metadata decides
     from importlib import metadata
 
     try:
@@ -141,6 +148,15 @@ def _distribution_tables() -> Mapping[str, Mapping[str, str]]:
             for group in GROUPS.values()
         }
     )
+
+
+def _holds_distribution(site: Path) -> bool:
+    """Whether ``site`` holds metadata of a distribution named tokenport (any layout)."""
+    try:
+        return any(p.name.startswith(DISTRIBUTION + "-") and p.name.endswith("-info")
+                   for p in site.iterdir())
+    except OSError:
+        return False
 
 
 def _dist_info_tables(site: Path) -> Mapping[str, Mapping[str, str]] | None:

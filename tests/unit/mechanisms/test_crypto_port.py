@@ -56,7 +56,11 @@ def test_mypy_keeps_key_families_apart(tmp_path: Path, monkeypatch: pytest.Monke
             public = crypto.ec_public_from_point("P-256", b"")
             crypto.ecdh(public, public)
     """))
-    monkeypatch.setenv("MYPYPATH", str(Path(pyca.__file__).resolve().parents[3]))
+    root = Path(pyca.__file__).resolve().parents[3]
+    if root.name not in ("site-packages", "dist-packages"):
+        # a source tree (src layout); an installed package is found through its py.typed
+        # (mypy refuses site-packages in MYPYPATH)
+        monkeypatch.setenv("MYPYPATH", str(root))
     out, _err, status = api.run([
         "--strict", "--follow-imports=silent", "--config-file=", "--python-version=3.11",
         f"--cache-dir={tmp_path / 'cache'}", str(source),
