@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -50,7 +49,11 @@ GROUPS = MappingProxyType(
     }
 )
 
-PYPROJECT = Path(__file__).resolve().parent.parent.parent / "pyproject.toml"
+PACKAGE_SITE = Path(__file__).resolve().parent.parent
+"""The directory holding the running package: site-packages when installed, <root>/src in a
+source tree."""
+
+PYPROJECT = PACKAGE_SITE.parent / "pyproject.toml"
 """Where a source tree (src layout) keeps the entry point tables: <root>/src/tokenport/."""
 
 
@@ -123,19 +126,15 @@ def _source_tree_tables(pyproject: Path) -> Mapping[str, Mapping[str, str]] | No
 def _distribution_tables() -> Mapping[str, Mapping[str, str]]:
     """The entry points of tokenport's own installed distribution (one metadata file).
 
-    The distribution is looked for as importlib.metadata does, the first ``sys.path`` entry
-    holding one wins; when it is a ``tokenport-*.dist-info`` directory its
+    First the ``tokenport-*.dist-info`` beside the running package: its
     ``entry_points.txt`` is read directly (a start of the library need not import
-    importlib.metadata); other layouts (egg-info, editable installs) go through
-    importlib.metadata.
+    importlib.metadata), and a copy of tokenport installed elsewhere on ``sys.path`` can
+    never lend the running one its list. Other layouts (egg-info, editable installs) go
+    through importlib.metadata.
     """
-    for entry in sys.path:
-        site = Path(entry or ".")
-        found = _dist_info_tables(site)
-        if found is not None:
-            return found
-        if _holds_distribution(site):
-            break  # an egg-info or several dist-infos: importlib.metadata decides
+    direct = _dist_info_tables(PACKAGE_SITE)
+    if direct is not None:
+        return direct
     from importlib import metadata
 
     try:
@@ -148,15 +147,6 @@ def _distribution_tables() -> Mapping[str, Mapping[str, str]]:
             for group in GROUPS.values()
         }
     )
-
-
-def _holds_distribution(site: Path) -> bool:
-    """Whether ``site`` holds metadata of a distribution named tokenport (any layout)."""
-    try:
-        return any(p.name.startswith(DISTRIBUTION + "-") and p.name.endswith("-info")
-                   for p in site.iterdir())
-    except OSError:
-        return False
 
 
 def _dist_info_tables(site: Path) -> Mapping[str, Mapping[str, str]] | None:

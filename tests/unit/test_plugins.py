@@ -136,6 +136,7 @@ def test_without_a_source_tree_the_own_list_is_the_distribution_metadata(
     site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(plugins, "PYPROJECT", tmp_path / "no-such-dir" / "pyproject.toml")
+    monkeypatch.setattr(plugins, "PACKAGE_SITE", tmp_path / "no-such-dir")  # not installed
     _install(site, "tokenport", "[tokenport.storage]\nmemory-only = own_mod:make\n"
              "[tokenport.crypto]\nfake = own_mod:make\n",
              {"own_mod": "def make(*args):\n    return 'own'\n"})
