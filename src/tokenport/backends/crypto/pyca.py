@@ -31,7 +31,7 @@ import secrets
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from cryptography import exceptions as pyca_exceptions
 from cryptography.hazmat.primitives import cmac, hashes, hmac, keywrap, serialization
@@ -115,10 +115,6 @@ _ECDSA_PREHASHED: dict[int, ec.ECDSA] = {
 """One immutable ECDSA-over-a-digest algorithm object per digest size (made once: building
 them costs more than a P-256 signature's Python overhead)."""
 
-_EC_PRIVATE_TYPE: type | None = None
-_EC_PUBLIC_TYPE: type | None = None
-"""The concrete key classes pyca hands out, learnt from the first key seen: checking them
-with ``type(key) is`` avoids the ABC machinery of isinstance on every signature."""
 
 
 @contextmanager
@@ -215,26 +211,47 @@ class _GcmEncryptor:
             return tail, self._ctx.tag
 
 
+_K = TypeVar("_K")
+
+
+class _KeyKind(Generic[_K]):
+    """A check that a key handle holds a pyca key of one kind (an ABC such as
+    ``ec.EllipticCurvePrivateKey``). The concrete class pyca hands out is learnt from the
+    first key seen, so the hot path is ``type(key) is`` instead of the ABC machinery of
+    isinstance on every signature."""
+
+    __slots__ = ("_abc", "_concrete", "_what")
+
+    def __init__(self, abc: type, what: str) -> None:  # type[_K] refuses an ABC
+        self._abc = abc
+        self._concrete: type | None = None
+        self._what = what
+
+    def of(self, key: object) -> _K:
+        if type(key) is self._concrete:
+            return key  # type: ignore[return-value]
+        if isinstance(key, self._abc):
+            self._concrete = type(key)
+            return key  # type: ignore[return-value]
+        raise errors.KeyTypeInconsistent(f"expected an {self._what} key object")
+
+
+_EC_PRIVATE: _KeyKind[ec.EllipticCurvePrivateKey] = _KeyKind(ec.EllipticCurvePrivateKey,
+                                                              "EC private")
+_EC_PUBLIC: _KeyKind[ec.EllipticCurvePublicKey] = _KeyKind(ec.EllipticCurvePublicKey, "EC")
+_RSA_PRIVATE: _KeyKind[rsa.RSAPrivateKey] = _KeyKind(rsa.RSAPrivateKey, "RSA private")
+_RSA_PUBLIC: _KeyKind[rsa.RSAPublicKey] = _KeyKind(rsa.RSAPublicKey, "RSA")
+
+
 def _ec_private(key: object) -> ec.EllipticCurvePrivateKey:
-    global _EC_PRIVATE_TYPE
-    if type(key) is _EC_PRIVATE_TYPE:
-        return key  # type: ignore[return-value]
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        _EC_PRIVATE_TYPE = type(key)
-        return key
-    raise errors.KeyTypeInconsistent("expected an EC private key object")
+    return _EC_PRIVATE.of(key)
 
 
 def _ec_public(key: object) -> ec.EllipticCurvePublicKey:
-    global _EC_PUBLIC_TYPE
-    if type(key) is _EC_PUBLIC_TYPE:
-        return key  # type: ignore[return-value]
+    """The public key of an EC key handle (a private key gives its public half)."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.public_key()
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        _EC_PUBLIC_TYPE = type(key)
-        return key
-    raise errors.KeyTypeInconsistent("expected an EC key object")
+    return _EC_PUBLIC.of(key)
 
 
 def _ed_private(key: object) -> ed25519.Ed25519PrivateKey:
@@ -251,10 +268,6 @@ def _ed_public(key: object) -> ed25519.Ed25519PublicKey:
     raise errors.KeyTypeInconsistent("expected an Ed25519 key object")
 
 
-_RSA_PRIVATE_TYPE: type | None = None
-_RSA_PUBLIC_TYPE: type | None = None
-"""As for EC keys: the concrete classes, learnt from the first key seen."""
-
 _PKCS1V15 = padding.PKCS1v15()
 _PREHASHED: dict[str, utils.Prehashed] = {}
 """One immutable Prehashed object per hash, made at first use."""
@@ -268,25 +281,14 @@ def _prehashed(alg: HashName) -> utils.Prehashed:
 
 
 def _rsa_private(key: object) -> rsa.RSAPrivateKey:
-    global _RSA_PRIVATE_TYPE
-    if type(key) is _RSA_PRIVATE_TYPE:
-        return key  # type: ignore[return-value]
-    if isinstance(key, rsa.RSAPrivateKey):
-        _RSA_PRIVATE_TYPE = type(key)
-        return key
-    raise errors.KeyTypeInconsistent("expected an RSA private key object")
+    return _RSA_PRIVATE.of(key)
 
 
 def _rsa_public(key: object) -> rsa.RSAPublicKey:
-    global _RSA_PUBLIC_TYPE
-    if type(key) is _RSA_PUBLIC_TYPE:
-        return key  # type: ignore[return-value]
+    """The public key of an RSA key handle (a private key gives its public half)."""
     if isinstance(key, rsa.RSAPrivateKey):
         return key.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        _RSA_PUBLIC_TYPE = type(key)
-        return key
-    raise errors.KeyTypeInconsistent("expected an RSA key object")
+    return _RSA_PUBLIC.of(key)
 
 
 class PycaCrypto:
