@@ -10,6 +10,8 @@
  *   - starting the interpreter ourselves, once, so that the package is found when the host
  *     is not Python and when tokenport lives in a virtual environment;
  *   - pthread_atfork handlers around CPython's fork helpers (a child must never deadlock);
+ *   - the call gate every C_* wrapper passes, which a fork closes to wait for the calls in
+ *     flight (there is no lock around calls: calls on different sessions run in parallel);
  *   - the call bracket of every C_* wrapper: the GIL and a pause of the cyclic garbage
  *     collector, so that no host finalizer runs inside a call (a Python host shares this
  *     interpreter);
