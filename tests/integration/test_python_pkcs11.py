@@ -240,6 +240,7 @@ with token.open(user_pin=PIN) as s:
 def test_aes_cbc_pad_round_trip(tok: Token) -> None:
     key, iv = os.urandom(16), os.urandom(16)
     plain = os.urandom(1000) + b"tail"
+    assert len(plain) % 16 == 12  # four pad bytes of 0x04 (the bad-padding case below)
     result = tok.python(
         r"""
 KEY, IV, PLAIN = (bytes.fromhex(os.environ[n]) for n in ("KEY", "IV", "PLAIN"))
@@ -255,8 +256,10 @@ with token.open(rw=True, user_pin=PIN) as s:
                              Attribute.VALUE: KEY, Attribute.ENCRYPT: True, Attribute.DECRYPT: True})
     emit(ct=ct, back=back, ct_multi=ct_multi, back_multi=back_multi,
          known_ct=known.encrypt(PLAIN, mechanism=Mechanism.AES_CBC_PAD, mechanism_param=IV),
-         bad_padding=raised(generated.decrypt, ct[:-16] + bytes(16), mechanism=Mechanism.AES_CBC_PAD,
-                            mechanism_param=IV))
+         # the last pad byte (4 of 0x04 here) flipped to 0x00 through the previous block:
+         # never valid PKCS #7 (a random last block would be valid once in about 256 runs)
+         bad_padding=raised(generated.decrypt, ct[:-17] + bytes([ct[-17] ^ 0x04]) + ct[-16:],
+                            mechanism=Mechanism.AES_CBC_PAD, mechanism_param=IV))
 """,
         env={"KEY": key.hex(), "IV": iv.hex(), "PLAIN": plain.hex()},
     )
