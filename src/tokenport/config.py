@@ -87,13 +87,13 @@ from tokenport.backends.entropy.drbg import DRBGS, MAX_RESEED_INTERVAL
 from tokenport.backends.entropy.drbg_source import DEFAULT_RESEED_INTERVAL, DrbgRandomSource
 from tokenport.ports.entropy import EntropySource
 from tokenport.ports.storage import ObjectStore
+from tokenport.storage_format import MIN_PIN_KDF_ITERATIONS
 
 if TYPE_CHECKING:
     from tokenport.ports.crypto import CryptoBackend
 
 CONFIG_FILE_NAME = "tokenport.toml"
 STORE_FILE_NAME = "tokenport.sqlite3"
-MIN_PIN_KDF_ITERATIONS = 200_000
 
 # [token] key -> (least allowed, greatest allowed or None)
 _TOKEN_LIMITS: Mapping[str, tuple[int, int | None]] = MappingProxyType(

@@ -112,10 +112,6 @@ class Operation:
 
     # -- life -------------------------------------------------------------------------------
 
-    @property
-    def active(self) -> bool:
-        return self.session.operations.get(self.kind) is self
-
     def end(self) -> None:
         """End the operation (idempotent; a newer operation of the same kind stays)."""
         if self.session.operations.get(self.kind) is self:

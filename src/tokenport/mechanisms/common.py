@@ -167,7 +167,7 @@ class SinglePartCipher:
         return self._transform(data)
 
 
-class _Hashing:
+class LazyHash:
     """A hash (or MAC) context made at the first update; a single-part call with
     ``one_shot`` (the port's one-shot digest) makes none."""
 
@@ -208,7 +208,7 @@ class HashThenSign:
     def __init__(self, context: HashContext | Callable[[], HashContext],
                  sign: Callable[[bytes], bytes],
                  one_shot: Callable[[bytes], bytes] | None = None) -> None:
-        self._hash = _Hashing(context, one_shot)
+        self._hash = LazyHash(context, one_shot)
         self._sign = sign
 
     def update(self, data: bytes) -> None:
@@ -231,7 +231,7 @@ class HashThenVerify:
     def __init__(self, context: HashContext | Callable[[], HashContext],
                  verify: Callable[[bytes, bytes], None],
                  one_shot: Callable[[bytes], bytes] | None = None) -> None:
-        self._hash = _Hashing(context, one_shot)
+        self._hash = LazyHash(context, one_shot)
         self._verify = verify
 
     def update(self, data: bytes) -> None:

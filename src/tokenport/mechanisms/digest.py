@@ -8,12 +8,14 @@ and of the CKG_MGF1_* mask generation functions (s2.1.7, s2.1.9), for the other 
 
 from __future__ import annotations
 
+from functools import partial
+
 from tokenport.ck import CKF, CKG, CKM
 from tokenport.errors import MechanismParamInvalid
 from tokenport.mechanisms.base import MechanismContext, MechanismRegistry, MechanismSpec
-from tokenport.mechanisms.common import no_param
+from tokenport.mechanisms.common import LazyHash, no_param
 from tokenport.mechanisms.params import Params
-from tokenport.ports.crypto import DIGEST_SIZES, DigestPort, HashContext, HashName
+from tokenport.ports.crypto import DIGEST_SIZES, DigestPort, HashName
 
 DIGEST_MECHANISMS: dict[int, HashName] = {
     CKM.MD5: "md5",
@@ -65,26 +67,16 @@ class Digest:
     one-shot ``digest``; the running hash context is made by the first update."""
 
     def __init__(self, crypto: DigestPort, alg: HashName) -> None:
-        self._crypto = crypto
-        self._alg = alg
-        self._context: HashContext | None = None
-
-    def _running(self) -> HashContext:
-        if self._context is None:
-            self._context = self._crypto.hash_new(self._alg)
-        return self._context
+        self._hash = LazyHash(partial(crypto.hash_new, alg), partial(crypto.digest, alg))
 
     def update(self, data: bytes) -> None:
-        self._running().update(data)
+        self._hash.update(data)
 
     def final(self) -> bytes:
-        return self._running().finalize()
+        return self._hash.finalize()
 
     def once(self, data: bytes) -> bytes:
-        if self._context is None:
-            return self._crypto.digest(self._alg, data)
-        self._context.update(data)
-        return self._context.finalize()
+        return self._hash.whole(data)
 
 
 def register(registry: MechanismRegistry) -> None:
