@@ -152,6 +152,8 @@ class MechanismSpec:
     ``flags`` are the CKF_* mechanism flags and must match the operations present.
     ``key_types`` lists the CKK_* values a key must have (empty: no key, e.g. digests).
     ``generated_key_type`` is the CKK_* of keys made by generate_key / generate_key_pair.
+    ``standard`` names where the mechanism is defined (the PKCS #11 section, and the
+    algorithm's own standard), for ``tokenport mechanisms`` and docs/mechanisms.md.
     """
 
     mechanism: int
@@ -170,6 +172,7 @@ class MechanismSpec:
     wrap: WrapFunction | None = None
     unwrap: UnwrapFunction | None = None
     derive: DeriveFunction | None = None
+    standard: str = ""
 
 
 @dataclass
