@@ -75,7 +75,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -476,6 +475,8 @@ def _find_config_file(environ: Mapping[str, str]) -> Path | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when a configuration file exists (C_Initialize without one skips it)
+
     try:
         with path.open("rb") as f:
             return tomllib.load(f)

@@ -14,7 +14,9 @@ first use; C_Finalize zeroizes them, so the next C_Initialize starts afresh.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from tokenport.core.module import Module
 from tokenport.core.state import CoreParts, CoreSettings
@@ -105,6 +107,35 @@ class GivenRandom:
         """The caller owns the source."""
 
 
+class DeferredCrypto:
+    """The configured crypto port, imported and opened at its first use.
+
+    Opening the pyca port imports pyca/cryptography (about 10 ms), which C_Initialize,
+    C_GetSlotList or C_OpenSession never need. The first attribute read opens the port;
+    each attribute read is then copied onto this object, so later reads are plain attribute
+    reads with no indirection (the hot path pays nothing). Only a port without options is
+    deferred: options are checked at C_Initialize, where a mistake in them belongs.
+    """
+
+    def __init__(self, opener: Callable[[], CryptoBackend]) -> None:
+        self._opener = opener
+        self._backend: CryptoBackend | None = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        backend = self._backend
+        if backend is None:
+            with self._lock:
+                backend = self._backend
+                if backend is None:
+                    backend = self._backend = self._opener()
+        value = getattr(backend, name)
+        setattr(self, name, value)
+        return value
+
+
 def settings_of(config: Config) -> CoreSettings:
     """The core's policy from the configuration."""
     return CoreSettings(
@@ -130,7 +161,11 @@ def build_module(
     if config is None:
         config = load_config()
     if crypto is None:
-        crypto = open_crypto(config)
+        if config.crypto_options:
+            crypto = open_crypto(config)
+        else:
+            configured = config
+            crypto = cast("CryptoBackend", DeferredCrypto(lambda: open_crypto(configured)))
     if registry is None:
         from tokenport.mechanisms import default_registry
 

@@ -21,7 +21,6 @@ forked child.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -36,10 +35,10 @@ from tokenport.abi.library import Library
 from tokenport.ck import CKR
 from tokenport.core.operation import OpKind
 from tokenport.errors import PKCS11Error
+from tokenport.logs import log as _log
 
 Handler = Callable[..., int]
 
-_log = logging.getLogger("tokenport")
 
 _GENERAL_ERROR = int(CKR.GENERAL_ERROR)
 _BUFFER_TOO_SMALL = int(CKR.BUFFER_TOO_SMALL)

@@ -21,7 +21,6 @@ logged at DEBUG only.
 
 from __future__ import annotations
 
-import logging
 import secrets
 import zlib
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from tokenport.errors import (
     SlotIdInvalid,
     TokenNotRecognized,
 )
+from tokenport.logs import log
 from tokenport.objects.model import TokenObject
 from tokenport.ports.entropy import RandomSource
 from tokenport.ports.storage import ObjectStore, StoredEntry
@@ -54,8 +54,6 @@ from tokenport.storage_format import (
     decode_record,
     salvage_token_record,
 )
-
-log = logging.getLogger("tokenport")
 
 ROOT = b"t/"
 DAMAGED_SLOT_BASE = 1000

@@ -33,7 +33,6 @@ record -- a downgraded one -- is refused.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 
 from tokenport.attributes.kinds import AttrValue
@@ -50,6 +49,7 @@ from tokenport.errors import (
     UserNotLoggedIn,
     UserPinNotInitialized,
 )
+from tokenport.logs import log
 from tokenport.objects.model import TokenObject
 from tokenport.ports.entropy import RandomSource
 from tokenport.ports.storage import ObjectStore, RevisionMismatch
@@ -65,8 +65,6 @@ from tokenport.storage_format import (
     verify_record,
     wrap_master_key,
 )
-
-log = logging.getLogger("tokenport")
 
 ROLE_NAMES = {int(CKU.SO): "so", int(CKU.USER): "user"}
 RECORD_UPDATE_ATTEMPTS = 1000

@@ -23,7 +23,6 @@ object) is routine and logged at DEBUG only.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol
 
@@ -31,11 +30,10 @@ from tokenport.attributes.kinds import AttrValue
 from tokenport.attributes.template import resolve_schema
 from tokenport.ck import CKA
 from tokenport.errors import ObjectHandleInvalid, PKCS11Error
+from tokenport.logs import log
 from tokenport.objects.model import TokenObject
 from tokenport.ports.storage import ObjectStore, RevisionMismatch, StoredEntry
 from tokenport.storage_format import DecodedObject, RecordCorrupt, decode_record, encode_object
-
-log = logging.getLogger("tokenport")
 
 INDEXED = (int(CKA.LABEL), int(CKA.ID), int(CKA.CLASS))
 

@@ -1,7 +1,8 @@
 """The mechanism families (PKCS #11 v2.40 Current Mechanisms), one module per family.
 
 ``default_registry()`` returns a registry holding every mechanism tokenport offers; each
-family module exposes ``register(registry)`` to add its own.
+family module exposes ``register(registry)`` to add its own. The families are imported at the
+registry's first use, not when it is made (C_Initialize stays fast).
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from tokenport.mechanisms.base import MechanismRegistry
 
 
 def default_registry() -> MechanismRegistry:
-    """Every mechanism of digest, hmac, aes, ec, eddsa and rsa, registered once."""
+    """Every mechanism tokenport offers, registered at the registry's first use."""
+    return MechanismRegistry(loader=register_families)
+
+
+def register_families(registry: MechanismRegistry) -> None:
+    """Import each mechanism family and let it register its mechanisms."""
     from tokenport.mechanisms import aes, digest, ec, eddsa, hmac, rsa
 
-    registry = MechanismRegistry()
     for family in (digest, hmac, aes, ec, eddsa, rsa):
         family.register(registry)
-    return registry

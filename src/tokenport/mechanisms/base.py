@@ -19,6 +19,7 @@ Rules every mechanism follows:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -177,9 +178,15 @@ class MechanismSpec:
 
 @dataclass
 class MechanismRegistry:
-    """All mechanisms a token offers, keyed by CKM value (data, filled by register())."""
+    """All mechanisms a token offers, keyed by CKM value (data, filled by register()).
+
+    ``loader``, when given, fills the registry at its first use (the first lookup, listing
+    or count) instead of at construction, so that C_Initialize does not import the mechanism
+    families (and the crypto library they lead to) before a call needs them.
+    """
 
     specs: dict[int, MechanismSpec] = field(default_factory=dict)
+    loader: Callable[[MechanismRegistry], None] | None = None
 
     def add(self, spec: MechanismSpec) -> None:
         if spec.mechanism in self.specs:
@@ -187,10 +194,35 @@ class MechanismRegistry:
         self.specs[spec.mechanism] = spec
 
     def get(self, mechanism: int) -> MechanismSpec | None:
-        return self.specs.get(mechanism)
+        spec = self.specs.get(mechanism)
+        if spec is None and self.loader is not None:
+            self.load()
+            spec = self.specs.get(mechanism)
+        return spec
+
+    def load(self) -> None:
+        """Run the loader once (a no-op for a registry filled by hand). Thread-safe: a
+        second thread waits for the first one's families."""
+        loader = self.loader
+        if loader is None:
+            return
+        with _LOAD_LOCK:
+            if self.loader is None:
+                return
+            loaded = MechanismRegistry()
+            loader(loaded)  # if a family fails to import, the registry stays as it was
+            for spec in loaded.specs.values():
+                self.add(spec)
+            self.loader = None
 
     def __iter__(self) -> Iterator[MechanismSpec]:
+        self.load()
         return iter(sorted(self.specs.values(), key=lambda s: s.mechanism))
 
     def __len__(self) -> int:
+        self.load()
         return len(self.specs)
+
+
+_LOAD_LOCK = threading.Lock()
+"""Serialises the loading of lazily filled registries (imports run once)."""

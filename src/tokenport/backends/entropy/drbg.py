@@ -30,11 +30,12 @@ from __future__ import annotations
 import hmac as stdlib_hmac
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import ClassVar
-
-from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+from typing import TYPE_CHECKING, ClassVar
 
 from tokenport import errors
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers import CipherContext
 
 
 def _hmac_sha256(key: bytes, data: bytes | bytearray) -> bytes:
@@ -299,7 +300,7 @@ class CtrDrbg(_Drbg):
         )
         self._v[:] = ((v + count) % _CTR_MODULUS).to_bytes(_AES_BLOCK, "big")
         if self._cipher is None:  # one AES context per Key (ECB keeps no state between blocks)
-            self._cipher = Cipher(algorithms.AES(self._key), modes.ECB()).encryptor()
+            self._cipher = _aes_ecb(self._key)
         return self._cipher.update(counters)
 
     def _update(self, provided: bytes) -> None:
@@ -326,7 +327,7 @@ def _block_cipher_df(data: bytes, out_bytes: int) -> bytes:
         temp += _bcc(_DF_KEY, iv + s)
         i += 1
     key, x = temp[:_AES_KEY_BYTES], temp[_AES_KEY_BYTES:_AES_KEY_BYTES + _AES_BLOCK]
-    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    encryptor = _aes_ecb(key)
     out = b""
     while len(out) < out_bytes:
         x = encryptor.update(x)
@@ -336,6 +337,8 @@ def _block_cipher_df(data: bytes, out_bytes: int) -> bytes:
 
 def _bcc(key: bytes, data: bytes) -> bytes:
     """BCC (s10.3.3): the last block of the CBC chain over ``data`` with a zero start."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     encryptor = Cipher(algorithms.AES(key), modes.CBC(bytes(_AES_BLOCK))).encryptor()
     return (encryptor.update(data) + encryptor.finalize())[-_AES_BLOCK:]
 
@@ -419,3 +422,11 @@ DRBGS: Mapping[str, type[CtrDrbg | HmacDrbg]] = MappingProxyType(
     {"ctr": CtrDrbg, "hmac": HmacDrbg}
 )
 """The mechanisms by their configuration names."""
+
+
+def _aes_ecb(key: bytes | bytearray) -> CipherContext:
+    """An AES-ECB encryptor (pyca is imported here, by the CTR_DRBG only: the default
+    HMAC_DRBG and C_Initialize do without it)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    return Cipher(algorithms.AES(key), modes.ECB()).encryptor()
