@@ -28,8 +28,19 @@ else:
         pass
 
     _IntFlagBody = _IntEnumBody
-    _int_enum = _simple_enum(IntEnum)
-    _int_flag = _simple_enum(IntFlag)
+
+    def _members_as_attributes(enumeration: type) -> type:
+        # _simple_enum leaves each member behind a descriptor (about 200 ns a read,
+        # against 75 ns for a plain class attribute): put the members themselves there.
+        for name, member in enumeration.__members__.items():
+            type.__setattr__(enumeration, name, member)
+        return enumeration
+
+    def _int_enum(cls: type) -> type:
+        return _members_as_attributes(_simple_enum(IntEnum)(cls))
+
+    def _int_flag(cls: type) -> type:
+        return _members_as_attributes(_simple_enum(IntFlag)(cls))
 
 CK_UNAVAILABLE_INFORMATION = 0xFFFFFFFFFFFFFFFF
 CK_EFFECTIVELY_INFINITE = 0

@@ -35,3 +35,10 @@ def test_enumerations_are_int_enums_with_names_and_values() -> None:
     assert isinstance(ck.CKF.SIGN | ck.CKF.VERIFY, ck.CKF)
     # an alias keeps the first name's member
     assert ck.CKM.ECDSA_KEY_PAIR_GEN is ck.CKM.EC_KEY_PAIR_GEN
+
+
+def test_members_are_plain_class_attributes_for_fast_reads() -> None:
+    # the hot paths read CKA.* / CKM.* many times per call: no descriptor in between
+    for enumeration in (ck.CKA, ck.CKM, ck.CKF, ck.CKR):
+        for name, member in enumeration.__members__.items():
+            assert vars(enumeration)[name] is member, f"{enumeration.__name__}.{name}"
