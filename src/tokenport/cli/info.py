@@ -30,14 +30,18 @@ DEVICE_PRIVATE_KEY = "Device Priv TLS Key"
 DEVICE_PUBLIC_KEY = "Device Pub TLS Key"
 
 
-@click.command("mechanisms")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@reports_errors
-def mechanisms_command(as_json: bool) -> None:
-    """List the mechanisms the token offers, with key sizes and operations."""
+MECHANISM_TABLE_HEADER = (
+    "| mechanism | value | key size (min-max) | operations | flags | standard |\n"
+    "|---|--:|--:|---|---|---|\n"
+)
+EXTRA_FLAGS = ("EC_F_P", "EC_NAMEDCURVE", "EC_UNCOMPRESS", "EC_COMPRESS")
+
+
+def mechanism_rows() -> list[dict[str, object]]:
+    """One row per mechanism: C_GetMechanismInfo's data and the standard it comes from."""
     from tokenport.mechanisms import default_registry
 
-    rows = []
+    rows: list[dict[str, object]] = []
     for spec in default_registry():
         name = CKM(spec.mechanism).name if spec.mechanism in CKM._value2member_map_ else hex(spec.mechanism)
         rows.append({
@@ -46,16 +50,48 @@ def mechanisms_command(as_json: bool) -> None:
             "min_key_size": spec.min_key_size,
             "max_key_size": spec.max_key_size,
             "operations": [f.lower() for f in MECHANISM_FLAGS if spec.flags & CKF[f]],
+            "flags": [f"CKF_{f}" for f in (*MECHANISM_FLAGS, *EXTRA_FLAGS) if spec.flags & CKF[f]],
+            "standard": spec.standard,
         })
+    return rows
+
+
+def mechanism_table(rows: list[dict[str, object]]) -> str:
+    """The rows as the Markdown table of docs/mechanisms.md."""
+    lines = [MECHANISM_TABLE_HEADER]
+    for row in rows:
+        sizes = (f"{row['min_key_size']}-{row['max_key_size']}" if row["max_key_size"] else "-")
+        operations = row["operations"]
+        flags = row["flags"]
+        assert isinstance(operations, list) and isinstance(flags, list)
+        extra = [f for f in flags if f.removeprefix("CKF_") in EXTRA_FLAGS]
+        lines.append(f"| {row['mechanism']} | 0x{row['value']:05x} | {sizes} | "
+                     f"{', '.join(operations)} | {', '.join(extra) or '-'} | {row['standard']} |\n")
+    return "".join(lines)
+
+
+@click.command("mechanisms")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--markdown", is_flag=True,
+              help="Print the Markdown table of docs/mechanisms.md.")
+@reports_errors
+def mechanisms_command(as_json: bool, markdown: bool) -> None:
+    """List the mechanisms the token offers: key sizes as C_GetMechanismInfo reports them
+    (bits or bytes, as the mechanism's PKCS #11 section says), operations, EC flags and the
+    standard each comes from."""
+    rows = mechanism_rows()
     if as_json:
         emit_json(rows)
+        return
+    if markdown:
+        click.echo(mechanism_table(rows), nl=False)
         return
     for row in rows:
         sizes = f"{row['min_key_size']}-{row['max_key_size']}" if row["max_key_size"] else "-"
         operations = row["operations"]
         assert isinstance(operations, list)
         click.echo(f"{row['mechanism']:<28} 0x{row['value']:05x}  keys {sizes:<11} "
-                   f"{', '.join(operations)}")
+                   f"{', '.join(operations):<40} {row['standard']}")
 
 
 @click.command("module-path")

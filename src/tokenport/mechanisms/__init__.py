@@ -7,6 +7,8 @@ registry's first use, not when it is made (C_Initialize stays fast).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tokenport.mechanisms.base import MechanismRegistry
 
 
@@ -16,8 +18,15 @@ def default_registry() -> MechanismRegistry:
 
 
 def register_families(registry: MechanismRegistry) -> None:
-    """Import each mechanism family and let it register its mechanisms."""
+    """Import each mechanism family and let it register its mechanisms; a mechanism that
+    does not name its standard gets it from mechanisms.standards."""
     from tokenport.mechanisms import aes, digest, ec, eddsa, hmac, rsa
+    from tokenport.mechanisms.standards import STANDARDS
 
+    families = MechanismRegistry()
     for family in (digest, hmac, aes, ec, eddsa, rsa):
-        family.register(registry)
+        family.register(families)
+    for spec in families:
+        if not spec.standard:
+            spec = replace(spec, standard=STANDARDS.get(spec.mechanism, ""))
+        registry.add(spec)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from tokenport.attributes.kinds import AttrValue
@@ -176,51 +176,60 @@ class MechanismSpec:
     standard: str = ""
 
 
-@dataclass
 class MechanismRegistry:
     """All mechanisms a token offers, keyed by CKM value (data, filled by register()).
 
-    ``loader``, when given, fills the registry at its first use (the first lookup, listing
-    or count) instead of at construction, so that C_Initialize does not import the mechanism
-    families (and the crypto library they lead to) before a call needs them.
+    ``loader``, when given, fills the registry at its first use (a lookup, listing, count
+    or read of ``specs``) instead of at construction, so that C_Initialize does not import
+    the mechanism families (and the crypto library they lead to) before a call needs them.
     """
 
-    specs: dict[int, MechanismSpec] = field(default_factory=dict)
-    loader: Callable[[MechanismRegistry], None] | None = None
+    def __init__(self, specs: dict[int, MechanismSpec] | None = None,
+                 loader: Callable[[MechanismRegistry], None] | None = None) -> None:
+        self._specs: dict[int, MechanismSpec] = dict(specs or {})
+        self.loader = loader
+
+    def __repr__(self) -> str:
+        state = "not loaded yet" if self.loader is not None else f"{len(self._specs)} mechanisms"
+        return f"<MechanismRegistry: {state}>"
+
+    @property
+    def specs(self) -> dict[int, MechanismSpec]:
+        """Every mechanism, by CKM value (loads the families first)."""
+        self.load()
+        return self._specs
 
     def add(self, spec: MechanismSpec) -> None:
-        if spec.mechanism in self.specs:
+        if spec.mechanism in self._specs:
             raise ValueError(f"mechanism 0x{spec.mechanism:x} registered twice")
-        self.specs[spec.mechanism] = spec
+        self._specs[spec.mechanism] = spec
 
     def get(self, mechanism: int) -> MechanismSpec | None:
-        spec = self.specs.get(mechanism)
+        spec = self._specs.get(mechanism)
         if spec is None and self.loader is not None:
             self.load()
-            spec = self.specs.get(mechanism)
+            spec = self._specs.get(mechanism)
         return spec
 
     def load(self) -> None:
         """Run the loader once (a no-op for a registry filled by hand). Thread-safe: a
         second thread waits for the first one's families."""
-        loader = self.loader
-        if loader is None:
+        if self.loader is None:
             return
         with _LOAD_LOCK:
-            if self.loader is None:
+            loader = self.loader
+            if loader is None:
                 return
             loaded = MechanismRegistry()
             loader(loaded)  # if a family fails to import, the registry stays as it was
-            for spec in loaded.specs.values():
+            for spec in loaded._specs.values():
                 self.add(spec)
             self.loader = None
 
     def __iter__(self) -> Iterator[MechanismSpec]:
-        self.load()
         return iter(sorted(self.specs.values(), key=lambda s: s.mechanism))
 
     def __len__(self) -> int:
-        self.load()
         return len(self.specs)
 
 
