@@ -57,6 +57,17 @@ A damaged or vanished database (issue 9)
     administrator's. (A rollback journal would avoid the memory-mapped index altogether,
     at the price of readers waiting for writers and more fsyncs per write; WAL stays.)
 
+The cheap change check (issue 10)
+    ``generation()``, called by nearly every PKCS #11 call, does not repeat those checks
+    while nothing happened in the store's directory: an inotify watch on it (see
+    backends.storage.watch, which says what it covers and what it must never miss)
+    reports every write, truncation, deletion, rename and attribute change there, by any
+    process. With no notice since the last full check, and that check less than
+    ``FULL_CHECK_INTERVAL`` old, ``generation()`` answers from it (under a microsecond
+    instead of about five); any notice makes it check the files and ask SQLite again.
+    Each commit is announced after it completes (a touch of the ``-wal`` file). The other
+    PAL calls always check the files. Without inotify, every call checks, as before.
+
 Errors (translated here, once)
     ``SQLITE_FULL`` -> ``DeviceMemory``; ``SQLITE_NOMEM`` -> ``HostMemory``; every other
     SQLite or OS failure -> ``DeviceError`` naming the file (never record contents); an
@@ -75,11 +86,13 @@ import sqlite3
 import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from time import monotonic
 from typing import Any, TypeVar
 
 from tokenport import errors
 from tokenport.backends.storage.pal_args import Bytes, check_handle, check_label, check_prefix
 from tokenport.backends.storage.paths import FileIdentity, make_private_dirs, writable
+from tokenport.backends.storage.watch import FULL_CHECK_INTERVAL, DirectoryWatch, announce
 from tokenport.ports.storage import RevisionMismatch, StoredEntry
 from tokenport.reentry import NoReentryLock
 
@@ -150,6 +163,9 @@ class SqliteObjectStore:
         self._generation = 0
         self._files: list[FileIdentity] = []  # database, -wal, -shm as opened
         self._broken: str | None = None  # why the files are no longer the opened ones
+        self._watch: DirectoryWatch | None = None  # change notices of the directory
+        self._watch_tried = False
+        self._next_full_check = 0.0  # monotonic time after which generation() checks anyway
 
     def __repr__(self) -> str:
         return f"SqliteObjectStore({str(self._path)!r})"
@@ -232,11 +248,21 @@ class SqliteObjectStore:
         return [StoredEntry(r[0], int(r[1]), r[2]) for r in rows]
 
     def generation(self) -> int:
-        # The hot path (called on many API calls): no closures, one cheap PRAGMA.
+        # The hot path (called on many API calls): no closures. With a directory watch
+        # (backends.storage.watch) and no notice since the last full check, the answer is
+        # that check's; else the files are checked and SQLite asked for data_version.
         if self._pid != os.getpid():
             self._after_fork()
         with self._lock:
+            watch = self._watch
+            if (watch is not None and self._broken is None and self._conn is not None
+                    and monotonic() < self._next_full_check and watch.quiet()):
+                return self._generation
             conn = self._connection()
+            if watch is None and not self._watch_tried:
+                # set up before the full check below, so nothing falls between the two
+                self._watch_tried = True
+                self._watch = DirectoryWatch.open(self._path.parent)
             try:
                 (version,) = conn.execute("PRAGMA data_version").fetchone()
                 if version != self._data_version:
@@ -246,6 +272,7 @@ class SqliteObjectStore:
                     self._data_version = version
             except SQLITE_ERRORS as exc:
                 raise self._translate(exc, "read generation") from exc
+            self._next_full_check = monotonic() + FULL_CHECK_INTERVAL
             return self._generation
 
     def check(self) -> list[tuple[bytes | None, str]]:
@@ -270,6 +297,9 @@ class SqliteObjectStore:
                 self._check_files()
             conn, self._conn = self._conn, None
             self._closed = True
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
             if conn is None:
                 return
             if self._broken is not None:
@@ -379,6 +409,7 @@ class SqliteObjectStore:
             # new size, after an automatic checkpoint grew it.)
             self._verify_files()
             self._check_wal_header()
+            announce(self._files[1].path)  # to the watchers: this commit is now visible
             self._generation = revision
             return result
 
@@ -405,6 +436,9 @@ class SqliteObjectStore:
             self._conn = None
         self._data_version = None
         self._files, self._broken = [], None
+        if self._watch is not None:
+            self._watch.close()  # this process's copy only; the parent keeps its watch
+        self._watch, self._watch_tried = None, False
 
     def _open(self) -> sqlite3.Connection:
         self._create_files()
