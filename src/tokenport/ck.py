@@ -125,6 +125,11 @@ class CKA(IntEnum):
     ALLOWED_MECHANISMS = 0x40000600
     VENDOR_DEFINED = 0x80000000
     UNIQUE_ID = 0x4
+    # PKCS #11 v3.2 (OASIS pkcs11t.h; same values in python-pkcs11 0.10.1 constants.py)
+    PARAMETER_SET = 0x61D
+    ENCAPSULATE = 0x633
+    DECAPSULATE = 0x634
+    SEED = 0x637
 
 
 class CKC(IntEnum):
@@ -205,6 +210,9 @@ class CKF(IntFlag):
     DONT_BLOCK = 0x1
     LIBRARY_CANT_CREATE_OS_THREADS = 0x1
     OS_LOCKING_OK = 0x2
+    # PKCS #11 v3.2 mechanism flags (OASIS pkcs11t.h; python-pkcs11 0.10.1 MechanismFlag)
+    ENCAPSULATE = 0x10000000
+    DECAPSULATE = 0x20000000
 
 
 class CKG(IntEnum):
@@ -273,6 +281,9 @@ class CKK(IntEnum):
     GOST28147 = 0x32
     EC_EDWARDS = 0x40
     VENDOR_DEFINED = 0x80000000
+    # PKCS #11 v3.2 (OASIS pkcs11t.h; python-pkcs11 0.10.1 KeyType)
+    ML_KEM = 0x49
+    ML_DSA = 0x4A
 
 
 class CKM(IntEnum):
@@ -612,6 +623,11 @@ class CKM(IntEnum):
     RSA_PKCS_OAEP_TPM_1_1 = 0x4002
     EC_EDWARDS_KEY_PAIR_GEN = 0x1055
     EDDSA = 0x1057
+    # PKCS #11 v3.2 (OASIS pkcs11t.h; python-pkcs11 0.10.1 Mechanism)
+    ML_KEM_KEY_PAIR_GEN = 0xF
+    ML_KEM = 0x17
+    ML_DSA_KEY_PAIR_GEN = 0x1C
+    ML_DSA = 0x1D
 
 
 class CKO(IntEnum):
@@ -728,6 +744,7 @@ class CKR(IntEnum):
     FUNCTION_REJECTED = 0x200
     VENDOR_DEFINED = 0x80000000
     OPERATION_CANCEL_FAILED = 0x202
+    PARAMETER_SET_NOT_SUPPORTED = 0x209  # PKCS #11 v3.2 (OASIS pkcs11t.h)
 
 
 class CKS(IntEnum):
@@ -752,3 +769,31 @@ class CKZ(IntEnum):
     """OAEP encoding parameter sources (section 2.1.8)."""
 
     DATA_SPECIFIED = 0x1
+
+
+class CKP_ML_DSA(IntEnum):
+    """ML-DSA parameter sets, CK_ML_DSA_PARAMETER_SET_TYPE (PKCS #11 v3.2 s6.67; OASIS
+    pkcs11t.h; python-pkcs11 0.10.1 MLDSAParameterSet)."""
+
+    ML_DSA_44 = 0x1
+    ML_DSA_65 = 0x2
+    ML_DSA_87 = 0x3
+
+
+class CKP_ML_KEM(IntEnum):
+    """ML-KEM parameter sets, CK_ML_KEM_PARAMETER_SET_TYPE (PKCS #11 v3.2 s6.66; OASIS
+    pkcs11t.h; python-pkcs11 0.10.1 MLKEMParameterSet)."""
+
+    ML_KEM_512 = 0x1
+    ML_KEM_768 = 0x2
+    ML_KEM_1024 = 0x3
+
+
+class CKH_HEDGE(IntEnum):
+    """CK_HEDGE_TYPE, the hedgeVariant of CK_SIGN_ADDITIONAL_CONTEXT (PKCS #11 v3.2 s6.67;
+    OASIS pkcs11t.h). Kept apart from CKH, whose hardware feature types share the prefix
+    and the values 1 and 2."""
+
+    HEDGE_PREFERRED = 0x0
+    HEDGE_REQUIRED = 0x1
+    DETERMINISTIC_REQUIRED = 0x2

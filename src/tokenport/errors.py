@@ -487,6 +487,12 @@ class CurveNotSupported(PKCS11Error):
     rv = CKR.CURVE_NOT_SUPPORTED
 
 
+class ParameterSetNotSupported(PKCS11Error):
+    """CKR_PARAMETER_SET_NOT_SUPPORTED (PKCS #11 v3.2)."""
+
+    rv = CKR.PARAMETER_SET_NOT_SUPPORTED
+
+
 class BufferTooSmall(PKCS11Error):
     """CKR_BUFFER_TOO_SMALL."""
 
@@ -684,6 +690,7 @@ ERROR_BY_RV: dict[int, type[PKCS11Error]] = {
     PublicKeyInvalid.rv: PublicKeyInvalid,
     FunctionRejected.rv: FunctionRejected,
     OperationCancelFailed.rv: OperationCancelFailed,
+    ParameterSetNotSupported.rv: ParameterSetNotSupported,
 }
 
 

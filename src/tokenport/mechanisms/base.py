@@ -143,6 +143,15 @@ DeriveFunction = Callable[[MechanismContext, KeyView, Params, int | None], bytes
 """C_DeriveKey: (base key, parameter, wanted length or None) -> the derived key value (the
 core builds the key). With a length (CKA_VALUE_LEN) it returns exactly that many bytes,
 truncating as the mechanism's specification says, or raises TemplateInconsistent."""
+EncapsulateFunction = Callable[[MechanismContext, KeyView, Params], tuple[bytes, bytes]]
+"""C_EncapsulateKey (PKCS #11 v3.2 s5.18): (public key, parameter) -> (shared secret,
+ciphertext); the core builds the secret key from the shared secret."""
+DecapsulateFunction = Callable[[MechanismContext, KeyView, Params, bytes], bytes]
+"""C_DecapsulateKey (PKCS #11 v3.2 s5.18): (private key, parameter, ciphertext) -> shared
+secret; a ciphertext of the wrong length raises EncryptedDataLenRange."""
+CiphertextLength = Callable[[MechanismContext, KeyView, Params], int]
+"""The ciphertext length C_EncapsulateKey produces with this public key (the s5.2 length
+query), after the same key and parameter checks as the encapsulation."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +182,9 @@ class MechanismSpec:
     unwrap: UnwrapFunction | None = None
     derive: DeriveFunction | None = None
     standard: str = ""
+    encapsulate: EncapsulateFunction | None = None
+    decapsulate: DecapsulateFunction | None = None
+    ciphertext_length: CiphertextLength | None = None
 
 
 @dataclass
