@@ -242,3 +242,14 @@ def test_kem_on_the_fake_crypto_port(tmp_path: Path) -> None:
         module.verify(session, b"m", signature)
     finally:
         module.finalize()
+
+
+def test_always_authenticate_key_cannot_decapsulate(module: Module, user: int) -> None:
+    """C_DecapsulateKey is one call, like C_UnwrapKey: no context-specific login can precede
+    it, so a CKA_ALWAYS_AUTHENTICATE private key refuses it."""
+    kem = Mechanism(CKM.ML_KEM)
+    pub, priv = generate(module, user, CKM.ML_KEM_KEY_PAIR_GEN, CKP_ML_KEM.ML_KEM_768,
+                         [(CKA.ALWAYS_AUTHENTICATE, True)])
+    _, ciphertext = module.encapsulate_key(user, kem, pub, SECRET)
+    with pytest.raises(KeyFunctionNotPermitted, match="ALWAYS_AUTHENTICATE"):
+        module.decapsulate_key(user, kem, priv, SECRET, ciphertext)
