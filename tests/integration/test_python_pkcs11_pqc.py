@@ -58,3 +58,29 @@ with token.open(rw=True, user_pin=PIN) as s:
     assert result["key_type"] == 0x4A
     assert result["parameter_set"] == {"ML_DSA_44": 1, "ML_DSA_65": 2, "ML_DSA_87": 3}[parameter_set]
     assert result["seed"] == "AttributeSensitive"
+
+
+def test_mlkem_key_generation(tok: Token) -> None:
+    """python-pkcs11's ML-KEM key generation (C_GenerateKeyPair with CKA_PARAMETER_SET,
+    CKA_ENCAPSULATE / CKA_DECAPSULATE); the exported encapsulation key works with pyca."""
+    result = tok.python(
+        r"""
+from pkcs11.mechanisms import MLKEMParameterSet
+with token.open(rw=True, user_pin=PIN) as s:
+    pub, priv = s.generate_keypair(
+        KeyType.ML_KEM, store=False, label="py-mlkem",
+        public_template={Attribute.PARAMETER_SET: MLKEMParameterSet.ML_KEM_768})
+    emit(public=pub[Attribute.VALUE], encapsulate=pub[Attribute.ENCAPSULATE],
+         decapsulate=priv[Attribute.DECAPSULATE], key_type=priv[Attribute.KEY_TYPE],
+         refused=raised(s.generate_keypair, KeyType.ML_KEM, store=False,
+                        public_template={Attribute.PARAMETER_SET: MLKEMParameterSet.ML_KEM_512}))
+""",
+    )
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+
+    secret, ciphertext = mlkem.MLKEM768PublicKey.from_public_bytes(result["public"]).encapsulate()
+    assert (len(secret), len(ciphertext)) == (32, 1088)
+    assert result["encapsulate"] is True and result["decapsulate"] is True
+    assert result["key_type"] == 0x49
+    # python-pkcs11 0.10.1 has no class for CKR_PARAMETER_SET_NOT_SUPPORTED (0x209)
+    assert result["refused"] == "PKCS11Error"

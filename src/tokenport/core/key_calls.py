@@ -1,4 +1,5 @@
-"""Key management and random numbers (PKCS #11 v2.40 s5.14-5.15) as a service over CoreState.
+"""Key management and random numbers (PKCS #11 v2.40 s5.14-5.15; C_EncapsulateKey and
+C_DecapsulateKey of v3.2 s5.18) as a service over CoreState.
 
 The checks, the object factory and the store run under the state lock; the mechanism's work
 (key generation, wrapping, unwrapping, derivation) runs without it, so a slow RSA key

@@ -163,6 +163,8 @@ class MechanismSpec:
     ``generated_key_type`` is the CKK_* of keys made by generate_key / generate_key_pair.
     ``standard`` names where the mechanism is defined (the PKCS #11 section, and the
     algorithm's own standard), for ``tokenport mechanisms`` and docs/mechanisms.md.
+    ``encapsulate`` / ``decapsulate`` / ``ciphertext_length`` serve C_EncapsulateKey and
+    C_DecapsulateKey (PKCS #11 v3.2 s5.18; flags CKF_ENCAPSULATE / CKF_DECAPSULATE).
     """
 
     mechanism: int
