@@ -27,10 +27,27 @@ PREFIXES = {
     "CKZ": ("IntEnum", "OAEP encoding parameter sources (section 2.1.8)."),
 }
 
-# v3.0 constants that the p11-kit header does not define.
+# v3.0 and v3.2 constants that the p11-kit header does not define (v3.2: OASIS pkcs11t.h,
+# the same values as python-pkcs11 0.10.1's constants).
 EXTRAS = {
-    "CKA": {"UNIQUE_ID": 0x4},
-    "CKR": {"OPERATION_CANCEL_FAILED": 0x202},
+    "CKA": {"UNIQUE_ID": 0x4, "PARAMETER_SET": 0x61D, "ENCAPSULATE": 0x633,
+            "DECAPSULATE": 0x634, "SEED": 0x637},
+    "CKF": {"ENCAPSULATE": 0x10000000, "DECAPSULATE": 0x20000000},
+    "CKK": {"ML_KEM": 0x49, "ML_DSA": 0x4A},
+    "CKM": {"ML_KEM_KEY_PAIR_GEN": 0xF, "ML_KEM": 0x17, "ML_DSA_KEY_PAIR_GEN": 0x1C,
+            "ML_DSA": 0x1D},
+    "CKR": {"OPERATION_CANCEL_FAILED": 0x202, "PARAMETER_SET_NOT_SUPPORTED": 0x209},
+}
+
+# v3.2 enumerations whose prefix or values collide with another group (OASIS pkcs11t.h).
+EXTRA_CLASSES: dict[str, tuple[str, dict[str, int]]] = {
+    "CKP_ML_DSA": ("ML-DSA parameter sets, CK_ML_DSA_PARAMETER_SET_TYPE (PKCS #11 v3.2).",
+                   {"ML_DSA_44": 0x1, "ML_DSA_65": 0x2, "ML_DSA_87": 0x3}),
+    "CKP_ML_KEM": ("ML-KEM parameter sets, CK_ML_KEM_PARAMETER_SET_TYPE (PKCS #11 v3.2).",
+                   {"ML_KEM_512": 0x1, "ML_KEM_768": 0x2, "ML_KEM_1024": 0x3}),
+    "CKH_HEDGE": ("CK_HEDGE_TYPE, the hedgeVariant of CK_SIGN_ADDITIONAL_CONTEXT (PKCS #11"
+                  " v3.2); apart from CKH, whose hardware feature types share the values.",
+                  {"HEDGE_PREFERRED": 0x0, "HEDGE_REQUIRED": 0x1, "DETERMINISTIC_REQUIRED": 0x2}),
 }
 
 DEFINE = re.compile(r"^#define\s+(CK[A-Z])_(\w+)\s+(.+?)\s*(?:/\*.*)?$")
@@ -42,7 +59,7 @@ def evaluate(expression: str, known: dict[str, int]) -> int:
     text = re.sub(r"\b(CK[A-Z]_\w+)\b", lambda m: str(known[m.group(1)]), text)
     if not re.fullmatch(r"[0-9xXa-fA-F\s()|<+]*", text):
         raise ValueError(expression)
-    return int(eval(text))  # noqa: S307 - digits and operators only, checked above
+    return int(eval(text))  # digits and operators only, checked above
 
 
 def main() -> None:
@@ -120,6 +137,9 @@ def main() -> None:
         for name, value in groups[prefix].items():
             ident = name if not name[0].isdigit() else f"_{name}"
             out.append(f"    {ident} = 0x{value:X}")
+    for name, (doc, members) in EXTRA_CLASSES.items():
+        out += ["", "", "@_int_enum", f"class {name}(_IntEnumBody):", f'    """{doc}"""', ""]
+        out += [f"    {member} = 0x{value:X}" for member, value in members.items()]
     out.append("")
     sys.stdout.write("\n".join(out))
 

@@ -160,6 +160,10 @@ class CKA(_IntEnumBody):
     ALLOWED_MECHANISMS = 0x40000600
     VENDOR_DEFINED = 0x80000000
     UNIQUE_ID = 0x4
+    PARAMETER_SET = 0x61D
+    ENCAPSULATE = 0x633
+    DECAPSULATE = 0x634
+    SEED = 0x637
 
 
 @_int_enum
@@ -243,6 +247,8 @@ class CKF(_IntFlagBody):
     DONT_BLOCK = 0x1
     LIBRARY_CANT_CREATE_OS_THREADS = 0x1
     OS_LOCKING_OK = 0x2
+    ENCAPSULATE = 0x10000000
+    DECAPSULATE = 0x20000000
 
 
 @_int_enum
@@ -314,6 +320,8 @@ class CKK(_IntEnumBody):
     GOST28147 = 0x32
     EC_EDWARDS = 0x40
     VENDOR_DEFINED = 0x80000000
+    ML_KEM = 0x49
+    ML_DSA = 0x4A
 
 
 @_int_enum
@@ -654,6 +662,10 @@ class CKM(_IntEnumBody):
     RSA_PKCS_OAEP_TPM_1_1 = 0x4002
     EC_EDWARDS_KEY_PAIR_GEN = 0x1055
     EDDSA = 0x1057
+    ML_KEM_KEY_PAIR_GEN = 0xF
+    ML_KEM = 0x17
+    ML_DSA_KEY_PAIR_GEN = 0x1C
+    ML_DSA = 0x1D
 
 
 @_int_enum
@@ -772,6 +784,7 @@ class CKR(_IntEnumBody):
     FUNCTION_REJECTED = 0x200
     VENDOR_DEFINED = 0x80000000
     OPERATION_CANCEL_FAILED = 0x202
+    PARAMETER_SET_NOT_SUPPORTED = 0x209
 
 
 @_int_enum
@@ -799,3 +812,30 @@ class CKZ(_IntEnumBody):
     """OAEP encoding parameter sources (section 2.1.8)."""
 
     DATA_SPECIFIED = 0x1
+
+
+@_int_enum
+class CKP_ML_DSA(_IntEnumBody):
+    """ML-DSA parameter sets, CK_ML_DSA_PARAMETER_SET_TYPE (PKCS #11 v3.2)."""
+
+    ML_DSA_44 = 0x1
+    ML_DSA_65 = 0x2
+    ML_DSA_87 = 0x3
+
+
+@_int_enum
+class CKP_ML_KEM(_IntEnumBody):
+    """ML-KEM parameter sets, CK_ML_KEM_PARAMETER_SET_TYPE (PKCS #11 v3.2)."""
+
+    ML_KEM_512 = 0x1
+    ML_KEM_768 = 0x2
+    ML_KEM_1024 = 0x3
+
+
+@_int_enum
+class CKH_HEDGE(_IntEnumBody):
+    """CK_HEDGE_TYPE, the hedgeVariant of CK_SIGN_ADDITIONAL_CONTEXT (PKCS #11 v3.2); apart from CKH, whose hardware feature types share the values."""
+
+    HEDGE_PREFERRED = 0x0
+    HEDGE_REQUIRED = 0x1
+    DETERMINISTIC_REQUIRED = 0x2

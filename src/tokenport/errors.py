@@ -589,6 +589,12 @@ class OperationCancelFailed(PKCS11Error):
     rv = CKR.OPERATION_CANCEL_FAILED
 
 
+class ParameterSetNotSupported(PKCS11Error):
+    """CKR_PARAMETER_SET_NOT_SUPPORTED."""
+
+    rv = CKR.PARAMETER_SET_NOT_SUPPORTED
+
+
 ERROR_BY_RV: dict[int, type[PKCS11Error]] = {
     Cancel.rv: Cancel,
     HostMemory.rv: HostMemory,
@@ -684,6 +690,7 @@ ERROR_BY_RV: dict[int, type[PKCS11Error]] = {
     PublicKeyInvalid.rv: PublicKeyInvalid,
     FunctionRejected.rv: FunctionRejected,
     OperationCancelFailed.rv: OperationCancelFailed,
+    ParameterSetNotSupported.rv: ParameterSetNotSupported,
 }
 
 

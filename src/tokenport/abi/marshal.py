@@ -51,6 +51,7 @@ from tokenport.mechanisms.params import (
     ParamKind,
     Params,
     PssParams,
+    SignAdditionalContext,
 )
 
 CData = Any
@@ -265,6 +266,47 @@ def _eddsa(ptr: CData, length: int) -> EddsaParams | None:
     )
 
 
+def _align(offset: int, alignment: int) -> int:
+    return (offset + alignment - 1) // alignment * alignment
+
+
+_ULONG_SIZE = ffi.sizeof("CK_ULONG")
+_ULONG_ALIGN = ffi.alignof("CK_ULONG")
+_PTR_SIZE = ffi.sizeof("CK_BYTE_PTR")
+_PTR_ALIGN = ffi.alignof("CK_BYTE_PTR")
+_SIGN_CONTEXT_OFFSETS = (
+    0,
+    _align(_ULONG_SIZE, _PTR_ALIGN),
+    _align(_align(_ULONG_SIZE, _PTR_ALIGN) + _PTR_SIZE, _ULONG_ALIGN),
+)
+SIGN_CONTEXT_SIZE = _align(
+    _SIGN_CONTEXT_OFFSETS[2] + _ULONG_SIZE, max(_ULONG_ALIGN, _PTR_ALIGN)
+)
+"""sizeof(CK_SIGN_ADDITIONAL_CONTEXT) { CK_HEDGE_TYPE hedgeVariant; CK_BYTE_PTR pContext;
+CK_ULONG ulContextLen; } (PKCS #11 v3.2 s6.67) under the platform's C layout rules: the
+v2.40 header the module is built with has no such type, so its fields are read at their
+natural offsets (24 bytes on LP64, 12 on 32-bit platforms)."""
+
+
+def _sign_context(ptr: CData, length: int) -> SignAdditionalContext | None:
+    """The optional CK_SIGN_ADDITIONAL_CONTEXT of CKM_ML_DSA: NULL with length 0 is no
+    parameter; a wrong ulParameterLen, or a NULL pContext with a non-zero ulContextLen, is
+    CKR_MECHANISM_PARAM_INVALID. The context (at most 255 bytes, checked by the mechanism)
+    is read only up to MAX_DATA_LEN, like any parameter buffer."""
+    if ptr == NULL:
+        if length:
+            raise MechanismParamInvalid()
+        return None
+    if length != SIGN_CONTEXT_SIZE:
+        raise MechanismParamInvalid()
+    base = ffi.cast("char *", ptr)
+    hedge_at, context_at, length_at = _SIGN_CONTEXT_OFFSETS
+    hedge = int(ffi.cast("CK_ULONG *", base + hedge_at)[0])
+    context = ffi.cast("CK_BYTE_PTR *", base + context_at)[0]
+    context_len = int(ffi.cast("CK_ULONG *", base + length_at)[0])
+    return SignAdditionalContext(hedge=hedge, context=_param_bytes(context, context_len))
+
+
 def _raw(ptr: CData, length: int, optional: bool) -> bytes | None:
     if ptr == NULL:
         if length:
@@ -285,6 +327,7 @@ _DECODERS: Mapping[ParamKind, Callable[[CData, int], Params]] = MappingProxyType
         ParamKind.OAEP: _oaep,
         ParamKind.ECDH1: _ecdh1,
         ParamKind.EDDSA: _eddsa,
+        ParamKind.SIGN_CONTEXT: _sign_context,
     }
 )
 

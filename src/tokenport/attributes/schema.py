@@ -204,6 +204,22 @@ EC_PRIVATE = (
     _r(CKA.EC_PARAMS, ABSENT, Rule.REQUIRED_CREATE | Rule.FORBID_GENERATE),
     _r(CKA.VALUE, ABSENT, PRIV),
 )
+# PKCS #11 v3.2 s6.66-6.67 (ML-KEM, ML-DSA), footnotes of v3.2 table 13. CKA_PARAMETER_SET of
+# a private key is contributed by key pair generation (equal values in the template are
+# tolerated); CKA_SEED / CKA_VALUE: at least one on C_CreateObject (checked in
+# tokenport.mechanisms.pqkeys, which needs CKA_SEED). CKA_ENCAPSULATE / CKA_DECAPSULATE
+# (v3.2 s4.9-4.10 usage flags) default to TRUE like the other usage flags.
+PQ_PUBLIC = (
+    _r(CKA.PARAMETER_SET, ABSENT, Rule.REQUIRED_CREATE | Rule.REQUIRED_GENERATE),
+    _r(CKA.VALUE, ABSENT, Rule.MATERIAL),
+)
+PQ_PRIVATE = (
+    _r(CKA.PARAMETER_SET, ABSENT, Rule.REQUIRED_CREATE | Rule.FORBID_UNWRAP),
+    _r(CKA.SEED, ABSENT, PRIV & ~Rule.REQUIRED_CREATE),
+    _r(CKA.VALUE, ABSENT, PRIV & ~Rule.REQUIRED_CREATE),
+)
+KEM_PUBLIC = (_r(CKA.ENCAPSULATE, True, U),)
+KEM_PRIVATE = (_r(CKA.DECAPSULATE, True, U),)
 # Secret key value attributes: AES (s2.8.2), generic secret (s2.4.1) and HMAC key types.
 SECRET_VALUE = (
     _r(CKA.VALUE, ABSENT, PRIV),
@@ -227,6 +243,10 @@ SCHEMAS: dict[tuple[int, int | None], tuple[AttributeRule, ...]] = {
     (CKO.PRIVATE_KEY, CKK.EC): STORAGE + KEY + PRIVATE_KEY + EC_PRIVATE,
     (CKO.PUBLIC_KEY, CKK.EC_EDWARDS): STORAGE + KEY + PUBLIC_KEY + EC_PUBLIC,
     (CKO.PRIVATE_KEY, CKK.EC_EDWARDS): STORAGE + KEY + PRIVATE_KEY + EC_PRIVATE,
+    (CKO.PUBLIC_KEY, CKK.ML_DSA): STORAGE + KEY + PUBLIC_KEY + PQ_PUBLIC,
+    (CKO.PRIVATE_KEY, CKK.ML_DSA): STORAGE + KEY + PRIVATE_KEY + PQ_PRIVATE,
+    (CKO.PUBLIC_KEY, CKK.ML_KEM): STORAGE + KEY + PUBLIC_KEY + PQ_PUBLIC + KEM_PUBLIC,
+    (CKO.PRIVATE_KEY, CKK.ML_KEM): STORAGE + KEY + PRIVATE_KEY + PQ_PRIVATE + KEM_PRIVATE,
     **{(CKO.SECRET_KEY, k): STORAGE + KEY + SECRET_KEY + SECRET_VALUE for k in SECRET_KEY_TYPES},
 }
 """(class, key type or certificate type) -> attribute rules; later sections win on overlap."""

@@ -24,7 +24,7 @@ from tokenport.mechanisms.params import Mechanism
 
 MECHANISM_FLAGS = (
     "ENCRYPT", "DECRYPT", "DIGEST", "SIGN", "VERIFY", "GENERATE", "GENERATE_KEY_PAIR",
-    "WRAP", "UNWRAP", "DERIVE",
+    "WRAP", "UNWRAP", "DERIVE", "ENCAPSULATE", "DECAPSULATE",
 )
 DEVICE_PRIVATE_KEY = "Device Priv TLS Key"
 DEVICE_PUBLIC_KEY = "Device Pub TLS Key"

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from tokenport.attributes.kinds import AttrValue
-from tokenport.ck import CKA, CKK, CKM
+from tokenport.ck import CKA, CKK, CKM, CKP_ML_DSA, CKP_ML_KEM
 from tokenport.cli.common import (
     fail,
     opened_module,
@@ -27,7 +27,11 @@ CURVES = {
     "p521": bytes.fromhex("06052b81040023"),
 }
 ED25519_PARAMS = bytes.fromhex("06032b6570")
-KEY_TYPES = "ec[:p256|p384|p521], rsa[:BITS], ed25519, aes[:128|192|256]"
+ML_DSA_SETS = {"ml-dsa-44": CKP_ML_DSA.ML_DSA_44, "ml-dsa-65": CKP_ML_DSA.ML_DSA_65,
+               "ml-dsa-87": CKP_ML_DSA.ML_DSA_87}
+ML_KEM_SETS = {"ml-kem-768": CKP_ML_KEM.ML_KEM_768, "ml-kem-1024": CKP_ML_KEM.ML_KEM_1024}
+KEY_TYPES = ("ec[:p256|p384|p521], rsa[:BITS], ed25519, aes[:128|192|256], "
+             "ml-dsa-44|65|87, ml-kem-768|1024")
 
 
 def generate(module: Module, session: int, spec: str, label: bytes, key_id: bytes,
@@ -63,6 +67,20 @@ def generate(module: Module, session: int, spec: str, label: bytes, key_id: byte
             private,
         )
         return list(pair)
+    if family in ML_DSA_SETS and not size:  # PKCS #11 v3.2 s6.67
+        pair = module.generate_key_pair(
+            session, Mechanism(CKM.ML_DSA_KEY_PAIR_GEN),
+            common + [(CKA.PARAMETER_SET, int(ML_DSA_SETS[family])), (CKA.VERIFY, True)],
+            private + [(CKA.SIGN, True)],
+        )
+        return list(pair)
+    if family in ML_KEM_SETS and not size:  # PKCS #11 v3.2 s6.66
+        pair = module.generate_key_pair(
+            session, Mechanism(CKM.ML_KEM_KEY_PAIR_GEN),
+            common + [(CKA.PARAMETER_SET, int(ML_KEM_SETS[family])), (CKA.ENCAPSULATE, True)],
+            private + [(CKA.DECAPSULATE, True)],
+        )
+        return list(pair)
     if family == "aes":
         bits = int(size or 256) if (size or "256").isdigit() else 0
         if bits not in (128, 192, 256):
@@ -92,7 +110,7 @@ def key_group() -> None:
 def key_generate(slot: int | None, token_name: str | None, key_type: str, label: str,
                  id_hex: str | None, extractable: bool, pin: str | None, pin_env: str | None,
                  pin_file: Path | None) -> None:
-    """Generate a key pair (EC, RSA, Ed25519) or an AES key on the token."""
+    """Generate a key pair (EC, RSA, Ed25519, ML-DSA, ML-KEM) or an AES key on the token."""
     import secrets
 
     key_id = bytes.fromhex(id_hex) if id_hex else secrets.token_bytes(8)

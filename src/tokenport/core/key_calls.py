@@ -1,4 +1,5 @@
-"""Key management and random numbers (PKCS #11 v2.40 s5.14-5.15) as a service over CoreState.
+"""Key management and random numbers (PKCS #11 v2.40 s5.14-5.15; C_EncapsulateKey and
+C_DecapsulateKey of v3.2 s5.18) as a service over CoreState.
 
 The checks, the object factory and the store run under the state lock; the mechanism's work
 (key generation, wrapping, unwrapping, derivation) runs without it, so a slow RSA key
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tokenport.attributes.kinds import AttrValue, Template
-from tokenport.attributes.schema import schema_for
+from tokenport.attributes.schema import Schema, schema_for
 from tokenport.attributes.template import Origin, template_dict
 from tokenport.ck import CKA, CKK, CKM, CKO
 from tokenport.core import wrap_policy
@@ -38,6 +39,7 @@ from tokenport.errors import (
     WrappingKeyHandleInvalid,
     WrappingKeyTypeInconsistent,
 )
+from tokenport.mechanisms.base import MechanismSpec
 from tokenport.mechanisms.params import Mechanism
 from tokenport.objects.model import TokenObject
 
@@ -268,6 +270,99 @@ class KeyCalls:
                 schema, Origin.DERIVE, wanted, {**fixed, **material}, is_so=is_so, base=base
             )
             return self._store_new(current, obj)
+
+    # -- PKCS #11 v3.2 s5.18 C_EncapsulateKey / C_DecapsulateKey --------------------------------
+
+    def _kem_start(
+        self, session: int, mechanism: Mechanism, key: int, operation: str, key_class: int,
+        usage: int, template: Template,
+    ) -> tuple[Session, MechanismSpec, TokenObject, dict[int, AttrValue], dict[int, AttrValue],
+               Schema, bool]:
+        """The checks of both calls, in the order of C_DeriveKey (call with the lock held):
+        mechanism, key (handle, class and type, usage flag), then the new key's template
+        (a secret key, CKK_GENERIC_SECRET unless the template names another type; template
+        rules as for derived keys)."""
+        current = self._state.session(session)
+        spec = find_spec(self._state, mechanism, operation)
+        found = find_key(self._state, current, key, spec, frozenset({key_class}), usage)
+        wanted = template_dict(template)
+        key_type = wanted.get(CKA.KEY_TYPE, int(CKK.GENERIC_SECRET))
+        assert isinstance(key_type, int)
+        fixed: dict[int, AttrValue] = {CKA.CLASS: int(CKO.SECRET_KEY), CKA.KEY_TYPE: key_type}
+        is_so = self._state.is_so(current)
+        schema = self._state.factory.prepare(Origin.DERIVE, wanted, fixed, is_so=is_so)
+        self._access_of(current, wanted, CKO.SECRET_KEY, key_type)
+        return current, spec, found, wanted, fixed, schema, is_so
+
+    def _store_shared_secret(
+        self, current: Session, secret: bytes, wanted: dict[int, AttrValue],
+        fixed: dict[int, AttrValue], schema: Schema, is_so: bool, base: TokenObject | None,
+    ) -> int:
+        """The secret key holding a KEM's shared secret (call with the lock held)."""
+        length = wanted.get(CKA.VALUE_LEN)
+        if length is not None and length != len(secret):
+            raise TemplateInconsistent("CKA_VALUE_LEN differs from the shared secret's length")
+        key_type = fixed[CKA.KEY_TYPE]
+        assert isinstance(key_type, int)
+        self._access_of(current, wanted, CKO.SECRET_KEY, key_type)  # a logout meanwhile
+        obj = self._state.factory.build(
+            schema, Origin.DERIVE, wanted, {**fixed, CKA.VALUE: secret}, is_so=is_so, base=base
+        )
+        return self._store_new(current, obj)
+
+    def ciphertext_length(self, session: int, mechanism: Mechanism, public_key: int) -> int:
+        """The ciphertext length C_EncapsulateKey gives with this key (its length query:
+        pCiphertext NULL), after the same mechanism and key checks."""
+        with self._state.lock:
+            current = self._state.session(session)
+            spec = find_spec(self._state, mechanism, "encapsulate")
+            key = find_key(self._state, current, public_key, spec,
+                           frozenset({int(CKO.PUBLIC_KEY)}), int(CKA.ENCAPSULATE))
+            view = self._state.view(current, key)
+        assert spec.ciphertext_length is not None
+        return spec.ciphertext_length(
+            self._state.mechanism_context(current.token), view, mechanism.param
+        )
+
+    def encapsulate_key(self, session: int, mechanism: Mechanism, public_key: int,
+                        template: Template) -> tuple[int, bytes]:
+        """C_EncapsulateKey (PKCS #11 v3.2 s5.18): a new secret key holding the shared
+        secret, and the ciphertext. The key needs CKA_ENCAPSULATE TRUE; the new key is not
+        CKA_LOCAL and neither CKA_ALWAYS_SENSITIVE nor CKA_NEVER_EXTRACTABLE (its value is
+        known to whoever holds the private key). The encapsulation runs without the lock."""
+        with self._state.lock:
+            current, spec, key, wanted, fixed, schema, is_so = self._kem_start(
+                session, mechanism, public_key, "encapsulate", int(CKO.PUBLIC_KEY),
+                int(CKA.ENCAPSULATE), template,
+            )
+            view = self._state.view(current, key)
+        assert spec.encapsulate is not None
+        secret, ciphertext = spec.encapsulate(
+            self._state.mechanism_context(current.token), view, mechanism.param
+        )
+        with self._state.lock:
+            handle = self._store_shared_secret(current, secret, wanted, fixed, schema, is_so, None)
+        return handle, ciphertext
+
+    def decapsulate_key(self, session: int, mechanism: Mechanism, private_key: int,
+                        template: Template, ciphertext: bytes) -> int:
+        """C_DecapsulateKey (PKCS #11 v3.2 s5.18): the secret key of ``ciphertext``. The key
+        needs CKA_DECAPSULATE TRUE and no CKA_ALWAYS_AUTHENTICATE (a single call, as
+        C_UnwrapKey); the new key's CKA_ALWAYS_SENSITIVE / CKA_NEVER_EXTRACTABLE follow the
+        private key's, as for C_DeriveKey."""
+        with self._state.lock:
+            current, spec, key, wanted, fixed, schema, is_so = self._kem_start(
+                session, mechanism, private_key, "decapsulate", int(CKO.PRIVATE_KEY),
+                int(CKA.DECAPSULATE), template,
+            )
+            _refuse_unauthenticated_use(key)
+            view = self._state.view(current, key)
+        assert spec.decapsulate is not None
+        secret = spec.decapsulate(
+            self._state.mechanism_context(current.token), view, mechanism.param, ciphertext
+        )
+        with self._state.lock:
+            return self._store_shared_secret(current, secret, wanted, fixed, schema, is_so, key)
 
     # -- s5.15 random numbers ----------------------------------------------------------------
 

@@ -284,6 +284,20 @@ class Module:
                    template: Template) -> int:
         return self.key_calls.derive_key(session, mechanism, base_key, template)
 
+    # -- PKCS #11 v3.2 s5.18 (KeyCalls) -------------------------------------------------------
+
+    def ciphertext_length(self, session: int, mechanism: Mechanism, public_key: int) -> int:
+        return self.key_calls.ciphertext_length(session, mechanism, public_key)
+
+    def encapsulate_key(self, session: int, mechanism: Mechanism, public_key: int,
+                        template: Template) -> tuple[int, bytes]:
+        return self.key_calls.encapsulate_key(session, mechanism, public_key, template)
+
+    def decapsulate_key(self, session: int, mechanism: Mechanism, private_key: int,
+                        template: Template, ciphertext: bytes) -> int:
+        return self.key_calls.decapsulate_key(session, mechanism, private_key, template,
+                                              ciphertext)
+
     def seed_random(self, session: int, seed: bytes) -> None:
         self.key_calls.seed_random(session, seed)
 

@@ -8,8 +8,15 @@ registry's first use, not when it is made (C_Initialize stays fast).
 from __future__ import annotations
 
 from dataclasses import replace
+from importlib import import_module
 
 from tokenport.mechanisms.base import MechanismRegistry
+
+FAMILIES: tuple[str, ...] = (
+    "digest", "hmac", "aes", "ec", "eddsa", "rsa",
+    "mldsa", "mlkem",
+)
+"""The family modules of tokenport.mechanisms, in registration order."""
 
 
 def default_registry() -> MechanismRegistry:
@@ -20,12 +27,11 @@ def default_registry() -> MechanismRegistry:
 def register_families(registry: MechanismRegistry) -> None:
     """Import each mechanism family and let it register its mechanisms; a mechanism that
     does not name its standard gets it from mechanisms.standards."""
-    from tokenport.mechanisms import aes, digest, ec, eddsa, hmac, rsa
     from tokenport.mechanisms.standards import STANDARDS
 
     families = MechanismRegistry()
-    for family in (digest, hmac, aes, ec, eddsa, rsa):
-        family.register(families)
+    for name in FAMILIES:
+        import_module(f"tokenport.mechanisms.{name}").register(families)
     for spec in families:
         if not spec.standard:
             spec = replace(spec, standard=STANDARDS.get(spec.mechanism, ""))

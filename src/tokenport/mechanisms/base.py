@@ -144,6 +144,15 @@ DeriveFunction = Callable[[MechanismContext, KeyView, Params, int | None], bytes
 """C_DeriveKey: (base key, parameter, wanted length or None) -> the derived key value (the
 core builds the key). With a length (CKA_VALUE_LEN) it returns exactly that many bytes,
 truncating as the mechanism's specification says, or raises TemplateInconsistent."""
+EncapsulateFunction = Callable[[MechanismContext, KeyView, Params], tuple[bytes, bytes]]
+"""C_EncapsulateKey (PKCS #11 v3.2 s5.18): (public key, parameter) -> (shared secret,
+ciphertext); the core builds the secret key from the shared secret."""
+DecapsulateFunction = Callable[[MechanismContext, KeyView, Params, bytes], bytes]
+"""C_DecapsulateKey (PKCS #11 v3.2 s5.18): (private key, parameter, ciphertext) -> shared
+secret; a ciphertext of the wrong length raises EncryptedDataLenRange."""
+CiphertextLength = Callable[[MechanismContext, KeyView, Params], int]
+"""The ciphertext length C_EncapsulateKey produces with this public key (the s5.2 length
+query), after the same key and parameter checks as the encapsulation."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,8 @@ class MechanismSpec:
     ``generated_key_type`` is the CKK_* of keys made by generate_key / generate_key_pair.
     ``standard`` names where the mechanism is defined (the PKCS #11 section, and the
     algorithm's own standard), for ``tokenport mechanisms`` and docs/mechanisms.md.
+    ``encapsulate`` / ``decapsulate`` / ``ciphertext_length`` serve C_EncapsulateKey and
+    C_DecapsulateKey (PKCS #11 v3.2 s5.18; flags CKF_ENCAPSULATE / CKF_DECAPSULATE).
     """
 
     mechanism: int
@@ -174,6 +185,9 @@ class MechanismSpec:
     unwrap: UnwrapFunction | None = None
     derive: DeriveFunction | None = None
     standard: str = ""
+    encapsulate: EncapsulateFunction | None = None
+    decapsulate: DecapsulateFunction | None = None
+    ciphertext_length: CiphertextLength | None = None
 
 
 class MechanismRegistry:

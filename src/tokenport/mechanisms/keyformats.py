@@ -28,6 +28,7 @@ from tokenport.errors import (
 from tokenport.mechanisms import curves, keys
 from tokenport.mechanisms.base import KeyView
 from tokenport.mechanisms.common import get_bytes, get_int, int_bytes
+from tokenport.mechanisms.pqkeys import PQ_KEY_TYPES, complete_pq_key
 from tokenport.ports.crypto import (
     EcPort,
     EdDsaPort,
@@ -124,6 +125,8 @@ def complete_key_attributes(
     """
     if object_class == CKO.SECRET_KEY:
         return _secret(key_type, attrs)
+    if key_type in PQ_KEY_TYPES:  # ML-DSA / ML-KEM (PKCS #11 v3.2)
+        return complete_pq_key(crypto, object_class, key_type, attrs)
     if object_class == CKO.PUBLIC_KEY:
         return _public(crypto, key_type, attrs)
     if object_class == CKO.PRIVATE_KEY:

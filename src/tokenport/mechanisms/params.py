@@ -74,7 +74,19 @@ class EddsaParams:
     context: bytes = b""
 
 
-Params = None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams | EddsaParams
+@dataclass(frozen=True)
+class SignAdditionalContext:
+    """CK_SIGN_ADDITIONAL_CONTEXT (PKCS #11 v3.2 s6.67): hedgeVariant (CKH_HEDGE_*) and the
+    FIPS 204 context string (at most 255 bytes; the mechanism checks)."""
+
+    hedge: int = 0
+    context: bytes = b""
+
+
+Params = (
+    None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams
+    | EddsaParams | SignAdditionalContext
+)
 """Any decoded mechanism parameter."""
 
 
@@ -98,6 +110,7 @@ class ParamKind(Enum):
     OAEP = "oaep"          # CK_RSA_PKCS_OAEP_PARAMS
     ECDH1 = "ecdh1"        # CK_ECDH1_DERIVE_PARAMS
     EDDSA = "eddsa"        # optional CK_EDDSA_PARAMS (NULL with length 0: no parameter)
+    SIGN_CONTEXT = "sign_context"  # optional CK_SIGN_ADDITIONAL_CONTEXT (v3.2; NULL: none)
 
 
 PARAM_KINDS: dict[int, ParamKind] = {
@@ -116,6 +129,7 @@ PARAM_KINDS: dict[int, ParamKind] = {
     CKM.RSA_PKCS_OAEP: ParamKind.OAEP,
     CKM.ECDH1_DERIVE: ParamKind.ECDH1,
     CKM.EDDSA: ParamKind.EDDSA,
+    CKM.ML_DSA: ParamKind.SIGN_CONTEXT,
 }
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import pytest
 
 from tokenport.attributes.kinds import AttrValue
-from tokenport.ck import CKA, CKG, CKK, CKM
+from tokenport.ck import CKA, CKG, CKK, CKM, CKP_ML_DSA, CKP_ML_KEM
 from tokenport.errors import MechanismParamInvalid
 from tokenport.mechanisms import default_registry
-from tokenport.mechanisms.base import KeyView, MechanismContext, MechanismSpec
+from tokenport.mechanisms.base import KeyView, MechanismContext, MechanismRegistry, MechanismSpec
 from tokenport.mechanisms.params import (
     CtrParams,
     Ecdh1DeriveParams,
@@ -28,10 +28,11 @@ from tokenport.mechanisms.params import (
     ParamKind,
     Params,
     PssParams,
+    SignAdditionalContext,
     param_kind,
 )
 
-from .helpers import ED25519_OID_PARAMS, P256_PARAMS, FakeKey, secret
+from .helpers import ED25519_OID_PARAMS, P256_PARAMS, FakeKey, key_pair, secret
 
 Pair = tuple[FakeKey, FakeKey]
 
@@ -46,6 +47,7 @@ CANDIDATES: list[Params] = [
     Ecdh1DeriveParams(0x1, b"", b"\x04" + b"\x00" * 64),
     EddsaParams(prehash=False),
     EddsaParams(prehash=True),
+    SignAdditionalContext(context=b"ctx"),
 ]
 """Parameters to offer: raw bytes of the sizes an IV may have, and one of each structure."""
 
@@ -58,6 +60,7 @@ ACCEPTED: dict[ParamKind, tuple[type, ...]] = {
     ParamKind.OAEP: (OaepParams,),
     ParamKind.ECDH1: (Ecdh1DeriveParams,),
     ParamKind.EDDSA: (),  # CK_EDDSA_PARAMS names Ed25519ctx/ph, not offered
+    ParamKind.SIGN_CONTEXT: (SignAdditionalContext,),  # CKM_ML_DSA (v3.2)
 }
 """Python types of a parameter the mechanism may accept, by the C structure it takes."""
 
@@ -71,9 +74,9 @@ BYTES_OK: dict[int, frozenset[int]] = {
 
 OPERATIONS = (
     "digest", "sign", "verify", "encrypt", "decrypt", "generate_key", "generate_key_pair",
-    "wrap", "unwrap", "derive",
+    "wrap", "unwrap", "derive", "encapsulate", "decapsulate",
 )  # fmt: skip
-PRIVATE_SIDE = {"sign", "decrypt", "unwrap", "derive"}
+PRIVATE_SIDE = {"sign", "decrypt", "unwrap", "derive", "decapsulate"}
 
 
 def _refused(mechanism: int, param: Params) -> bool:
@@ -112,7 +115,8 @@ def _case_id(case: object) -> str:
 
 
 def _key(spec: MechanismSpec, op: str, keys: dict[int, Pair]) -> KeyView:
-    key_type = next(t for t in (CKK.AES, CKK.GENERIC_SECRET, CKK.RSA, CKK.EC, CKK.EC_EDWARDS)
+    key_type = next(t for t in (CKK.AES, CKK.GENERIC_SECRET, CKK.RSA, CKK.EC, CKK.EC_EDWARDS,
+                                CKK.ML_DSA, CKK.ML_KEM)
                     if t in spec.key_types)  # fmt: skip
     public, private = keys[key_type]
     return private if op in PRIVATE_SIDE else public
@@ -124,6 +128,8 @@ TEMPLATES: dict[int, dict[int, AttrValue]] = {
     CKK.RSA: {CKA.MODULUS_BITS: 1024},
     CKK.EC: {CKA.EC_PARAMS: P256_PARAMS},
     CKK.EC_EDWARDS: {CKA.EC_PARAMS: ED25519_OID_PARAMS},
+    CKK.ML_DSA: {CKA.PARAMETER_SET: CKP_ML_DSA.ML_DSA_44},
+    CKK.ML_KEM: {CKA.PARAMETER_SET: CKP_ML_KEM.ML_KEM_768},
 }
 """A valid generation template per generated key type (so only the parameter can fail)."""
 
@@ -134,7 +140,8 @@ def _template(spec: MechanismSpec) -> dict[int, AttrValue]:
 
 
 @pytest.fixture(scope="module")
-def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair) -> dict[int, Pair]:
+def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair, registry: MechanismRegistry,
+         ctx: MechanismContext) -> dict[int, Pair]:
     aes = secret(CKK.AES, b"\x01" * 16)
     generic = secret(CKK.GENERIC_SECRET, b"\x02" * 32)
     return {
@@ -143,6 +150,8 @@ def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair) -> dict[int, Pair]:
         CKK.RSA: rsa2048,
         CKK.EC: p256,
         CKK.EC_EDWARDS: ed25519_pair,
+        CKK.ML_DSA: key_pair(registry, ctx, CKM.ML_DSA_KEY_PAIR_GEN, TEMPLATES[CKK.ML_DSA]),
+        CKK.ML_KEM: key_pair(registry, ctx, CKM.ML_KEM_KEY_PAIR_GEN, TEMPLATES[CKK.ML_KEM]),
     }
 
 
@@ -165,6 +174,12 @@ def test_a_parameter_the_mechanism_does_not_take_is_refused(
         elif op == "generate_key_pair":
             assert spec.generate_key_pair is not None
             spec.generate_key_pair(ctx, param, _template(spec), {})
+        elif op == "encapsulate":
+            assert spec.encapsulate is not None
+            spec.encapsulate(ctx, _key(spec, op, keys), param)
+        elif op == "decapsulate":
+            assert spec.decapsulate is not None
+            spec.decapsulate(ctx, _key(spec, op, keys), param, b"\x03" * 1088)
         elif op in ("wrap", "unwrap"):
             function = getattr(spec, op)
             function(ctx, _key(spec, op, keys), param, b"\x03" * (32 if op == "wrap" else 40))

@@ -53,6 +53,10 @@ REQUIRED = {
     CKM.SHA256_HMAC,
     CKM.SHA384_HMAC,
     CKM.SHA512_HMAC,
+    CKM.ML_DSA_KEY_PAIR_GEN,
+    CKM.ML_DSA,
+    CKM.ML_KEM_KEY_PAIR_GEN,
+    CKM.ML_KEM,
 }
 EC_MECHANISMS = {
     CKM.EC_KEY_PAIR_GEN,
@@ -102,7 +106,8 @@ def test_sizes_and_key_types(registry: MechanismRegistry) -> None:
         assert 0 <= spec.min_key_size <= spec.max_key_size
         keyed = any(
             getattr(spec, a) is not None
-            for a in ("sign", "verify", "encrypt", "decrypt", "wrap", "unwrap", "derive")
+            for a in ("sign", "verify", "encrypt", "decrypt", "wrap", "unwrap", "derive",
+                      "encapsulate", "decapsulate")
         )
         assert bool(spec.key_types) == keyed, hex(spec.mechanism)
         generates = spec.generate_key is not None or spec.generate_key_pair is not None

@@ -13,6 +13,7 @@ The port is a set of small protocols, one per family, each in its own module:
 ``RsaPort``         RSA keys, PKCS #1 v1.5 / PSS / OAEP, raw RSA (``rsa``)
 ``EdDsaPort``       Ed25519 (``eddsa``)
 ``KeyEncodingPort`` SubjectPublicKeyInfo and PKCS #8 of the key handles (``encoding``)
+``PqPort``          ML-DSA (FIPS 204) and ML-KEM (FIPS 203), PKCS #11 v3.2 (``pq``)
 ==================  ===========================================================================
 
 ``CryptoBackend`` is their composition: what a Module is given. Code that needs one family
@@ -73,6 +74,7 @@ from tokenport.ports.crypto.encoding import (
     RsaPublicDecoded,
 )
 from tokenport.ports.crypto.mac import MacPort
+from tokenport.ports.crypto.pq import PqPort
 from tokenport.ports.crypto.rsa import (
     RsaKeyHandle,
     RsaPort,
@@ -118,6 +120,7 @@ __all__ = [
     "KeyEncodingPort",
     "KeyKind",
     "MacPort",
+    "PqPort",
     "PrivateKeyHandle",
     "PublicKeyHandle",
     "RsaKeyHandle",
@@ -142,6 +145,7 @@ class CryptoBackend(
     RsaPort,
     EdDsaPort,
     KeyEncodingPort,
+    PqPort,
     Protocol,
 ):
     """The whole crypto port: every family (one instance per Module)."""
