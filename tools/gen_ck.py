@@ -45,8 +45,8 @@ EXTRA_CLASSES: dict[str, tuple[str, dict[str, int]]] = {
                    {"ML_DSA_44": 0x1, "ML_DSA_65": 0x2, "ML_DSA_87": 0x3}),
     "CKP_ML_KEM": ("ML-KEM parameter sets, CK_ML_KEM_PARAMETER_SET_TYPE (PKCS #11 v3.2).",
                    {"ML_KEM_512": 0x1, "ML_KEM_768": 0x2, "ML_KEM_1024": 0x3}),
-    "CKH_HEDGE": ("CK_HEDGE_TYPE, the hedgeVariant of CK_SIGN_ADDITIONAL_CONTEXT (PKCS #11"
-                  " v3.2); apart from CKH, whose hardware feature types share the values.",
+    "CKH_HEDGE": (("CK_HEDGE_TYPE, the hedgeVariant of CK_SIGN_ADDITIONAL_CONTEXT (PKCS #11"
+                   " v3.2); apart from CKH, whose hardware feature types share the values."),
                   {"HEDGE_PREFERRED": 0x0, "HEDGE_REQUIRED": 0x1, "DETERMINISTIC_REQUIRED": 0x2}),
 }
 
