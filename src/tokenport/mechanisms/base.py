@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from tokenport.attributes.kinds import AttrValue
+from tokenport.ck import CKO
 from tokenport.mechanisms.params import Params
 
 if TYPE_CHECKING:
@@ -152,6 +153,8 @@ class MechanismSpec:
     ``flags`` are the CKF_* mechanism flags and must match the operations present.
     ``key_types`` lists the CKK_* values a key must have (empty: no key, e.g. digests).
     ``generated_key_type`` is the CKK_* of keys made by generate_key / generate_key_pair.
+    ``generated_class`` is the CKO_* of what generate_key makes: a secret key, or domain
+    parameters (CKM_DSA_PARAMETER_GEN, CKM_DH_PKCS_PARAMETER_GEN).
     ``standard`` names where the mechanism is defined (the PKCS #11 section, and the
     algorithm's own standard), for ``tokenport mechanisms`` and docs/mechanisms.md.
     """
@@ -173,6 +176,7 @@ class MechanismSpec:
     unwrap: UnwrapFunction | None = None
     derive: DeriveFunction | None = None
     standard: str = ""
+    generated_class: int = int(CKO.SECRET_KEY)
 
 
 @dataclass

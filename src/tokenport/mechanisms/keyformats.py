@@ -22,13 +22,16 @@ from tokenport.ck import CKA, CKK, CKO
 from tokenport.errors import (
     AttributeValueInvalid,
     KeyNotWrappable,
+    WrappedKeyInvalid,
     TemplateIncomplete,
     TemplateInconsistent,
 )
-from tokenport.mechanisms import curves, keys
+from tokenport.mechanisms import curves, dh, dsa, keys
 from tokenport.mechanisms.base import KeyView
 from tokenport.mechanisms.common import get_bytes, get_int, int_bytes
 from tokenport.ports.crypto import (
+    DhPort,
+    DsaPort,
     EcPort,
     EdDsaPort,
     KeyEncodingPort,
@@ -38,7 +41,7 @@ from tokenport.ports.crypto import (
 )
 
 
-class KeyMaterialCrypto(RsaPort, EcPort, EdDsaPort, KeyEncodingPort, Protocol):
+class KeyMaterialCrypto(RsaPort, EcPort, EdDsaPort, KeyEncodingPort, DsaPort, DhPort, Protocol):
     """The crypto port families this module uses (every CryptoBackend is one)."""
 
 
@@ -93,6 +96,10 @@ def _public(
         point = keys.ed25519_point(get, TemplateIncomplete)
         out = _ec_point_attrs(get_bytes(get, CKA.EC_POINT, TemplateIncomplete), point)
         return {CKA.PUBLIC_KEY_INFO: crypto.public_key_info(obj), **out}
+    if key_type == CKK.DSA:
+        return dsa.complete_public(crypto, get)
+    if key_type == CKK.DH:
+        return dh.complete_public(get)
     return {}
 
 
@@ -107,6 +114,10 @@ def _private(
         obj = keys.build_ec_private(crypto, get, TemplateIncomplete)
     elif key_type == CKK.EC_EDWARDS:
         obj = keys.build_ed25519_private(crypto, get, TemplateIncomplete)
+    elif key_type == CKK.DSA:
+        return dsa.complete_private(crypto, get)
+    elif key_type == CKK.DH:
+        return dh.complete_private(crypto, get)
     else:
         return {}
     return {CKA.PUBLIC_KEY_INFO: crypto.public_key_info(obj)}
@@ -131,6 +142,14 @@ def complete_key_attributes(
     return {}
 
 
+def complete_domain_parameters(key_type: int, attrs: Mapping[int, AttrValue]) -> dict[int, AttrValue]:
+    """Validate a new CKO_DOMAIN_PARAMETERS object (v2.40 s4.13) and return its computed
+    sizes (CKA_PRIME_BITS, and CKA_SUBPRIME_BITS for DSA)."""
+    if key_type == CKK.DSA:
+        return dsa.complete_domain_parameters(attrs.get)
+    return dh.complete_domain_parameters(attrs.get)
+
+
 def encode_private_key_pkcs8(crypto: KeyMaterialCrypto, key: KeyView) -> bytes:
     """The DER PKCS #8 PrivateKeyInfo of an RSA, EC or Ed25519 private key object."""
     if key.object_class != CKO.PRIVATE_KEY:
@@ -142,6 +161,10 @@ def encode_private_key_pkcs8(crypto: KeyMaterialCrypto, key: KeyView) -> bytes:
         obj = keys.ec_private_key(crypto, key)
     elif key.key_type == CKK.EC_EDWARDS:
         obj = keys.ed25519_private_key(crypto, key)
+    elif key.key_type == CKK.DSA:
+        return dsa.encode_pkcs8(crypto, key)
+    elif key.key_type == CKK.DH:
+        return dh.encode_pkcs8(crypto, key)
     else:
         raise KeyNotWrappable("this private key type cannot be wrapped")
     return crypto.pkcs8_encode(obj)
@@ -153,7 +176,14 @@ def decode_private_key_pkcs8(crypto: KeyMaterialCrypto, der: bytes) -> tuple[int
     WrappedKeyInvalid if it is not a PKCS #8 RSA, EC or Ed25519 key; CurveNotSupported for an
     EC key on another curve.
     """
-    decoded = crypto.pkcs8_decode(der)
+    try:
+        decoded = crypto.pkcs8_decode(der)
+    except WrappedKeyInvalid:
+        for key_type, family in ((CKK.DSA, dsa), (CKK.DH, dh)):
+            material = family.decode_pkcs8(crypto, der)
+            if material is not None:
+                return key_type, material
+        raise
     if decoded.kind == "rsa":
         nums = crypto.rsa_private_numbers(decoded.key)
         return CKK.RSA, {

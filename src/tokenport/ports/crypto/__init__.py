@@ -13,6 +13,8 @@ The port is a set of small protocols, one per family, each in its own module:
 ``RsaPort``         RSA keys, PKCS #1 v1.5 / PSS / OAEP, raw RSA (``rsa``)
 ``EdDsaPort``       Ed25519 (``eddsa``)
 ``KeyEncodingPort`` SubjectPublicKeyInfo and PKCS #8 of the key handles (``encoding``)
+``DsaPort``         DSA parameters, keys and signatures, their encodings (``dsa``)
+``DhPort``          PKCS #3 Diffie-Hellman parameters, keys and agreement (``dh``)
 ==================  ===========================================================================
 
 ``CryptoBackend`` is their composition: what a Module is given. Code that needs one family
@@ -45,7 +47,15 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from tokenport.ports.crypto.cipher import CipherPort
+from tokenport.ports.crypto.dh import DhParameters, DhPort, DhPrivateKeyHandle
 from tokenport.ports.crypto.digest import DigestPort
+from tokenport.ports.crypto.dsa import (
+    DsaKeyHandle,
+    DsaParameters,
+    DsaPort,
+    DsaPrivateKeyHandle,
+    DsaPublicKeyHandle,
+)
 from tokenport.ports.crypto.ec import (
     EcKeyHandle,
     EcPort,
@@ -100,7 +110,15 @@ __all__ = [
     "CurveName",
     "DecodedPrivateKey",
     "DecodedPublicKey",
+    "DhParameters",
+    "DhPort",
+    "DhPrivateKeyHandle",
     "DigestPort",
+    "DsaKeyHandle",
+    "DsaParameters",
+    "DsaPort",
+    "DsaPrivateKeyHandle",
+    "DsaPublicKeyHandle",
     "EcKeyHandle",
     "EcPort",
     "EcPrivateDecoded",
@@ -142,6 +160,8 @@ class CryptoBackend(
     RsaPort,
     EdDsaPort,
     KeyEncodingPort,
+    DsaPort,
+    DhPort,
     Protocol,
 ):
     """The whole crypto port: every family (one instance per Module)."""
