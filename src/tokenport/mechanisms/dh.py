@@ -28,7 +28,6 @@ from tokenport.ck import CKA, CKF, CKK, CKM, CKO
 from tokenport.errors import (
     AttributeValueInvalid,
     DomainParamsInvalid,
-    KeySizeRange,
     KeyTypeInconsistent,
     MechanismParamInvalid,
     PKCS11Error,

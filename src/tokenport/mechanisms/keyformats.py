@@ -22,9 +22,9 @@ from tokenport.ck import CKA, CKK, CKO
 from tokenport.errors import (
     AttributeValueInvalid,
     KeyNotWrappable,
-    WrappedKeyInvalid,
     TemplateIncomplete,
     TemplateInconsistent,
+    WrappedKeyInvalid,
 )
 from tokenport.mechanisms import curves, dh, dsa, keys
 from tokenport.mechanisms.base import KeyView

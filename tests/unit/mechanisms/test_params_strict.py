@@ -18,7 +18,7 @@ from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKG, CKK, CKM
 from tokenport.errors import MechanismParamInvalid
 from tokenport.mechanisms import default_registry
-from tokenport.mechanisms.base import KeyView, MechanismContext, MechanismSpec
+from tokenport.mechanisms.base import KeyView, MechanismContext, MechanismRegistry, MechanismSpec
 from tokenport.mechanisms.params import (
     CtrParams,
     Ecdh1DeriveParams,
@@ -31,7 +31,15 @@ from tokenport.mechanisms.params import (
     param_kind,
 )
 
-from .helpers import ED25519_OID_PARAMS, P256_PARAMS, FakeKey, secret
+from .helpers import ED25519_OID_PARAMS, P256_PARAMS, FakeKey, key_pair, secret
+from .test_dh import DOMAIN as DH_DOMAIN
+from .test_dsa import KEYPAIR
+
+DSA_DOMAIN: dict[int, AttrValue] = {
+    CKA.PRIME: bytes.fromhex(KEYPAIR[20][1]["P"]),
+    CKA.SUBPRIME: bytes.fromhex(KEYPAIR[20][1]["Q"]),
+    CKA.BASE: bytes.fromhex(KEYPAIR[20][1]["G"]),
+}
 
 Pair = tuple[FakeKey, FakeKey]
 
@@ -66,6 +74,7 @@ BYTES_OK: dict[int, frozenset[int]] = {
     CKM.AES_CBC_PAD: frozenset({16}),
     CKM.AES_KEY_WRAP: frozenset(),  # only the default IV A6A6A6A6A6A6A6A6 (not offered here)
     CKM.AES_KEY_WRAP_PAD: frozenset(),  # only the default AIV A65959A6
+    CKM.DH_PKCS_DERIVE: frozenset(),  # the other party's value: all-zero bytes are out of range
 }
 """Byte-string lengths a BYTES mechanism accepts (the IV); other lengths must be refused."""
 
@@ -112,7 +121,8 @@ def _case_id(case: object) -> str:
 
 
 def _key(spec: MechanismSpec, op: str, keys: dict[int, Pair]) -> KeyView:
-    key_type = next(t for t in (CKK.AES, CKK.GENERIC_SECRET, CKK.RSA, CKK.EC, CKK.EC_EDWARDS)
+    key_type = next(t for t in (CKK.AES, CKK.GENERIC_SECRET, CKK.RSA, CKK.EC, CKK.EC_EDWARDS,
+                                CKK.DSA, CKK.DH)
                     if t in spec.key_types)  # fmt: skip
     public, private = keys[key_type]
     return private if op in PRIVATE_SIDE else public
@@ -124,6 +134,8 @@ TEMPLATES: dict[int, dict[int, AttrValue]] = {
     CKK.RSA: {CKA.MODULUS_BITS: 1024},
     CKK.EC: {CKA.EC_PARAMS: P256_PARAMS},
     CKK.EC_EDWARDS: {CKA.EC_PARAMS: ED25519_OID_PARAMS},
+    CKK.DSA: {CKA.PRIME_BITS: 2048, **DSA_DOMAIN},
+    CKK.DH: {CKA.PRIME_BITS: 1024, **DH_DOMAIN},
 }
 """A valid generation template per generated key type (so only the parameter can fail)."""
 
@@ -134,7 +146,8 @@ def _template(spec: MechanismSpec) -> dict[int, AttrValue]:
 
 
 @pytest.fixture(scope="module")
-def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair) -> dict[int, Pair]:
+def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair, registry: MechanismRegistry,
+         ctx: MechanismContext) -> dict[int, Pair]:
     aes = secret(CKK.AES, b"\x01" * 16)
     generic = secret(CKK.GENERIC_SECRET, b"\x02" * 32)
     return {
@@ -143,6 +156,8 @@ def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair) -> dict[int, Pair]:
         CKK.RSA: rsa2048,
         CKK.EC: p256,
         CKK.EC_EDWARDS: ed25519_pair,
+        CKK.DSA: key_pair(registry, ctx, CKM.DSA_KEY_PAIR_GEN, DSA_DOMAIN),
+        CKK.DH: key_pair(registry, ctx, CKM.DH_PKCS_KEY_PAIR_GEN, DH_DOMAIN),
     }
 
 

@@ -94,7 +94,7 @@ class FakeDsaDh:
         if (prime_bits, subprime_bits) not in ((1024, 160), (2048, 224), (2048, 256), (3072, 256)):
             raise errors.KeySizeRange("not a FIPS 186-4 (L, N) pair")
         q = _number(b"fake dsa q", subprime_bits)
-        k = ((1 << (prime_bits - 1)) // q + 1) & ~1
+        k = ((1 << (prime_bits - 1)) // q + 2) & ~1  # even, and q * k > 2^(L-1)
         p = q * k + 1
         return DsaParameters(p, q, pow(3, k, p))
 

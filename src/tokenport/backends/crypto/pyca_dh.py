@@ -71,6 +71,8 @@ class PycaDh:
             return None
         numbers = key.private_numbers()
         pn = numbers.public_numbers.parameter_numbers
-        if pn.q is not None:
-            return None  # X9.42 parameters: not a PKCS #3 key
+        if pn.q is not None and pn.q != (pn.p - 1) // 2:
+            return None  # X9.42 parameters with a small subgroup: not a PKCS #3 key
+        # OpenSSL writes a safe-prime group it knows (RFC 7919 ffdhe2048 ...) with the X9.42
+        # OID and q = (p - 1) / 2; as a PKCS #3 key it is the same (p, g).
         return DhParameters(pn.p, pn.g), numbers.x
