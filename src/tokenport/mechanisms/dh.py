@@ -45,6 +45,15 @@ from tokenport.mechanisms.common import Getter, check_key, check_size, get_int, 
 from tokenport.mechanisms.params import Params
 from tokenport.ports.crypto import DhParameters, DhPort, DhPrivateKeyHandle
 
+FFDHE2048_P = int(
+    "ffffffffffffffffadf85458a2bb4a9aafdc5620273d3cf1d8b9c583ce2d3695a9e13641146433fbcc939dce24"
+    "9b3ef97d2fe363630c75d8f681b202aec4617ad3df1ed5d5fd65612433f51f5f066ed0856365553ded1af3b557"
+    "135e7f57c935984f0c70e0e68b77e2a689daf3efe8721df158a136ade73530acca4f483a797abc0ab182b324fb"
+    "61d108a94bb2c8e3fbb96adab760d7f4681d4f42a3de394df4ae56ede76372bb190b07a7c8ee0a6d709e02fce1"
+    "cdf7e2ecc03404cd28342f619172fe9ce98583ff8e4f1232eef28183c3fe3b1b4c6fad733bb5fcbc2ec22005c5"
+    "8ef1837d1683b2c6f34a26c1b2effa886b423861285c97ffffffffffffffff", 16)
+"""The ffdhe2048 group of RFC 7919 Appendix A.1 (generator 2): the default group of
+``tokenport key generate --type dh``."""
 MIN_BITS = 1024
 MAX_BITS = 8192
 MAX_PARAMETER_GEN_BITS = 2048
