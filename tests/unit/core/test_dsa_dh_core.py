@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tokenport.backends.storage.memory import MemoryObjectStore
 from tokenport.ck import CKA, CKK, CKM, CKO, CKR
 from tokenport.core.module import Module
 from tokenport.errors import (
@@ -29,6 +30,7 @@ from tokenport.ports.crypto import DhParameters
 
 from ..mechanisms.test_dh import FFDHE2048_P
 from ..mechanisms.test_dsa import KEYPAIR
+from .records import find_record, sealed_blob
 from .test_core_on_fake_crypto import fake_module
 
 DH_DOMAIN = [(CKA.PRIME, int_bytes(FFDHE2048_P)), (CKA.BASE, b"\x02")]
@@ -317,3 +319,21 @@ def test_dsa_and_dh_on_the_fake_crypto_port(tmp_path: Path) -> None:
     one = module.derive_key(session, Mechanism(CKM.DH_PKCS_DERIVE, y_b), priv_a, template)
     two = module.derive_key(session, Mechanism(CKM.DH_PKCS_DERIVE, y_a), priv_b, template)
     assert _values(module, session, one, CKA.VALUE) == _values(module, session, two, CKA.VALUE)
+
+
+def test_private_values_are_sealed_at_rest(module: Module, user: int, store: MemoryObjectStore) -> None:
+    _, fields = KEYPAIR[20]
+    x = bytes.fromhex(fields["X"])
+    module.create_object(user, [
+        (CKA.CLASS, int(CKO.PRIVATE_KEY)), (CKA.KEY_TYPE, int(CKK.DSA)), (CKA.VALUE, x),
+        (CKA.TOKEN, True), (CKA.LABEL, b"dsa-at-rest")] + _dsa_domain(fields))
+    _, dh_private = module.generate_key_pair(user, Mechanism(CKM.DH_PKCS_KEY_PAIR_GEN), DH_DOMAIN,
+                                             [(CKA.TOKEN, True), (CKA.LABEL, b"dh-at-rest"),
+                                              (CKA.EXTRACTABLE, True), (CKA.SENSITIVE, False)])
+    (dh_x,) = _values(module, user, dh_private, CKA.VALUE)
+    assert isinstance(dh_x, bytes) and len(dh_x) > 200
+    for label, secret in ((b"dsa-at-rest", x), (b"dh-at-rest", dh_x)):
+        entry = find_record(store, CKO.PRIVATE_KEY, label)
+        raw = store.get_object_value(entry.handle)[0]
+        assert secret not in raw
+        assert len(sealed_blob(store, entry, CKA.VALUE)) >= len(secret)
