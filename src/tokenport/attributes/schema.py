@@ -210,7 +210,7 @@ SECRET_VALUE = (
     _r(CKA.VALUE_LEN, ABSENT, Rule.FORBID_CREATE),
 )
 
-# Current Mechanisms s2.2.2-2.2.3 (DSA) and s2.5.1-2.5.2 (PKCS #3 DH) key objects: the domain
+# Current Mechanisms s2.2 (DSA) and s2.4 (PKCS #3 Diffie-Hellman) key objects: the domain
 # parameters of a public key are given when it is created or generated (footnotes 1, 3); a
 # private key's are set by the token on generation (1, 4, 6).
 DOMAIN_PUBLIC = Rule.REQUIRED_CREATE | Rule.REQUIRED_GENERATE
@@ -237,9 +237,9 @@ DH_PRIVATE = (
     _r(CKA.VALUE, ABSENT, PRIV),
     _r(CKA.VALUE_BITS, ABSENT, Rule.FORBID_CREATE | Rule.FORBID_UNWRAP),
 )
-# v2.40 s4.13 table 45, domain parameter objects (CKA_LOCAL: set by the token, TRUE when
-# made by C_GenerateKey), with the DSA (Current Mechanisms s2.2.3 table 27) and DH (s2.5.3
-# table 44) attributes: the values are given on creation, the sizes on generation.
+# v2.40 s4.11, domain parameter objects (CKA_LOCAL: set by the token, TRUE when
+# made by C_GenerateKey), with the DSA (Current Mechanisms s2.2) and DH (s2.4)
+# attributes: the values are given on creation, the sizes on generation.
 DOMAIN_PARAMETERS = (
     _r(CKA.KEY_TYPE, ABSENT, Rule.REQUIRED_CREATE),
     _r(CKA.LOCAL, False, Rule.COMPUTED),

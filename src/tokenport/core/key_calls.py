@@ -75,7 +75,7 @@ class KeyCalls:
         return self._state.handle(session.token, obj)
 
     def generate_key(self, session: int, mechanism: Mechanism, template: Template) -> int:
-        """C_GenerateKey (s5.14): a new secret key, or domain parameters (v2.40 s4.13) for
+        """C_GenerateKey (s5.14): a new secret key, or domain parameters (v2.40 s4.11) for
         the mechanisms that make them (CKM_DSA_PARAMETER_GEN ...)."""
         with self._state.lock:
             current = self._state.session(session)

@@ -1,10 +1,11 @@
 """PKCS #3 Diffie-Hellman: domain parameters, key pairs and key derivation.
 
-PKCS #11 v2.40 Current Mechanisms s2.5: CKM_DH_PKCS_PARAMETER_GEN (s2.5.5: a
-CKO_DOMAIN_PARAMETERS object of CKA_PRIME_BITS bits, generator 2), CKM_DH_PKCS_KEY_PAIR_GEN
-(s2.5.4: CKA_PRIME and CKA_BASE from the public key template, CKA_VALUE_BITS optionally in the
-private one) and CKM_DH_PKCS_DERIVE (s2.5.6: the parameter is the other party's public value
-y, big-endian; the secret y^x mod p, as long as p, is truncated to the derived key's
+PKCS #11 v2.40 Current Mechanisms s2.4 (Diffie-Hellman), its PKCS #3 mechanisms:
+CKM_DH_PKCS_PARAMETER_GEN ("domain parameter generation": a CKO_DOMAIN_PARAMETERS object of
+CKA_PRIME_BITS bits, generator 2), CKM_DH_PKCS_KEY_PAIR_GEN ("key pair generation": CKA_PRIME
+and CKA_BASE from the public key template, CKA_VALUE_BITS optionally in the private one) and
+CKM_DH_PKCS_DERIVE ("key derivation": the parameter is the other party's public value y,
+big-endian; the secret y^x mod p, as long as p, is truncated to the derived key's
 CKA_VALUE_LEN by removing bytes from its leading end). Key sizes in CK_MECHANISM_INFO are bits
 of the prime p. The algorithm is PKCS #3 v1.4.
 
@@ -87,7 +88,8 @@ def dh_private_key(crypto: DhPort, key: KeyView) -> DhPrivateKeyHandle:
 
 
 def complete_domain_parameters(get: Getter) -> dict[int, AttrValue]:
-    """A DH domain parameter object being created: checked, with CKA_PRIME_BITS (s2.5.3)."""
+    """A DH domain parameter object being created: checked, with CKA_PRIME_BITS (s2.4, "Diffie-Hellman
+    domain parameter objects")."""
     return {CKA.PRIME_BITS: domain_parameters(get, TemplateIncomplete).p.bit_length()}
 
 
@@ -102,7 +104,7 @@ def complete_public(get: Getter) -> dict[int, AttrValue]:
 
 def complete_private(crypto: DhPort, get: Getter) -> dict[int, AttrValue]:
     """A DH private key being created: checked by the crypto library (p prime ...); its
-    CKA_VALUE_BITS (s2.5.2 table 43)."""
+    CKA_VALUE_BITS (s2.4, "Diffie-Hellman private key objects")."""
     build_dh_private(crypto, get, TemplateIncomplete)
     return {CKA.VALUE_BITS: get_int(get, CKA.VALUE, TemplateIncomplete).bit_length()}
 
@@ -134,7 +136,7 @@ def _ulong(template: AttrMap, attr: int) -> int | None:
 
 
 def generate_parameters(ctx: MechanismContext, param: Params, template: AttrMap) -> dict[int, AttrValue]:
-    """CKM_DH_PKCS_PARAMETER_GEN (s2.5.5): a safe prime of CKA_PRIME_BITS bits, g = 2."""
+    """CKM_DH_PKCS_PARAMETER_GEN (s2.4): a safe prime of CKA_PRIME_BITS bits, g = 2."""
     no_param(param)
     bits = _ulong(template, CKA.PRIME_BITS)
     if bits is None:
@@ -161,7 +163,7 @@ def _private_value(ctx: MechanismContext, params: DhParameters, bits: int | None
 def generate_key_pair(
     ctx: MechanismContext, param: Params, public_template: AttrMap, private_template: AttrMap
 ) -> tuple[dict[int, AttrValue], dict[int, AttrValue]]:
-    """CKM_DH_PKCS_KEY_PAIR_GEN (s2.5.4): x from the token's random source, y = g^x mod p."""
+    """CKM_DH_PKCS_KEY_PAIR_GEN (s2.4): x from the token's random source, y = g^x mod p."""
     no_param(param)
     params = domain_parameters(public_template.get, TemplateIncomplete)
     x = _private_value(ctx, params, _ulong(private_template, CKA.VALUE_BITS))
@@ -176,7 +178,7 @@ def generate_key_pair(
 
 
 def derive(ctx: MechanismContext, key: KeyView, param: Params, length: int | None) -> bytes:
-    """CKM_DH_PKCS_DERIVE (s2.5.6): y^x mod p as long as p, its trailing ``length`` bytes."""
+    """CKM_DH_PKCS_DERIVE (s2.4): y^x mod p as long as p, its trailing ``length`` bytes."""
     if not isinstance(param, bytes) or not param:
         raise MechanismParamInvalid("CKM_DH_PKCS_DERIVE needs the other party's public value")
     check_key(key, CKO.PRIVATE_KEY, _DH)
@@ -198,14 +200,14 @@ def register(registry: MechanismRegistry) -> None:
         CKM.DH_PKCS_PARAMETER_GEN, MIN_BITS, MAX_PARAMETER_GEN_BITS, CKF.GENERATE,
         generated_key_type=CKK.DH, generated_class=CKO.DOMAIN_PARAMETERS,
         generate_key=generate_parameters,
-        standard="PKCS #11 v2.40 Current Mechanisms s2.5.5; PKCS #3 v1.4 s6",
+        standard="PKCS #11 v2.40 Current Mechanisms s2.4; PKCS #3 v1.4 s6",
     ))
     registry.add(MechanismSpec(
         CKM.DH_PKCS_KEY_PAIR_GEN, MIN_BITS, MAX_BITS, CKF.GENERATE_KEY_PAIR,
         generated_key_type=CKK.DH, generate_key_pair=generate_key_pair,
-        standard="PKCS #11 v2.40 Current Mechanisms s2.5.4; PKCS #3 v1.4 s7",
+        standard="PKCS #11 v2.40 Current Mechanisms s2.4; PKCS #3 v1.4 s7",
     ))
     registry.add(MechanismSpec(
         CKM.DH_PKCS_DERIVE, MIN_BITS, MAX_BITS, CKF.DERIVE, key_types=_DH, derive=derive,
-        standard="PKCS #11 v2.40 Current Mechanisms s2.5.6; PKCS #3 v1.4 s8",
+        standard="PKCS #11 v2.40 Current Mechanisms s2.4; PKCS #3 v1.4 s8",
     ))

@@ -1,11 +1,12 @@
 """DSA: domain parameters, key pairs, DSA without and with hashing.
 
-PKCS #11 v2.40 Current Mechanisms s2.2: CKM_DSA_PARAMETER_GEN (s2.2.8: a CKO_DOMAIN_PARAMETERS
-object from CKA_PRIME_BITS and optionally CKA_SUBPRIME_BITS), CKM_DSA_KEY_PAIR_GEN (s2.2.9:
-the domain parameters CKA_PRIME, CKA_SUBPRIME, CKA_BASE from the public key template),
-CKM_DSA (s2.2.11, "DSA without hashing": single-part, the input is a hash value of 20, 28,
-32, 48 or 64 bytes) and CKM_DSA_SHA1 / SHA224 / SHA256 / SHA384 / SHA512 (s2.2.12, single-
-and multi-part). A signature is r || s, each as long as the subprime q (s2.2.11 table 29).
+PKCS #11 v2.40 Current Mechanisms s2.2 (DSA): CKM_DSA_PARAMETER_GEN ("DSA domain parameter
+generation": a CKO_DOMAIN_PARAMETERS object from CKA_PRIME_BITS and optionally
+CKA_SUBPRIME_BITS), CKM_DSA_KEY_PAIR_GEN ("DSA key pair generation": the domain parameters
+CKA_PRIME, CKA_SUBPRIME, CKA_BASE from the public key template), CKM_DSA ("DSA without
+hashing": single-part, the input is a hash value of 20, 28, 32, 48 or 64 bytes) and
+CKM_DSA_SHA1 / SHA224 / SHA256 / SHA384 / SHA512 ("DSA with SHA-1", "FIPS 186-4 DSA with
+SHA-224" ...: single- and multi-part). A signature is r || s, each as long as the subprime q.
 The DSA algorithm itself is FIPS 186-4 s4; key sizes in CK_MECHANISM_INFO are the bit length
 of the prime p.
 
@@ -74,7 +75,7 @@ MIN_BITS = 1024
 MIN_GENERATE_BITS = 2048
 MAX_BITS = 3072
 INPUT_LENGTHS = frozenset({20, 28, 32, 48, 64})
-"""CKM_DSA input lengths in bytes (v2.40 Current Mechanisms s2.2.11 table 29)."""
+"""CKM_DSA input lengths in bytes (v2.40 Current Mechanisms s2.2, "DSA without hashing")."""
 STANDARD = "PKCS #11 v2.40 Current Mechanisms s2.2; FIPS 186-4 s4"
 _DSA = frozenset({CKK.DSA})
 
@@ -85,7 +86,7 @@ DSA_HASHES: dict[int, HashName] = {
     CKM.DSA_SHA384: "sha384",
     CKM.DSA_SHA512: "sha512",
 }
-"""DSA-with-hash mechanism -> hash (s2.2.12)."""
+"""DSA-with-hash mechanism -> hash (s2.2, "DSA with SHA-1" and the FIPS 186-4 variants)."""
 
 
 # -- domain parameters and keys ------------------------------------------------------------------
@@ -135,7 +136,7 @@ def dsa_public_key(crypto: DsaPort, key: KeyView) -> DsaPublicKeyHandle:
 
 def complete_domain_parameters(get: Getter) -> dict[int, AttrValue]:
     """A DSA domain parameter object being created: checked, with CKA_PRIME_BITS and
-    CKA_SUBPRIME_BITS computed (s2.2.3 table 27)."""
+    CKA_SUBPRIME_BITS computed (s2.2, "DSA domain parameter objects")."""
     params = domain_parameters(get, TemplateIncomplete)
     return {CKA.PRIME_BITS: params.p.bit_length(), CKA.SUB_PRIME_BITS: params.q.bit_length()}
 
@@ -183,7 +184,7 @@ def _ulong(template: AttrMap, attr: int) -> int | None:
 
 
 def generate_parameters(ctx: MechanismContext, param: Params, template: AttrMap) -> dict[int, AttrValue]:
-    """CKM_DSA_PARAMETER_GEN (s2.2.8): p, q, g of CKA_PRIME_BITS (L) and CKA_SUBPRIME_BITS
+    """CKM_DSA_PARAMETER_GEN (s2.2, "DSA domain parameter generation"): p, q, g of CKA_PRIME_BITS (L) and CKA_SUBPRIME_BITS
     (N, default 256)."""
     no_param(param)
     prime_bits = _ulong(template, CKA.PRIME_BITS)
@@ -206,7 +207,7 @@ def generate_parameters(ctx: MechanismContext, param: Params, template: AttrMap)
 def generate_key_pair(
     ctx: MechanismContext, param: Params, public_template: AttrMap, private_template: AttrMap
 ) -> tuple[dict[int, AttrValue], dict[int, AttrValue]]:
-    """CKM_DSA_KEY_PAIR_GEN (s2.2.9): x in [1, q-1] from the token's random source, y = g^x."""
+    """CKM_DSA_KEY_PAIR_GEN (s2.2, "DSA key pair generation"): x in [1, q-1] from the token's random source, y = g^x."""
     no_param(param)
     get = public_template.get
     p = get_int(get, CKA.PRIME, TemplateIncomplete)
@@ -291,7 +292,7 @@ def _hashed_spec(mechanism: int, alg: HashName) -> MechanismSpec:
 
     return MechanismSpec(
         mechanism, MIN_BITS, MAX_BITS, CKF.SIGN | CKF.VERIFY, key_types=_DSA, sign=sign,
-        verify=verify, standard=f"PKCS #11 v2.40 Current Mechanisms s2.2.12; FIPS 186-4 s4,"
+        verify=verify, standard=f"PKCS #11 v2.40 Current Mechanisms s2.2 (DSA with hashing); FIPS 186-4 s4,"
         f" {alg.upper().replace('SHA', 'SHA-')} (FIPS 180-4)",
     )
 
@@ -302,17 +303,19 @@ def register(registry: MechanismRegistry) -> None:
         CKM.DSA_PARAMETER_GEN, MIN_GENERATE_BITS, MAX_BITS, CKF.GENERATE,
         generated_key_type=CKK.DSA, generated_class=CKO.DOMAIN_PARAMETERS,
         generate_key=generate_parameters,
-        standard="PKCS #11 v2.40 Current Mechanisms s2.2.8; FIPS 186-4 A.1, A.2",
+        standard="PKCS #11 v2.40 Current Mechanisms s2.2 (DSA domain parameter generation);"
+                 " FIPS 186-4 A.1, A.2",
     ))
     registry.add(MechanismSpec(
         CKM.DSA_KEY_PAIR_GEN, MIN_GENERATE_BITS, MAX_BITS, CKF.GENERATE_KEY_PAIR,
         generated_key_type=CKK.DSA, generate_key_pair=generate_key_pair,
-        standard="PKCS #11 v2.40 Current Mechanisms s2.2.9; FIPS 186-4 B.1.1",
+        standard="PKCS #11 v2.40 Current Mechanisms s2.2 (DSA key pair generation);"
+                 " FIPS 186-4 B.1.1",
     ))
     registry.add(MechanismSpec(
         CKM.DSA, MIN_BITS, MAX_BITS, CKF.SIGN | CKF.VERIFY, key_types=_DSA,
         sign=dsa_sign, verify=dsa_verify,
-        standard="PKCS #11 v2.40 Current Mechanisms s2.2.11; FIPS 186-4 s4",
+        standard="PKCS #11 v2.40 Current Mechanisms s2.2 (DSA without hashing); FIPS 186-4 s4",
     ))
     for mechanism, alg in DSA_HASHES.items():
         registry.add(_hashed_spec(mechanism, alg))

@@ -5,11 +5,15 @@
   (PKCS #11 3.0 s4.8 / s4.9, the DER SubjectPublicKeyInfo) for RSA, EC and Ed25519 public and
   private keys; CKA_MODULUS_BITS for RSA public keys (v2.40 Current Mechanisms s2.1.2);
   CKA_VALUE_LEN for secret keys (v2.40 s4.10); CKA_EC_POINT in its DER OCTET STRING form
-  when it was given as a raw point (s2.3.3, s2.3.6 of 3.0 for Edwards keys).
+  when it was given as a raw point (s2.3.3, s2.3.6 of 3.0 for Edwards keys). DSA keys
+  (Current Mechanisms s2.2) are checked and get CKA_PUBLIC_KEY_INFO; PKCS #3 DH keys (s2.4)
+  are checked and private ones get CKA_VALUE_BITS (``tokenport.mechanisms.dsa`` / ``dh``).
+* ``complete_domain_parameters``: the same for CKO_DOMAIN_PARAMETERS objects (v2.40 s4.11).
 * ``encode_private_key_pkcs8`` / ``decode_private_key_pkcs8``: the private key encoding of
   C_WrapKey / C_UnwrapKey (v2.40 Current Mechanisms s2.7 "Wrapping/unwrapping private keys":
   an unencrypted PKCS #8 PrivateKeyInfo, RFC 5208). Secret keys are wrapped as their
-  CKA_VALUE by the core.
+  CKA_VALUE by the core. DSA and DH private keys are PKCS #8 too (their families' own
+  port calls, tried when the port's ``pkcs8_decode`` does not know the key).
 """
 
 from __future__ import annotations
@@ -143,7 +147,7 @@ def complete_key_attributes(
 
 
 def complete_domain_parameters(key_type: int, attrs: Mapping[int, AttrValue]) -> dict[int, AttrValue]:
-    """Validate a new CKO_DOMAIN_PARAMETERS object (v2.40 s4.13) and return its computed
+    """Validate a new CKO_DOMAIN_PARAMETERS object (v2.40 s4.11) and return its computed
     sizes (CKA_PRIME_BITS, and CKA_SUBPRIME_BITS for DSA)."""
     if key_type == CKK.DSA:
         return dsa.complete_domain_parameters(attrs.get)

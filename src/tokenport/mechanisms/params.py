@@ -116,7 +116,7 @@ PARAM_KINDS: dict[int, ParamKind] = {
     CKM.RSA_PKCS_OAEP: ParamKind.OAEP,
     CKM.ECDH1_DERIVE: ParamKind.ECDH1,
     CKM.EDDSA: ParamKind.EDDSA,
-    CKM.DH_PKCS_DERIVE: ParamKind.BYTES,  # the other party's public value (v2.40 s2.5.6)
+    CKM.DH_PKCS_DERIVE: ParamKind.BYTES,  # the other party's public value (v2.40 Current Mechanisms s2.4)
 }
 
 

@@ -105,7 +105,7 @@ class ObjectFactory:
             if origin is Origin.GENERATE and mechanism is not None:
                 attrs[CKA.KEY_GEN_MECHANISM] = mechanism
         elif schema.object_class == CKO.DOMAIN_PARAMETERS:
-            attrs[CKA.LOCAL] = origin is Origin.GENERATE  # v2.40 s4.13 table 45
+            attrs[CKA.LOCAL] = origin is Origin.GENERATE  # v2.40 s4.11, domain parameter objects
         if schema.object_class in SECRET_BEARING:
             sensitive = attrs.get(CKA.SENSITIVE) is True
             extractable = attrs.get(CKA.EXTRACTABLE) is True

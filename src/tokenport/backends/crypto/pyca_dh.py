@@ -1,5 +1,5 @@
 """The PKCS #3 Diffie-Hellman family of the crypto port on pyca/cryptography (PKCS #11 v2.40
-Current Mechanisms s2.5; PKCS #3 v1.4). Mixed into ``PycaCrypto``.
+Current Mechanisms s2.4; PKCS #3 v1.4). Mixed into ``PycaCrypto``.
 
 Randomness: the private value x is drawn by the mechanism from the token's DRBG; parameter
 generation (the safe-prime search) runs inside OpenSSL with its own CSPRNG.

@@ -1,4 +1,4 @@
-"""PKCS #3 Diffie-Hellman family of the crypto port (PKCS #11 v2.40 Current Mechanisms s2.5:
+"""PKCS #3 Diffie-Hellman family of the crypto port (PKCS #11 v2.40 Current Mechanisms s2.4:
 CKM_DH_PKCS_PARAMETER_GEN, CKM_DH_PKCS_KEY_PAIR_GEN, CKM_DH_PKCS_DERIVE; PKCS #3 v1.4).
 
 Domain parameters travel as plain integers (``DhParameters``); private keys are opaque
