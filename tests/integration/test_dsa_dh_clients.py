@@ -65,6 +65,10 @@ with token.open(rw=True, user_pin=PIN) as s:
     sig512 = priv.sign(MESSAGE)  # python-pkcs11's default for DSA: CKM_DSA_SHA512
     raw = priv.sign(hashlib.sha384(MESSAGE).digest(), mechanism=Mechanism.DSA)
     parts = priv.sign((MESSAGE[:5], MESSAGE[5:]), mechanism=Mechanism.DSA_SHA1)
+    direct_pub, direct_priv = s.generate_keypair(KeyType.DSA, 3072)  # parameters made on the way
+    direct = direct_priv.sign(MESSAGE, mechanism=Mechanism.DSA_SHA384)
+    emit(direct=direct, direct_ok=direct_pub.verify(MESSAGE, direct, mechanism=Mechanism.DSA_SHA384),
+         direct_p_len=len(direct_pub[Attribute.PRIME]))
     emit(
         cls=params[Attribute.CLASS], key_type=params[Attribute.KEY_TYPE],
         local=params[Attribute.LOCAL], bits=params[Attribute.PRIME_BITS],
@@ -88,6 +92,7 @@ with token.open(rw=True, user_pin=PIN) as s:
         assert len(result[name]) == 64
         key.verify(_der(result[name]), MESSAGE, algorithm)  # raises when invalid
     key.verify(_der(result["raw"]), MESSAGE, hashes.SHA384())
+    assert result["direct_ok"] is True and result["direct_p_len"] == 384 and len(result["direct"]) == 64
 
 
 def test_python_pkcs11_imports_a_pyca_dsa_key_and_signs(tok: Token) -> None:
