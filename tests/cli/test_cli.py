@@ -171,7 +171,7 @@ def test_lockout_and_so_unlock(cli: Cli, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (("key", "generate", "--type", "dsa", "--label", "x"), "unknown key type"),
+    (("key", "generate", "--type", "elgamal", "--label", "x"), "unknown key type"),
     (("object", "import", "/nonexistent/file.pem", "--label", "x"), "does not exist"),
     (("token", "info", "--token", "nope"), "no initialized token"),
     (("token", "init", "--label", "x" * 40), "longer than 32 bytes"),
@@ -215,3 +215,16 @@ def test_quickstart_is_idempotent(cli: Cli) -> None:
     second = cli.run("quickstart").stdout
     assert "Created token" not in second and "Generated" not in second
     assert second.count("Device Priv TLS Key") == 1
+
+
+def test_generate_dsa_and_dh_keys(token: Cli) -> None:
+    for key_type, label in (("dsa", "d"), ("dsa:3072", "d3"), ("dh", "h"), ("dh:1024", "h1")):
+        token.run("key", "generate", "--type", key_type, "--label", label)
+    rows = token.json("object", "list")
+    assert isinstance(rows, list)
+    assert sorted((r["class"], r["label"]) for r in rows) == sorted(
+        [(c, l) for l in ("d", "d3", "h", "h1") for c in ("privkey", "pubkey")])  # no parameters kept
+    for spec, message in (("dsa:1024", "DSA keys are 2048 or 3072 bits"),
+                          ("dh:4096", "DH parameters are generated with 1024 or 2048 bits")):
+        refused = token.run("key", "generate", "--type", spec, "--label", "x", ok=False)
+        assert refused.returncode != 0 and message in refused.stderr

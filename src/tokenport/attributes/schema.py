@@ -226,6 +226,54 @@ SECRET_VALUE = (
     _r(CKA.VALUE_LEN, ABSENT, Rule.FORBID_CREATE),
 )
 
+# Current Mechanisms s2.2 (DSA) and s2.4 (PKCS #3 Diffie-Hellman) key objects: the domain
+# parameters of a public key are given when it is created or generated (footnotes 1, 3); a
+# private key's are set by the token on generation (1, 4, 6).
+DOMAIN_PUBLIC = Rule.REQUIRED_CREATE | Rule.REQUIRED_GENERATE
+DSA_PUBLIC = (
+    _r(CKA.PRIME, ABSENT, DOMAIN_PUBLIC),
+    _r(CKA.SUBPRIME, ABSENT, DOMAIN_PUBLIC),
+    _r(CKA.BASE, ABSENT, DOMAIN_PUBLIC),
+    _r(CKA.VALUE, ABSENT, Rule.MATERIAL),
+)
+DSA_PRIVATE = (
+    _r(CKA.PRIME, ABSENT, Rule.MATERIAL),
+    _r(CKA.SUBPRIME, ABSENT, Rule.MATERIAL),
+    _r(CKA.BASE, ABSENT, Rule.MATERIAL),
+    _r(CKA.VALUE, ABSENT, PRIV),
+)
+DH_PUBLIC = (
+    _r(CKA.PRIME, ABSENT, DOMAIN_PUBLIC),
+    _r(CKA.BASE, ABSENT, DOMAIN_PUBLIC),
+    _r(CKA.VALUE, ABSENT, Rule.MATERIAL),
+)
+DH_PRIVATE = (
+    _r(CKA.PRIME, ABSENT, Rule.MATERIAL),
+    _r(CKA.BASE, ABSENT, Rule.MATERIAL),
+    _r(CKA.VALUE, ABSENT, PRIV),
+    _r(CKA.VALUE_BITS, ABSENT, Rule.FORBID_CREATE | Rule.FORBID_UNWRAP),
+)
+# v2.40 s4.11, domain parameter objects (CKA_LOCAL: set by the token, TRUE when
+# made by C_GenerateKey), with the DSA (Current Mechanisms s2.2) and DH (s2.4)
+# attributes: the values are given on creation, the sizes on generation.
+DOMAIN_PARAMETERS = (
+    _r(CKA.KEY_TYPE, ABSENT, Rule.REQUIRED_CREATE),
+    _r(CKA.LOCAL, False, Rule.COMPUTED),
+)
+DOMAIN_VALUE = Rule.REQUIRED_CREATE | Rule.FORBID_GENERATE
+DSA_DOMAIN = (
+    _r(CKA.PRIME, ABSENT, DOMAIN_VALUE),
+    _r(CKA.SUBPRIME, ABSENT, DOMAIN_VALUE),
+    _r(CKA.BASE, ABSENT, DOMAIN_VALUE),
+    _r(CKA.PRIME_BITS, ABSENT, Rule.FORBID_CREATE | Rule.REQUIRED_GENERATE),
+    _r(CKA.SUB_PRIME_BITS, ABSENT, Rule.FORBID_CREATE),
+)
+DH_DOMAIN = (
+    _r(CKA.PRIME, ABSENT, DOMAIN_VALUE),
+    _r(CKA.BASE, ABSENT, DOMAIN_VALUE),
+    _r(CKA.PRIME_BITS, ABSENT, Rule.FORBID_CREATE | Rule.REQUIRED_GENERATE),
+)
+
 SECRET_KEY_TYPES = frozenset(
     int(k)
     for k in (
@@ -248,6 +296,12 @@ SCHEMAS: dict[tuple[int, int | None], tuple[AttributeRule, ...]] = {
     (CKO.PUBLIC_KEY, CKK.ML_KEM): STORAGE + KEY + PUBLIC_KEY + PQ_PUBLIC + KEM_PUBLIC,
     (CKO.PRIVATE_KEY, CKK.ML_KEM): STORAGE + KEY + PRIVATE_KEY + PQ_PRIVATE + KEM_PRIVATE,
     **{(CKO.SECRET_KEY, k): STORAGE + KEY + SECRET_KEY + SECRET_VALUE for k in SECRET_KEY_TYPES},
+    (CKO.PUBLIC_KEY, CKK.DSA): STORAGE + KEY + PUBLIC_KEY + DSA_PUBLIC,
+    (CKO.PRIVATE_KEY, CKK.DSA): STORAGE + KEY + PRIVATE_KEY + DSA_PRIVATE,
+    (CKO.PUBLIC_KEY, CKK.DH): STORAGE + KEY + PUBLIC_KEY + DH_PUBLIC,
+    (CKO.PRIVATE_KEY, CKK.DH): STORAGE + KEY + PRIVATE_KEY + DH_PRIVATE,
+    (CKO.DOMAIN_PARAMETERS, CKK.DSA): STORAGE + DOMAIN_PARAMETERS + DSA_DOMAIN,
+    (CKO.DOMAIN_PARAMETERS, CKK.DH): STORAGE + DOMAIN_PARAMETERS + DH_DOMAIN,
 }
 """(class, key type or certificate type) -> attribute rules; later sections win on overlap."""
 
@@ -256,6 +310,7 @@ SUBTYPE_ATTRIBUTE = {
     int(CKO.PUBLIC_KEY): int(CKA.KEY_TYPE),
     int(CKO.PRIVATE_KEY): int(CKA.KEY_TYPE),
     int(CKO.SECRET_KEY): int(CKA.KEY_TYPE),
+    int(CKO.DOMAIN_PARAMETERS): int(CKA.KEY_TYPE),
 }
 """Which attribute selects the schema within a class (None for data objects)."""
 

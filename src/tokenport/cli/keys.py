@@ -19,6 +19,7 @@ from tokenport.cli.common import (
     user_session,
 )
 from tokenport.core.module import Module
+from tokenport.mechanisms.dh import FFDHE2048_P
 from tokenport.mechanisms.params import Mechanism
 
 CURVES = {
@@ -30,8 +31,37 @@ ED25519_PARAMS = bytes.fromhex("06032b6570")
 ML_DSA_SETS = {"ml-dsa-44": CKP_ML_DSA.ML_DSA_44, "ml-dsa-65": CKP_ML_DSA.ML_DSA_65,
                "ml-dsa-87": CKP_ML_DSA.ML_DSA_87}
 ML_KEM_SETS = {"ml-kem-768": CKP_ML_KEM.ML_KEM_768, "ml-kem-1024": CKP_ML_KEM.ML_KEM_1024}
-KEY_TYPES = ("ec[:p256|p384|p521], rsa[:BITS], ed25519, aes[:128|192|256], "
-             "ml-dsa-44|65|87, ml-kem-768|1024")
+KEY_TYPES = ("ec[:p256|p384|p521], rsa[:BITS], ed25519, aes[:128|192|256], dsa[:2048|3072],"
+             " dh[:1024|2048], ml-dsa-44|65|87, ml-kem-768|1024")
+
+
+def _dsa_domain(module: Module, session: int, size: str) -> list[tuple[int, AttrValue]]:
+    """Fresh DSA domain parameters (CKM_DSA_PARAMETER_GEN, a session object) of L bits."""
+    if size not in ("", "2048", "3072"):
+        fail("DSA keys are 2048 or 3072 bits")
+    params = module.generate_key(session, Mechanism(CKM.DSA_PARAMETER_GEN),
+                                 [(CKA.PRIME_BITS, int(size or 2048))])
+    try:
+        found = module.get_attribute_value(session, params, [CKA.PRIME, CKA.SUBPRIME, CKA.BASE])
+        return [(r.type, r.value) for r in found if r.value is not None]
+    finally:
+        module.destroy_object(session, params)
+
+
+def _dh_domain(module: Module, session: int, size: str) -> list[tuple[int, AttrValue]]:
+    """The RFC 7919 ffdhe2048 group by default; freshly generated parameters
+    (CKM_DH_PKCS_PARAMETER_GEN, slow: a safe-prime search) when a size is given."""
+    if not size:
+        return [(CKA.PRIME, FFDHE2048_P.to_bytes(256, "big")), (CKA.BASE, b"\x02")]
+    if size not in ("1024", "2048"):
+        fail("DH parameters are generated with 1024 or 2048 bits (dh alone: RFC 7919 ffdhe2048)")
+    params = module.generate_key(session, Mechanism(CKM.DH_PKCS_PARAMETER_GEN),
+                                 [(CKA.PRIME_BITS, int(size))])
+    try:
+        found = module.get_attribute_value(session, params, [CKA.PRIME, CKA.BASE])
+        return [(r.type, r.value) for r in found if r.value is not None]
+    finally:
+        module.destroy_object(session, params)
 
 
 def generate(module: Module, session: int, spec: str, label: bytes, key_id: bytes,
@@ -89,6 +119,18 @@ def generate(module: Module, session: int, spec: str, label: bytes, key_id: byte
             session, Mechanism(CKM.AES_KEY_GEN),
             private + [(CKA.VALUE_LEN, bits // 8), (CKA.KEY_TYPE, int(CKK.AES))],
         )]
+    if family == "dsa":
+        pair = module.generate_key_pair(
+            session, Mechanism(CKM.DSA_KEY_PAIR_GEN), common + _dsa_domain(module, session, size),
+            private + [(CKA.SIGN, True)],
+        )
+        return list(pair)
+    if family == "dh":
+        pair = module.generate_key_pair(
+            session, Mechanism(CKM.DH_PKCS_KEY_PAIR_GEN), common + _dh_domain(module, session, size),
+            private + [(CKA.DERIVE, True)],
+        )
+        return list(pair)
     fail(f"unknown key type {spec!r}; choose {KEY_TYPES}")
     raise AssertionError("unreachable")
 
@@ -110,7 +152,8 @@ def key_group() -> None:
 def key_generate(slot: int | None, token_name: str | None, key_type: str, label: str,
                  id_hex: str | None, extractable: bool, pin: str | None, pin_env: str | None,
                  pin_file: Path | None) -> None:
-    """Generate a key pair (EC, RSA, Ed25519, ML-DSA, ML-KEM) or an AES key on the token."""
+    """Generate a key pair (EC, RSA, Ed25519, DSA, DH, ML-DSA, ML-KEM) or an AES key on the
+    token."""
     import secrets
 
     key_id = bytes.fromhex(id_hex) if id_hex else secrets.token_bytes(8)

@@ -77,7 +77,8 @@ class KeyCalls:
         return self._state.handle(session.token, obj)
 
     def generate_key(self, session: int, mechanism: Mechanism, template: Template) -> int:
-        """C_GenerateKey (s5.14): a new secret key."""
+        """C_GenerateKey (s5.14): a new secret key, or domain parameters (v2.40 s4.11) for
+        the mechanisms that make them (CKM_DSA_PARAMETER_GEN ...)."""
         with self._state.lock:
             current = self._state.session(session)
             spec = find_spec(self._state, mechanism, "generate_key")
@@ -88,15 +89,16 @@ class KeyCalls:
             if mechanism.type == CKM.GENERIC_SECRET_KEY_GEN and asked in GENERIC_SECRET_TYPES:
                 assert isinstance(asked, int)
                 key_type = asked
-            fixed: dict[int, AttrValue] = {CKA.CLASS: int(CKO.SECRET_KEY), CKA.KEY_TYPE: key_type}
+            object_class = spec.generated_class
+            fixed: dict[int, AttrValue] = {CKA.CLASS: object_class, CKA.KEY_TYPE: key_type}
             is_so = self._state.is_so(current)
             schema = self._state.factory.prepare(Origin.GENERATE, wanted, fixed, is_so=is_so)
-            self._access_of(current, wanted, CKO.SECRET_KEY, key_type)
+            self._access_of(current, wanted, object_class, key_type)
         material = spec.generate_key(
             self._state.mechanism_context(current.token), mechanism.param, wanted
         )
         with self._state.lock:
-            self._access_of(current, wanted, CKO.SECRET_KEY, key_type)  # a logout meanwhile
+            self._access_of(current, wanted, object_class, key_type)  # a logout meanwhile
             obj = self._state.factory.build(
                 schema, Origin.GENERATE, wanted, {**fixed, **material}, is_so=is_so,
                 mechanism=mechanism.type,

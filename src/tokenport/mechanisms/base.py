@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from tokenport.attributes.kinds import AttrValue
+from tokenport.ck import CKO
 from tokenport.mechanisms.params import Params
 
 if TYPE_CHECKING:
@@ -162,6 +163,8 @@ class MechanismSpec:
     ``flags`` are the CKF_* mechanism flags and must match the operations present.
     ``key_types`` lists the CKK_* values a key must have (empty: no key, e.g. digests).
     ``generated_key_type`` is the CKK_* of keys made by generate_key / generate_key_pair.
+    ``generated_class`` is the CKO_* of what generate_key makes: a secret key, or domain
+    parameters (CKM_DSA_PARAMETER_GEN, CKM_DH_PKCS_PARAMETER_GEN).
     ``standard`` names where the mechanism is defined (the PKCS #11 section, and the
     algorithm's own standard), for ``tokenport mechanisms`` and docs/mechanisms.md.
     ``encapsulate`` / ``decapsulate`` / ``ciphertext_length`` serve C_EncapsulateKey and
@@ -188,6 +191,7 @@ class MechanismSpec:
     encapsulate: EncapsulateFunction | None = None
     decapsulate: DecapsulateFunction | None = None
     ciphertext_length: CiphertextLength | None = None
+    generated_class: int = int(CKO.SECRET_KEY)
 
 
 class MechanismRegistry:

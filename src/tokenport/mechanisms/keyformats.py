@@ -5,11 +5,15 @@
   (PKCS #11 3.0 s4.8 / s4.9, the DER SubjectPublicKeyInfo) for RSA, EC and Ed25519 public and
   private keys; CKA_MODULUS_BITS for RSA public keys (v2.40 Current Mechanisms s2.1.2);
   CKA_VALUE_LEN for secret keys (v2.40 s4.10); CKA_EC_POINT in its DER OCTET STRING form
-  when it was given as a raw point (s2.3.3, s2.3.6 of 3.0 for Edwards keys).
+  when it was given as a raw point (s2.3.3, s2.3.6 of 3.0 for Edwards keys). DSA keys
+  (Current Mechanisms s2.2) are checked and get CKA_PUBLIC_KEY_INFO; PKCS #3 DH keys (s2.4)
+  are checked and private ones get CKA_VALUE_BITS (``tokenport.mechanisms.dsa`` / ``dh``).
+* ``complete_domain_parameters``: the same for CKO_DOMAIN_PARAMETERS objects (v2.40 s4.11).
 * ``encode_private_key_pkcs8`` / ``decode_private_key_pkcs8``: the private key encoding of
   C_WrapKey / C_UnwrapKey (v2.40 Current Mechanisms s2.7 "Wrapping/unwrapping private keys":
   an unencrypted PKCS #8 PrivateKeyInfo, RFC 5208). Secret keys are wrapped as their
-  CKA_VALUE by the core.
+  CKA_VALUE by the core. DSA and DH private keys are PKCS #8 too (their families' own
+  port calls, tried when the port's ``pkcs8_decode`` does not know the key).
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ from tokenport.errors import (
     KeyNotWrappable,
     TemplateIncomplete,
     TemplateInconsistent,
+    WrappedKeyInvalid,
 )
-from tokenport.mechanisms import curves, keys
+from tokenport.mechanisms import curves, dh, dsa, keys
 from tokenport.mechanisms.base import KeyView
 from tokenport.mechanisms.common import get_bytes, get_int, int_bytes
 from tokenport.mechanisms.pqkeys import PQ_KEY_TYPES, complete_pq_key
 from tokenport.ports.crypto import (
+    DhPort,
+    DsaPort,
     EcPort,
     EdDsaPort,
     KeyEncodingPort,
@@ -39,7 +46,7 @@ from tokenport.ports.crypto import (
 )
 
 
-class KeyMaterialCrypto(RsaPort, EcPort, EdDsaPort, KeyEncodingPort, Protocol):
+class KeyMaterialCrypto(RsaPort, EcPort, EdDsaPort, KeyEncodingPort, DsaPort, DhPort, Protocol):
     """The crypto port families this module uses (every CryptoBackend is one)."""
 
 
@@ -94,6 +101,10 @@ def _public(
         point = keys.ed25519_point(get, TemplateIncomplete)
         out = _ec_point_attrs(get_bytes(get, CKA.EC_POINT, TemplateIncomplete), point)
         return {CKA.PUBLIC_KEY_INFO: crypto.public_key_info(obj), **out}
+    if key_type == CKK.DSA:
+        return dsa.complete_public(crypto, get)
+    if key_type == CKK.DH:
+        return dh.complete_public(get)
     return {}
 
 
@@ -108,6 +119,10 @@ def _private(
         obj = keys.build_ec_private(crypto, get, TemplateIncomplete)
     elif key_type == CKK.EC_EDWARDS:
         obj = keys.build_ed25519_private(crypto, get, TemplateIncomplete)
+    elif key_type == CKK.DSA:
+        return dsa.complete_private(crypto, get)
+    elif key_type == CKK.DH:
+        return dh.complete_private(crypto, get)
     else:
         return {}
     return {CKA.PUBLIC_KEY_INFO: crypto.public_key_info(obj)}
@@ -134,6 +149,14 @@ def complete_key_attributes(
     return {}
 
 
+def complete_domain_parameters(key_type: int, attrs: Mapping[int, AttrValue]) -> dict[int, AttrValue]:
+    """Validate a new CKO_DOMAIN_PARAMETERS object (v2.40 s4.11) and return its computed
+    sizes (CKA_PRIME_BITS, and CKA_SUBPRIME_BITS for DSA)."""
+    if key_type == CKK.DSA:
+        return dsa.complete_domain_parameters(attrs.get)
+    return dh.complete_domain_parameters(attrs.get)
+
+
 def encode_private_key_pkcs8(crypto: KeyMaterialCrypto, key: KeyView) -> bytes:
     """The DER PKCS #8 PrivateKeyInfo of an RSA, EC or Ed25519 private key object."""
     if key.object_class != CKO.PRIVATE_KEY:
@@ -145,6 +168,10 @@ def encode_private_key_pkcs8(crypto: KeyMaterialCrypto, key: KeyView) -> bytes:
         obj = keys.ec_private_key(crypto, key)
     elif key.key_type == CKK.EC_EDWARDS:
         obj = keys.ed25519_private_key(crypto, key)
+    elif key.key_type == CKK.DSA:
+        return dsa.encode_pkcs8(crypto, key)
+    elif key.key_type == CKK.DH:
+        return dh.encode_pkcs8(crypto, key)
     else:
         raise KeyNotWrappable("this private key type cannot be wrapped")
     return crypto.pkcs8_encode(obj)
@@ -156,7 +183,14 @@ def decode_private_key_pkcs8(crypto: KeyMaterialCrypto, der: bytes) -> tuple[int
     WrappedKeyInvalid if it is not a PKCS #8 RSA, EC or Ed25519 key; CurveNotSupported for an
     EC key on another curve.
     """
-    decoded = crypto.pkcs8_decode(der)
+    try:
+        decoded = crypto.pkcs8_decode(der)
+    except WrappedKeyInvalid:
+        for key_type, family in ((CKK.DSA, dsa), (CKK.DH, dh)):
+            material = family.decode_pkcs8(crypto, der)
+            if material is not None:
+                return key_type, material
+        raise
     if decoded.kind == "rsa":
         nums = crypto.rsa_private_numbers(decoded.key)
         return CKK.RSA, {

@@ -130,6 +130,7 @@ PARAM_KINDS: dict[int, ParamKind] = {
     CKM.ECDH1_DERIVE: ParamKind.ECDH1,
     CKM.EDDSA: ParamKind.EDDSA,
     CKM.ML_DSA: ParamKind.SIGN_CONTEXT,
+    CKM.DH_PKCS_DERIVE: ParamKind.BYTES,  # the other party's public value (v2.40 Current Mechanisms s2.4)
 }
 
 

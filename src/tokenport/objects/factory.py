@@ -104,6 +104,8 @@ class ObjectFactory:
             attrs[CKA.LOCAL] = origin is Origin.GENERATE
             if origin is Origin.GENERATE and mechanism is not None:
                 attrs[CKA.KEY_GEN_MECHANISM] = mechanism
+        elif schema.object_class == CKO.DOMAIN_PARAMETERS:
+            attrs[CKA.LOCAL] = origin is Origin.GENERATE  # v2.40 s4.11, domain parameter objects
         if schema.object_class in SECRET_BEARING:
             sensitive = attrs.get(CKA.SENSITIVE) is True
             extractable = attrs.get(CKA.EXTRACTABLE) is True
@@ -146,6 +148,11 @@ class ObjectFactory:
             assert schema.subtype is not None
             attrs.update(complete_key_attributes(self._crypto, object_class, schema.subtype, attrs))
             attrs.setdefault(CKA.KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION)
+        elif object_class == CKO.DOMAIN_PARAMETERS:
+            from tokenport.mechanisms.keyformats import complete_domain_parameters
+
+            assert schema.subtype is not None
+            attrs.update(complete_domain_parameters(schema.subtype, attrs))
         uid = new_uid()
         attrs[CKA.UNIQUE_ID] = uid.encode()
         return TokenObject(uid=uid, schema=schema, attrs=attrs)

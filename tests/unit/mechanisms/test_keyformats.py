@@ -62,7 +62,7 @@ def test_secret_keys(crypto: CryptoBackend) -> None:
 def test_other_classes(crypto: CryptoBackend) -> None:
     assert complete(crypto, CKO.CERTIFICATE, 0, {CKA.VALUE: b"x"}) == {}
     assert complete(crypto, CKO.DATA, 0, {}) == {}
-    assert complete(crypto, CKO.PUBLIC_KEY, CKK.DSA, {}) == {}
+    assert complete(crypto, CKO.PUBLIC_KEY, CKK.X9_42_DH, {}) == {}
 
 
 # -- RSA ------------------------------------------------------------------------------------------
@@ -322,7 +322,7 @@ def test_pkcs8_errors(crypto: CryptoBackend, p256: Pair) -> None:
     with pytest.raises(KeyNotWrappable):
         encode_private_key_pkcs8(crypto, p256[0])
     with pytest.raises(KeyNotWrappable):
-        encode_private_key_pkcs8(crypto, FakeKey(CKO.PRIVATE_KEY, CKK.DSA, {}))
+        encode_private_key_pkcs8(crypto, FakeKey(CKO.PRIVATE_KEY, CKK.X9_42_DH, {}))
     with pytest.raises(WrappedKeyInvalid):
         decode_private_key_pkcs8(crypto, b"\x30\x03\x02\x01\x00")
     with pytest.raises(WrappedKeyInvalid):

@@ -33,6 +33,14 @@ from tokenport.mechanisms.params import (
 )
 
 from .helpers import ED25519_OID_PARAMS, P256_PARAMS, FakeKey, key_pair, secret
+from .test_dh import DOMAIN as DH_DOMAIN
+from .test_dsa import KEYPAIR
+
+DSA_DOMAIN: dict[int, AttrValue] = {
+    CKA.PRIME: bytes.fromhex(KEYPAIR[20][1]["P"]),
+    CKA.SUBPRIME: bytes.fromhex(KEYPAIR[20][1]["Q"]),
+    CKA.BASE: bytes.fromhex(KEYPAIR[20][1]["G"]),
+}
 
 Pair = tuple[FakeKey, FakeKey]
 
@@ -69,6 +77,7 @@ BYTES_OK: dict[int, frozenset[int]] = {
     CKM.AES_CBC_PAD: frozenset({16}),
     CKM.AES_KEY_WRAP: frozenset(),  # only the default IV A6A6A6A6A6A6A6A6 (not offered here)
     CKM.AES_KEY_WRAP_PAD: frozenset(),  # only the default AIV A65959A6
+    CKM.DH_PKCS_DERIVE: frozenset(),  # the other party's value: all-zero bytes are out of range
 }
 """Byte-string lengths a BYTES mechanism accepts (the IV); other lengths must be refused."""
 
@@ -116,7 +125,7 @@ def _case_id(case: object) -> str:
 
 def _key(spec: MechanismSpec, op: str, keys: dict[int, Pair]) -> KeyView:
     key_type = next(t for t in (CKK.AES, CKK.GENERIC_SECRET, CKK.RSA, CKK.EC, CKK.EC_EDWARDS,
-                                CKK.ML_DSA, CKK.ML_KEM)
+                                CKK.ML_DSA, CKK.ML_KEM, CKK.DSA, CKK.DH)
                     if t in spec.key_types)  # fmt: skip
     public, private = keys[key_type]
     return private if op in PRIVATE_SIDE else public
@@ -130,6 +139,8 @@ TEMPLATES: dict[int, dict[int, AttrValue]] = {
     CKK.EC_EDWARDS: {CKA.EC_PARAMS: ED25519_OID_PARAMS},
     CKK.ML_DSA: {CKA.PARAMETER_SET: CKP_ML_DSA.ML_DSA_44},
     CKK.ML_KEM: {CKA.PARAMETER_SET: CKP_ML_KEM.ML_KEM_768},
+    CKK.DSA: {CKA.PRIME_BITS: 2048, **DSA_DOMAIN},
+    CKK.DH: {CKA.PRIME_BITS: 1024, **DH_DOMAIN},
 }
 """A valid generation template per generated key type (so only the parameter can fail)."""
 
@@ -152,6 +163,8 @@ def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair, registry: MechanismRegis
         CKK.EC_EDWARDS: ed25519_pair,
         CKK.ML_DSA: key_pair(registry, ctx, CKM.ML_DSA_KEY_PAIR_GEN, TEMPLATES[CKK.ML_DSA]),
         CKK.ML_KEM: key_pair(registry, ctx, CKM.ML_KEM_KEY_PAIR_GEN, TEMPLATES[CKK.ML_KEM]),
+        CKK.DSA: key_pair(registry, ctx, CKM.DSA_KEY_PAIR_GEN, DSA_DOMAIN),
+        CKK.DH: key_pair(registry, ctx, CKM.DH_PKCS_KEY_PAIR_GEN, DH_DOMAIN),
     }
 
 

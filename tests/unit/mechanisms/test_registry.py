@@ -48,6 +48,17 @@ REQUIRED = {
     CKM.AES_KEY_WRAP,
     CKM.AES_KEY_WRAP_PAD,
     CKM.GENERIC_SECRET_KEY_GEN,
+    CKM.DSA_PARAMETER_GEN,
+    CKM.DSA_KEY_PAIR_GEN,
+    CKM.DSA,
+    CKM.DSA_SHA1,
+    CKM.DSA_SHA224,
+    CKM.DSA_SHA256,
+    CKM.DSA_SHA384,
+    CKM.DSA_SHA512,
+    CKM.DH_PKCS_PARAMETER_GEN,
+    CKM.DH_PKCS_KEY_PAIR_GEN,
+    CKM.DH_PKCS_DERIVE,
     CKM.SHA_1_HMAC,
     CKM.SHA224_HMAC,
     CKM.SHA256_HMAC,
@@ -127,6 +138,8 @@ def test_key_size_units(registry: MechanismRegistry) -> None:
     assert _info(get(CKM.RSA_PKCS_KEY_PAIR_GEN)) == (1024, 4096)  # bits
     assert _info(get(CKM.RSA_PKCS)) == (1024, 16384)
     assert _info(get(CKM.SHA256)) == (0, 0)
+    assert _info(get(CKM.DSA_SHA256)) == (1024, 3072)  # bits of the prime p
+    assert _info(get(CKM.DH_PKCS_DERIVE)) == (1024, 8192)  # bits of the prime p
 
 
 def test_default_registry_is_fresh() -> None:

@@ -14,6 +14,8 @@ The port is a set of small protocols, one per family, each in its own module:
 ``EdDsaPort``       Ed25519 (``eddsa``)
 ``KeyEncodingPort`` SubjectPublicKeyInfo and PKCS #8 of the key handles (``encoding``)
 ``PqPort``          ML-DSA (FIPS 204) and ML-KEM (FIPS 203), PKCS #11 v3.2 (``pq``)
+``DsaPort``         DSA parameters, keys and signatures, their encodings (``dsa``)
+``DhPort``          PKCS #3 Diffie-Hellman parameters, keys and agreement (``dh``)
 ==================  ===========================================================================
 
 ``CryptoBackend`` is their composition: what a Module is given. Code that needs one family
@@ -46,7 +48,15 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from tokenport.ports.crypto.cipher import CipherPort
+from tokenport.ports.crypto.dh import DhParameters, DhPort, DhPrivateKeyHandle
 from tokenport.ports.crypto.digest import DigestPort
+from tokenport.ports.crypto.dsa import (
+    DsaKeyHandle,
+    DsaParameters,
+    DsaPort,
+    DsaPrivateKeyHandle,
+    DsaPublicKeyHandle,
+)
 from tokenport.ports.crypto.ec import (
     EcKeyHandle,
     EcPort,
@@ -102,7 +112,15 @@ __all__ = [
     "CurveName",
     "DecodedPrivateKey",
     "DecodedPublicKey",
+    "DhParameters",
+    "DhPort",
+    "DhPrivateKeyHandle",
     "DigestPort",
+    "DsaKeyHandle",
+    "DsaParameters",
+    "DsaPort",
+    "DsaPrivateKeyHandle",
+    "DsaPublicKeyHandle",
     "EcKeyHandle",
     "EcPort",
     "EcPrivateDecoded",
@@ -146,6 +164,8 @@ class CryptoBackend(
     EdDsaPort,
     KeyEncodingPort,
     PqPort,
+    DsaPort,
+    DhPort,
     Protocol,
 ):
     """The whole crypto port: every family (one instance per Module)."""
