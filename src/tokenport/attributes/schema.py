@@ -210,6 +210,12 @@ SECRET_VALUE = (
     _r(CKA.VALUE_LEN, ABSENT, Rule.FORBID_CREATE),
 )
 
+# v2.40 Current Mechanisms s2.29.1 (DES), s2.30.1-2.30.2 (DES2, DES3) secret key objects:
+# CKA_VALUE of fixed length (8 / 16 / 24 bytes, checked and given odd parity by
+# mechanisms.des.des_key_value). As for every secret key, tokenport reports CKA_VALUE_LEN
+# (computed); a generate / unwrap / derive template may name it only with the fixed length.
+DES_KEY_TYPES = frozenset(int(k) for k in (CKK.DES, CKK.DES2, CKK.DES3))
+
 SECRET_KEY_TYPES = frozenset(
     int(k)
     for k in (
@@ -228,6 +234,7 @@ SCHEMAS: dict[tuple[int, int | None], tuple[AttributeRule, ...]] = {
     (CKO.PUBLIC_KEY, CKK.EC_EDWARDS): STORAGE + KEY + PUBLIC_KEY + EC_PUBLIC,
     (CKO.PRIVATE_KEY, CKK.EC_EDWARDS): STORAGE + KEY + PRIVATE_KEY + EC_PRIVATE,
     **{(CKO.SECRET_KEY, k): STORAGE + KEY + SECRET_KEY + SECRET_VALUE for k in SECRET_KEY_TYPES},
+    **{(CKO.SECRET_KEY, k): STORAGE + KEY + SECRET_KEY + SECRET_VALUE for k in DES_KEY_TYPES},
 }
 """(class, key type or certificate type) -> attribute rules; later sections win on overlap."""
 

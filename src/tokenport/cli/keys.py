@@ -27,7 +27,13 @@ CURVES = {
     "p521": bytes.fromhex("06052b81040023"),
 }
 ED25519_PARAMS = bytes.fromhex("06032b6570")
-KEY_TYPES = "ec[:p256|p384|p521], rsa[:BITS], ed25519, aes[:128|192|256]"
+KEY_TYPES = "ec[:p256|p384|p521], rsa[:BITS], ed25519, aes[:128|192|256], des, des2, des3"
+DES_KEYS = {
+    "des": (CKM.DES_KEY_GEN, CKK.DES),
+    "des2": (CKM.DES2_KEY_GEN, CKK.DES2),
+    "des3": (CKM.DES3_KEY_GEN, CKK.DES3),
+}
+"""Legacy DES key types (v2.40 Current Mechanisms s2.29-2.30): fixed length, no size suffix."""
 
 
 def generate(module: Module, session: int, spec: str, label: bytes, key_id: bytes,
@@ -71,6 +77,11 @@ def generate(module: Module, session: int, spec: str, label: bytes, key_id: byte
             session, Mechanism(CKM.AES_KEY_GEN),
             private + [(CKA.VALUE_LEN, bits // 8), (CKA.KEY_TYPE, int(CKK.AES))],
         )]
+    if family in DES_KEYS and not size:
+        mechanism, key_type = DES_KEYS[family]
+        return [module.generate_key(
+            session, Mechanism(mechanism), private + [(CKA.KEY_TYPE, int(key_type))],
+        )]
     fail(f"unknown key type {spec!r}; choose {KEY_TYPES}")
     raise AssertionError("unreachable")
 
@@ -92,7 +103,7 @@ def key_group() -> None:
 def key_generate(slot: int | None, token_name: str | None, key_type: str, label: str,
                  id_hex: str | None, extractable: bool, pin: str | None, pin_env: str | None,
                  pin_file: Path | None) -> None:
-    """Generate a key pair (EC, RSA, Ed25519) or an AES key on the token."""
+    """Generate a key pair (EC, RSA, Ed25519) or an AES or DES key on the token."""
     import secrets
 
     key_id = bytes.fromhex(id_hex) if id_hex else secrets.token_bytes(8)

@@ -173,6 +173,10 @@ class MechanismSpec:
     unwrap: UnwrapFunction | None = None
     derive: DeriveFunction | None = None
     standard: str = ""
+    derive_keeps_protection: bool = False
+    """C_DeriveKey refuses a template making the new key less protected than its base keys
+    (mechanisms.derive_data.check_protection): for derivations whose output reveals the
+    base key (concatenation) or is chosen-plaintext encryption under it."""
 
 
 @dataclass

@@ -7,7 +7,7 @@ Python API builds them directly. Mechanisms absent from PARAM_KINDS take no para
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from tokenport.ck import CKM
@@ -74,8 +74,45 @@ class EddsaParams:
     context: bytes = b""
 
 
-Params = None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams | EddsaParams
-"""Any decoded mechanism parameter."""
+@dataclass(frozen=True)
+class MacGeneralParams:
+    """CK_MAC_GENERAL_PARAMS (v2.40 s2.8 / s2.31): the MAC length in bytes the caller wants
+    from a *_MAC_GENERAL / *_CMAC_GENERAL mechanism."""
+
+    mac_len: int
+
+
+@dataclass(frozen=True)
+class CbcEncryptDataParams:
+    """CK_DES_CBC_ENCRYPT_DATA_PARAMS / CK_AES_CBC_ENCRYPT_DATA_PARAMS (v2.40 s2.22 "Key
+    derivation by data encryption"): the IV (8 or 16 bytes) and the data to encrypt."""
+
+    iv: bytes
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class KeyHandleParam:
+    """The CK_OBJECT_HANDLE parameter of CKM_CONCATENATE_BASE_AND_KEY (v2.40 s2.43.1): the
+    second key. The core resolves it into ``KeyValueParam`` before the mechanism runs."""
+
+    handle: int
+
+
+@dataclass(frozen=True)
+class KeyValueParam:
+    """The second key of CKM_CONCATENATE_BASE_AND_KEY once the core has resolved the handle
+    (checked the session may use it): its CKA_VALUE (never shown in a repr)."""
+
+    value: bytes = field(repr=False)
+
+
+Params = (
+    None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams | EddsaParams
+    | MacGeneralParams | CbcEncryptDataParams | KeyHandleParam | KeyValueParam
+)
+"""Any decoded mechanism parameter. CK_KEY_DERIVATION_STRING_DATA (the *_ECB_ENCRYPT_DATA and
+CONCATENATE_*_DATA mechanisms) decodes to its bytes."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +135,11 @@ class ParamKind(Enum):
     OAEP = "oaep"          # CK_RSA_PKCS_OAEP_PARAMS
     ECDH1 = "ecdh1"        # CK_ECDH1_DERIVE_PARAMS
     EDDSA = "eddsa"        # optional CK_EDDSA_PARAMS (NULL with length 0: no parameter)
+    MAC_GENERAL = "mac_general"    # CK_MAC_GENERAL_PARAMS (a CK_ULONG)
+    STRING_DATA = "string_data"    # CK_KEY_DERIVATION_STRING_DATA -> bytes
+    DES_CBC_DATA = "des_cbc_data"  # CK_DES_CBC_ENCRYPT_DATA_PARAMS
+    AES_CBC_DATA = "aes_cbc_data"  # CK_AES_CBC_ENCRYPT_DATA_PARAMS
+    OBJECT_HANDLE = "object_handle"  # a CK_OBJECT_HANDLE (CONCATENATE_BASE_AND_KEY)
 
 
 PARAM_KINDS: dict[int, ParamKind] = {
@@ -116,6 +158,21 @@ PARAM_KINDS: dict[int, ParamKind] = {
     CKM.RSA_PKCS_OAEP: ParamKind.OAEP,
     CKM.ECDH1_DERIVE: ParamKind.ECDH1,
     CKM.EDDSA: ParamKind.EDDSA,
+    CKM.DES_CBC: ParamKind.BYTES,
+    CKM.DES_CBC_PAD: ParamKind.BYTES,
+    CKM.DES3_CBC: ParamKind.BYTES,
+    CKM.DES3_CBC_PAD: ParamKind.BYTES,
+    CKM.DES3_CMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.AES_MAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.AES_ECB_ENCRYPT_DATA: ParamKind.STRING_DATA,
+    CKM.DES_ECB_ENCRYPT_DATA: ParamKind.STRING_DATA,
+    CKM.DES3_ECB_ENCRYPT_DATA: ParamKind.STRING_DATA,
+    CKM.CONCATENATE_BASE_AND_DATA: ParamKind.STRING_DATA,
+    CKM.CONCATENATE_DATA_AND_BASE: ParamKind.STRING_DATA,
+    CKM.AES_CBC_ENCRYPT_DATA: ParamKind.AES_CBC_DATA,
+    CKM.DES_CBC_ENCRYPT_DATA: ParamKind.DES_CBC_DATA,
+    CKM.DES3_CBC_ENCRYPT_DATA: ParamKind.DES_CBC_DATA,
+    CKM.CONCATENATE_BASE_AND_KEY: ParamKind.OBJECT_HANDLE,
 }
 
 
