@@ -24,7 +24,7 @@ def tok(module_path: str, tmp_path_factory: pytest.TempPathFactory) -> Token:
 
 
 def _parity_ok(value: bytes) -> bool:
-    return all(bin(b).count("1") % 2 == 1 for b in value)
+    return all(b.bit_count() % 2 == 1 for b in value)
 
 
 @needs_python_pkcs11
