@@ -17,8 +17,8 @@ CKM_AES_MAC and CKM_AES_MAC_GENERAL (v2.40 s2.8 "General-length AES-MAC") are CB
 zero padding (``CbcMac``): 8-byte MACs, or 1..16 bytes chosen by CK_MAC_GENERAL_PARAMS.
 CKM_AES_ECB_ENCRYPT_DATA / CKM_AES_CBC_ENCRYPT_DATA live in mechanisms.derive_data.
 
-Not offered: CKM_AES_CTS, CKM_AES_CCM, CKM_AES_GMAC, CKM_AES_CMAC_GENERAL, CFB/OFB modes; GCM IVs shorter than 8 or
-longer than 128 bytes (the crypto library's limits).
+Not offered: CKM_AES_CTS, CKM_AES_CCM, CKM_AES_GMAC, CKM_AES_CMAC_GENERAL, CFB/OFB modes;
+GCM IVs shorter than 8 or longer than 128 bytes (the crypto library's limits).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ token (C_CreateObject, C_UnwrapKey, C_DeriveKey) is stored with odd parity in ea
 (``des_key_value``). Parity bits do not take part in the cipher, so keys imported from
 elsewhere encrypt exactly as before, and CKA_VALUE always reads back with odd parity.
 Generated keys have odd parity and are neither weak nor semi-weak DES keys (FIPS 74 /
-NIST SP 800-67 s3.3.2) in any of their 8-byte parts, and their parts differ (no TDEA key
-that collapses to single DES).
+NIST SP 800-67 s3.3.2) in any of their 8-byte parts, and their parts are distinct (no TDEA
+key that collapses to single DES; a DES3 key is a true three-key TDEA key).
 
 Wrap/unwrap: CKM_DES_CBC_PAD and CKM_DES3_CBC_PAD, as CKM_AES_CBC_PAD. The block-mode
 machinery (length protocol, PKCS #7 padding) is mechanisms.aes's, with an 8-byte block.
@@ -29,8 +29,6 @@ Not offered: CKM_DES_MAC(_GENERAL), CKM_DES3_MAC(_GENERAL) (CBC-MAC), CFB/OFB mo
 """
 
 from __future__ import annotations
-
-import itertools
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKF, CKK, CKM, CKO
@@ -134,7 +132,7 @@ def _generator(key_type: int) -> KeyGenerator:
         while True:
             value = set_odd_parity(ctx.random_bytes(length))
             parts = [value[i : i + 8] for i in range(0, length, 8)]
-            if is_weak(value) or any(a == b for a, b in itertools.pairwise(parts)):
+            if is_weak(value) or len(set(parts)) != len(parts):
                 continue
             return {CKA.VALUE: value, CKA.VALUE_LEN: length}
 
