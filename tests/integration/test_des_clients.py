@@ -120,3 +120,34 @@ def test_pkcs11_tool_generates_a_des3_key(tok: Token) -> None:
     listing = tok.tool_ok("--list-objects", "--type", "secrkey", login=True)
     assert "tool-des3" in listing.stdout, listing.stdout
     assert "DES3" in (proc.stdout + listing.stdout), proc.stdout + listing.stdout
+
+
+
+@needs_python_pkcs11
+def test_pkcs11_tool_lists_and_imports_des3(tok: Token) -> None:
+    """pkcs11-tool 0.23 lists the mechanisms and imports a DES3 key (C_CreateObject); it has
+    no DES encryption nor CMAC of its own (its --encrypt refuses DES3-CBC and its --sign looks
+    for a private key), so python-pkcs11 uses the imported key."""
+    listed = tok.tool_ok("-M").stdout
+    for line in ("DES3-KEY-GEN, keySize={24,24}, generate",
+                 "DES3-CBC-PAD, keySize={16,24}, encrypt, decrypt, wrap, unwrap",
+                 "DES3-CMAC, keySize={16,24}, sign, verify",
+                 "AES-ECB-ENCRYPT-DATA, keySize={16,32}, derive"):
+        assert line in listed, listed
+    workdir = tok.workdir
+    (workdir / "des3.key").write_bytes(KEY)
+    tok.tool_ok("--write-object", "des3.key", "--type", "secrkey", "--key-type", "DES3:24",
+                "--label", "tool-known", "--id", "d4", "--usage-sign", login=True)
+    plain = os.urandom(40)
+    result = tok.python(
+        r"""
+with token.open(user_pin=PIN) as s:
+    key = s.get_key(object_class=ObjectClass.SECRET_KEY, label="tool-known")
+    emit(key_type=key[Attribute.KEY_TYPE], mac=key.sign(bytes.fromhex(os.environ["PLAIN"]),
+                                                          mechanism=Mechanism.DES3_CMAC))
+""",
+        env={"PLAIN": plain.hex()},
+    )
+    mac = cmac.CMAC(TripleDES(KEY))
+    mac.update(plain)
+    assert result["key_type"] == 0x15 and result["mac"] == mac.finalize()
