@@ -5,6 +5,7 @@ with their length checks, results checked against pyca/cryptography, C_GetMechan
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 import pytest
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tokenport.ck import CKA, CKF, CKK, CKM, CKO, CKR
 
-from .p11ctypes import CK_MECHANISM_INFO, CK_ULONG, P11, template, ulong_bytes
+from .p11ctypes import CK_MECHANISM, CK_MECHANISM_INFO, CK_ULONG, P11, template, ulong_bytes
 from .test_calls_crypto import mechanism
 
 TRUE, FALSE = b"\x01", b"\x00"
@@ -59,7 +60,7 @@ def _secret(lib: P11, session: int, key_type: int, value: bytes, *extra: tuple[i
     return int(handle.value)
 
 
-def _derive(lib: P11, session: int, mech: object, base: int, key_type: int,
+def _derive(lib: P11, session: int, mech: CK_MECHANISM, base: int, key_type: int,
             value_len: int | None = None) -> tuple[int, int]:
     entries = [
         (int(CKA.CLASS), ulong_bytes(int(CKO.SECRET_KEY))), (int(CKA.KEY_TYPE), ulong_bytes(key_type)),
@@ -82,9 +83,10 @@ def _value(lib: P11, session: int, handle: int) -> bytes:
     return ctypes.string_at(attrs[0].pValue, length)
 
 
-def _encrypt(algorithm: object, mode: object, data: bytes) -> bytes:
-    encryptor = Cipher(algorithm, mode).encryptor()  # type: ignore[arg-type]
-    return encryptor.update(data) + encryptor.finalize()
+def _encrypt(algorithm: Any, mode: Any, data: bytes) -> bytes:
+    encryptor = Cipher(algorithm, mode).encryptor()
+    result: bytes = encryptor.update(data) + encryptor.finalize()
+    return result
 
 
 def test_aes_ecb_and_cbc_encrypt_data(session: int, lib: P11) -> None:

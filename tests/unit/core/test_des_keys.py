@@ -22,7 +22,7 @@ from tokenport.mechanisms.params import KeyHandleParam, Mechanism
 
 ODD = bytes.fromhex("0123456789abcdef23456789abcdef01456789abcdef0123")
 EVEN = bytes(b ^ 1 for b in ODD)  # the same key with every parity bit wrong
-LENGTHS = {CKK.DES: 8, CKK.DES2: 16, CKK.DES3: 24}
+LENGTHS: dict[int, int] = {CKK.DES: 8, CKK.DES2: 16, CKK.DES3: 24}
 Template = list[tuple[int, AttrValue]]
 
 

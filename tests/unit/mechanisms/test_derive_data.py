@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKK, CKM
 from tokenport.errors import (
     KeySizeRange,
@@ -117,8 +118,8 @@ def test_concatenation(registry: MechanismRegistry, ctx: MechanismContext) -> No
 
 
 def test_protection_rule() -> None:
-    strong = {CKA.SENSITIVE: True, CKA.EXTRACTABLE: False}
-    weak = {CKA.SENSITIVE: False, CKA.EXTRACTABLE: True}
+    strong: dict[int, AttrValue] = {CKA.SENSITIVE: True, CKA.EXTRACTABLE: False}
+    weak: dict[int, AttrValue] = {CKA.SENSITIVE: False, CKA.EXTRACTABLE: True}
     check_protection({}, [strong])
     check_protection({CKA.SENSITIVE: True, CKA.EXTRACTABLE: False}, [strong, weak])
     check_protection({CKA.SENSITIVE: False, CKA.EXTRACTABLE: True}, [weak])
@@ -127,7 +128,7 @@ def test_protection_rule() -> None:
     with pytest.raises(TemplateInconsistent):
         check_protection({CKA.EXTRACTABLE: True}, [weak, strong])
     with pytest.raises(TemplateInconsistent):
-        check_protection({CKA.EXTRACTABLE: True}, [{CKA.SENSITIVE: False}])
+        check_protection({CKA.EXTRACTABLE: True}, [{int(CKA.SENSITIVE): False}])
 
 
 def test_specs(registry: MechanismRegistry) -> None:
