@@ -1,5 +1,6 @@
 """DES, AES-MAC and derivation by encryption through the compiled module (C structures of
-PKCS #11 v2.40 Current Mechanisms s2.8, s2.22, s2.29-2.31, s2.43): parameter structures read
+PKCS #11 v2.40 Current Mechanisms s2.10, s2.17-2.19, the miscellaneous simple key derivations,
+Historical Mechanisms' DES): parameter structures read
 with their length checks, results checked against pyca/cryptography, C_GetMechanismInfo."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`tokenport key generate --type des|des2|des3` (PKCS #11 v2.40 Current Mechanisms s2.29-2.30)."""
+"""`tokenport key generate --type des|des2|des3` (PKCS #11 v2.40 Current Mechanisms s2.18,
+Historical Mechanisms (DES))."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """DES3, DES3-CMAC and derivation by encryption with real clients: python-pkcs11 drives the
 module in a subprocess and pyca/cryptography checks its results here; pkcs11-tool generates
-a DES3 key (PKCS #11 v2.40 Current Mechanisms s2.22, s2.30, s2.31)."""
+a DES3 key (PKCS #11 v2.40 Current Mechanisms s2.17-2.19)."""
 
 from __future__ import annotations
 

@@ -278,13 +278,15 @@ def _mac_general(ptr: CData, length: int) -> MacGeneralParams:
 
 
 def _string_data(ptr: CData, length: int) -> bytes:
-    """CK_KEY_DERIVATION_STRING_DATA (v2.40 s2.22, s2.43) -> its bytes."""
+    """CK_KEY_DERIVATION_STRING_DATA (v2.40 Current Mechanisms s2.17, and the miscellaneous
+    simple key derivations) -> its bytes."""
     p = _param_struct(ptr, length, "CK_KEY_DERIVATION_STRING_DATA")
     return _param_bytes(p.pData, p.ulLen)
 
 
 def _cbc_data(ctype: str) -> Callable[[CData, int], CbcEncryptDataParams]:
-    """CK_DES_CBC_ENCRYPT_DATA_PARAMS / CK_AES_CBC_ENCRYPT_DATA_PARAMS (v2.40 s2.22)."""
+    """CK_DES_CBC_ENCRYPT_DATA_PARAMS / CK_AES_CBC_ENCRYPT_DATA_PARAMS (v2.40 Current
+    Mechanisms s2.17)."""
 
     def decode(ptr: CData, length: int) -> CbcEncryptDataParams:
         p = _param_struct(ptr, length, ctype)

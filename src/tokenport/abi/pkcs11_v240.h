@@ -343,8 +343,8 @@ typedef struct CK_EDDSA_PARAMS {
     CK_BYTE_PTR pContextData;
 } CK_EDDSA_PARAMS;
 
-/* v2.40 Current Mechanisms s2.8 / s2.31 (general-length MACs), s2.22 (key derivation by
- * data encryption), s2.43 (concatenation derivations) */
+/* v2.40 Current Mechanisms s2.10 / s2.19 (general-length MACs), s2.17 (key derivation by
+ * data encryption), "Miscellaneous simple key derivation mechanisms" (concatenation) */
 typedef CK_ULONG CK_MAC_GENERAL_PARAMS;
 
 typedef struct CK_KEY_DERIVATION_STRING_DATA {

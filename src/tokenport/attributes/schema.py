@@ -210,7 +210,7 @@ SECRET_VALUE = (
     _r(CKA.VALUE_LEN, ABSENT, Rule.FORBID_CREATE),
 )
 
-# v2.40 Current Mechanisms s2.29.1 (DES), s2.30.1-2.30.2 (DES2, DES3) secret key objects:
+# v2.40 Historical Mechanisms (DES) and Current Mechanisms s2.18.1-2.18.2 (DES2, DES3) key objects:
 # CKA_VALUE of fixed length (8 / 16 / 24 bytes, checked and given odd parity by
 # mechanisms.des.des_key_value). As for every secret key, tokenport reports CKA_VALUE_LEN
 # (computed); a generate / unwrap / derive template may name it only with the fixed length.

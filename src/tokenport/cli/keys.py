@@ -33,7 +33,8 @@ DES_KEYS = {
     "des2": (CKM.DES2_KEY_GEN, CKK.DES2),
     "des3": (CKM.DES3_KEY_GEN, CKK.DES3),
 }
-"""Legacy DES key types (v2.40 Current Mechanisms s2.29-2.30): fixed length, no size suffix."""
+"""Legacy DES key types (v2.40 Current Mechanisms s2.18, Historical Mechanisms (DES)): fixed
+length, no size suffix."""
 
 
 def generate(module: Module, session: int, spec: str, label: bytes, key_id: bytes,

@@ -278,7 +278,7 @@ class KeyCalls:
             obj = self._state.factory.build(
                 schema, Origin.DERIVE, wanted, {**fixed, **material}, is_so=is_so, base=base
             )
-            if other is not None:  # the second base key's history counts too (s2.43.1)
+            if other is not None:  # CONCATENATE_BASE_AND_KEY: the second key's history counts too
                 for attr in (CKA.ALWAYS_SENSITIVE, CKA.NEVER_EXTRACTABLE):
                     obj.attrs[attr] = obj.attrs.get(attr) is True and other.attrs.get(attr) is True
             return self._store_new(current, obj)

@@ -13,8 +13,9 @@ Multi-part GCM decryption releases no plaintext before the tag is verified: upda
 and returns nothing, final() verifies and returns everything. Generated key values come from
 the token's random source; all IVs are supplied by the caller (v2.40 has no IV generation).
 
-CKM_AES_MAC and CKM_AES_MAC_GENERAL (v2.40 s2.8 "General-length AES-MAC") are CBC-MAC with
-zero padding (``CbcMac``): 8-byte MACs, or 1..16 bytes chosen by CK_MAC_GENERAL_PARAMS.
+CKM_AES_MAC and CKM_AES_MAC_GENERAL (v2.40 Current Mechanisms s2.10 "General-length AES-MAC")
+are CBC-MAC with zero padding (``CbcMac``): 8-byte MACs, or 1..16 bytes chosen by
+CK_MAC_GENERAL_PARAMS.
 CKM_AES_ECB_ENCRYPT_DATA / CKM_AES_CBC_ENCRYPT_DATA live in mechanisms.derive_data.
 
 Not offered: CKM_AES_CTS, CKM_AES_CCM, CKM_AES_GMAC, CKM_AES_CMAC_GENERAL, CFB/OFB modes;
@@ -399,8 +400,8 @@ class CbcMac:
     """CBC-MAC (a HashContext): CBC encryption under a zero IV of the data padded with zero
     bytes to a positive multiple of the block size (ISO/IEC 9797-1 padding method 1, so an
     empty message is one zero block); the MAC is the leading ``mac_len`` bytes of the last
-    ciphertext block. v2.40 Current Mechanisms s2.8 "General-length AES-MAC"; the DES
-    family of s2.29 uses the same construction (FIPS PUB 113)."""
+    ciphertext block. v2.40 Current Mechanisms s2.10 "General-length AES-MAC"; the DES
+    MAC mechanisms use the same construction (FIPS PUB 113)."""
 
     def __init__(self, stream: StreamCipher, mac_len: int, block: int = BLOCK) -> None:
         self._stream = stream
@@ -576,7 +577,7 @@ def register(registry: MechanismRegistry) -> None:
             _spec(
                 mac, CKF.SIGN | CKF.VERIFY, sign=_aes_mac_sign(general),
                 verify=_aes_mac_verify(general),
-                standard="PKCS #11 v2.40 Current Mechanisms s2.8; ISO/IEC 9797-1 MAC algorithm 1",
+                standard="PKCS #11 v2.40 Current Mechanisms s2.10; ISO/IEC 9797-1 MAC algorithm 1",
             )
         )
     registry.add(

@@ -1,32 +1,36 @@
 """Key derivation by data encryption and the simple concatenation derivations.
 
-PKCS #11 v2.40 Current Mechanisms s2.22 "Key derivation by data encryption - DES & AES"
+PKCS #11 v2.40 Current Mechanisms s2.17 "Key derivation by data encryption - DES & AES"
 (CKM_DES_ECB_ENCRYPT_DATA, CKM_DES_CBC_ENCRYPT_DATA, CKM_DES3_ECB_ENCRYPT_DATA,
 CKM_DES3_CBC_ENCRYPT_DATA, CKM_AES_ECB_ENCRYPT_DATA, CKM_AES_CBC_ENCRYPT_DATA): the derived
 key's value is the encryption of the parameter's data under the base key, without padding
 (the data is a non-empty multiple of the block size, else CKR_MECHANISM_PARAM_INVALID; the
 ECB forms take CK_KEY_DERIVATION_STRING_DATA, the CBC forms CK_DES_CBC_ENCRYPT_DATA_PARAMS /
-CK_AES_CBC_ENCRYPT_DATA_PARAMS with an 8- or 16-byte IV).
+CK_AES_CBC_ENCRYPT_DATA_PARAMS with an 8- or 16-byte IV). Ciphertext too short for the
+requested key is CKR_DATA_LEN_RANGE, as that section says.
 
-s2.43 "Miscellaneous simple key derivation mechanisms": CKM_CONCATENATE_BASE_AND_KEY (base
+"Miscellaneous simple key derivation mechanisms": CKM_CONCATENATE_BASE_AND_KEY (base
 value || the value of the key whose handle is the parameter), CKM_CONCATENATE_BASE_AND_DATA
-(base || data) and CKM_CONCATENATE_DATA_AND_BASE (data || base).
+(base || data) and CKM_CONCATENATE_DATA_AND_BASE (data || base). Too short an output for the
+requested key is CKR_TEMPLATE_INCONSISTENT.
 
 Length of the derived key (both sections): CKA_VALUE_LEN when the template gives it, else
 the fixed length of the key type (DES 8, DES2 16, DES3 24: the core passes it), else the
-whole output; the key value is the *leading* bytes of the output, and an output too short for
-the requested length is CKR_TEMPLATE_INCONSISTENT. A DES key derived this way gets its
-parity bits set (mechanisms.des.des_key_value), as s2.43 requires.
+whole output; the key value is the *leading* bytes of the output (the trailing ones are
+dropped). A DES key derived this way gets its parity bits set (mechanisms.des.des_key_value),
+as the concatenation section requires.
 
-Protection (s2.43's rules for CKA_ALWAYS_SENSITIVE / CKA_NEVER_EXTRACTABLE, and the stricter
-rule tokenport applies to every mechanism here): a derived key is never less protected than
-any of its base keys. Its value is a function of the base key value and caller-chosen data
-(CONCATENATE_BASE_AND_DATA with empty data *is* the base key), so a template asking for
-CKA_SENSITIVE FALSE while a base key is sensitive, or CKA_EXTRACTABLE TRUE while a base key
-is not extractable, is refused with CKR_TEMPLATE_INCONSISTENT (``check_protection``; the
-core calls it for every spec with ``derive_keeps_protection``); left out, they default to
-the strong values (sensitive, not extractable). CKA_ALWAYS_SENSITIVE is TRUE only if the new
-key is sensitive and every base key was always sensitive; CKA_NEVER_EXTRACTABLE likewise.
+Protection (the concatenation section's rules for CKA_SENSITIVE / CKA_EXTRACTABLE /
+CKA_ALWAYS_SENSITIVE / CKA_NEVER_EXTRACTABLE, which tokenport applies to every mechanism
+here): a derived key is never less protected than any of its base keys. Its value is a
+function of the base key value and caller-chosen data (CONCATENATE_BASE_AND_DATA with empty
+data *is* the base key). The spec says the derived key of a sensitive base "is" sensitive and
+of a non-extractable base "is" not extractable; tokenport refuses a template that asks for
+the opposite with CKR_TEMPLATE_INCONSISTENT rather than silently overriding it
+(``check_protection``; the core calls it for every spec with ``derive_keeps_protection``);
+left out, they default to the strong values (sensitive, not extractable).
+CKA_ALWAYS_SENSITIVE is TRUE only if the new key is sensitive and every base key was always
+sensitive; CKA_NEVER_EXTRACTABLE likewise.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from collections.abc import Iterable, Mapping
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKF, CKK, CKM, CKO
-from tokenport.errors import MechanismParamInvalid, TemplateInconsistent
+from tokenport.errors import DataLenRange, MechanismParamInvalid, PKCS11Error, TemplateInconsistent
 from tokenport.mechanisms.aes import BLOCK as AES_BLOCK
 from tokenport.mechanisms.aes import aes_key
 from tokenport.mechanisms.base import (
@@ -50,6 +54,7 @@ from tokenport.mechanisms.des import DES_BLOCK, des_key
 from tokenport.mechanisms.params import CbcEncryptDataParams, KeyValueParam, Params
 from tokenport.ports.crypto import StreamCipher
 
+MISC = "PKCS #11 v2.40 Current Mechanisms, miscellaneous simple key derivation: concatenation"
 MIN_BASE_BYTES = 1
 MAX_BASE_BYTES = 512
 CONCATENATE_KEY_TYPES = frozenset(
@@ -75,12 +80,14 @@ def check_protection(template: Mapping[int, AttrValue], bases: Iterable[Mapping[
             )
 
 
-def _take(output: bytes, length: int | None) -> bytes:
-    """The leading ``length`` bytes of the output (all of it without a length)."""
+def _take(output: bytes, length: int | None,
+          short: type[PKCS11Error] = TemplateInconsistent) -> bytes:
+    """The leading ``length`` bytes of the output (all of it without a length); ``short``
+    when the output is shorter than that (DataLenRange for derivation by encryption)."""
     if length is None:
         return output
     if not 0 < length <= len(output):
-        raise TemplateInconsistent("the mechanism's output is shorter than the key length")
+        raise short("the mechanism's output is shorter than the key length")
     return output[:length]
 
 
@@ -99,7 +106,7 @@ def _aes_ecb(ctx: MechanismContext, key: KeyView, param: Params, length: int | N
     if not isinstance(param, bytes):
         raise MechanismParamInvalid("CK_KEY_DERIVATION_STRING_DATA expected")
     data = _blocks(param, AES_BLOCK)
-    return _take(_encrypt_all(ctx.crypto.aes_ecb(value, True), data), length)
+    return _take(_encrypt_all(ctx.crypto.aes_ecb(value, True), data), length, DataLenRange)
 
 
 def _cbc_params(param: Params, block: int) -> CbcEncryptDataParams:
@@ -113,7 +120,7 @@ def _aes_cbc(ctx: MechanismContext, key: KeyView, param: Params, length: int | N
     value = aes_key(key)
     params = _cbc_params(param, AES_BLOCK)
     stream = ctx.crypto.aes_cbc(value, params.iv, True)
-    return _take(_encrypt_all(stream, params.data), length)
+    return _take(_encrypt_all(stream, params.data), length, DataLenRange)
 
 
 def _des_ecb(key_types: frozenset[int]) -> DeriveFunction:
@@ -122,7 +129,7 @@ def _des_ecb(key_types: frozenset[int]) -> DeriveFunction:
         if not isinstance(param, bytes):
             raise MechanismParamInvalid("CK_KEY_DERIVATION_STRING_DATA expected")
         data = _blocks(param, DES_BLOCK)
-        return _take(_encrypt_all(ctx.crypto.des_ecb(value, True), data), length)
+        return _take(_encrypt_all(ctx.crypto.des_ecb(value, True), data), length, DataLenRange)
 
     return derive
 
@@ -132,7 +139,7 @@ def _des_cbc(key_types: frozenset[int]) -> DeriveFunction:
         value = des_key(key, key_types)
         params = _cbc_params(param, DES_BLOCK)
         stream = ctx.crypto.des_cbc(value, params.iv, True)
-        return _take(_encrypt_all(stream, params.data), length)
+        return _take(_encrypt_all(stream, params.data), length, DataLenRange)
 
     return derive
 
@@ -168,7 +175,7 @@ def _data_and_base(ctx: MechanismContext, key: KeyView, param: Params, length: i
 
 def register(registry: MechanismRegistry) -> None:
     """Add the derivation-by-encryption and concatenation mechanisms (key sizes in bytes)."""
-    by_encryption = "PKCS #11 v2.40 Current Mechanisms s2.22"
+    by_encryption = "PKCS #11 v2.40 Current Mechanisms s2.17"
     table: tuple[tuple[int, int, int, frozenset[int], DeriveFunction, str], ...] = (
         (CKM.AES_ECB_ENCRYPT_DATA, 16, 32, _AES, _aes_ecb, by_encryption + "; FIPS 197"),
         (CKM.AES_CBC_ENCRYPT_DATA, 16, 32, _AES, _aes_cbc, by_encryption + "; FIPS 197"),
@@ -179,11 +186,11 @@ def register(registry: MechanismRegistry) -> None:
         (CKM.DES3_CBC_ENCRYPT_DATA, 16, 24, _DES3, _des_cbc(_DES3),
          by_encryption + "; NIST SP 800-67"),
         (CKM.CONCATENATE_BASE_AND_KEY, MIN_BASE_BYTES, MAX_BASE_BYTES, CONCATENATE_KEY_TYPES,
-         _base_and_key, "PKCS #11 v2.40 Current Mechanisms s2.43.1"),
+         _base_and_key, MISC + " (base and key)"),
         (CKM.CONCATENATE_BASE_AND_DATA, MIN_BASE_BYTES, MAX_BASE_BYTES, CONCATENATE_KEY_TYPES,
-         _base_and_data, "PKCS #11 v2.40 Current Mechanisms s2.43.2"),
+         _base_and_data, MISC + " (base and data)"),
         (CKM.CONCATENATE_DATA_AND_BASE, MIN_BASE_BYTES, MAX_BASE_BYTES, CONCATENATE_KEY_TYPES,
-         _data_and_base, "PKCS #11 v2.40 Current Mechanisms s2.43.3"),
+         _data_and_base, MISC + " (data and base)"),
     )
     for mech, low, high, types, derive, std in table:
         registry.add(

@@ -1,26 +1,29 @@
 """DES and Triple-DES: key objects, key generation, ECB, CBC, CBC-PAD and DES3-CMAC.
 
-PKCS #11 v2.40 Current Mechanisms s2.29 (DES: CKK_DES, CKM_DES_KEY_GEN, CKM_DES_ECB,
-CKM_DES_CBC, CKM_DES_CBC_PAD), s2.30 (Triple-DES: CKK_DES2, CKK_DES3, CKM_DES2_KEY_GEN,
-CKM_DES3_KEY_GEN, CKM_DES3_ECB, CKM_DES3_CBC, CKM_DES3_CBC_PAD) and s2.31 (CKM_DES3_CMAC,
-CKM_DES3_CMAC_GENERAL, NIST SP 800-38B); the ciphers are NIST SP 800-67 TDEA (single DES is
-TDEA with K1 = K2 = K3). The block size is 8 bytes; key sizes in CK_MECHANISM_INFO are in
-bytes (8 for DES, 16..24 for the DES3 mechanisms, which take CKK_DES2 and CKK_DES3 keys).
+PKCS #11 v2.40 Historical Mechanisms (DES: CKK_DES, CKM_DES_KEY_GEN, CKM_DES_ECB,
+CKM_DES_CBC, CKM_DES_CBC_PAD); Current Mechanisms s2.18 (Triple-DES: CKK_DES2, CKK_DES3,
+CKM_DES2_KEY_GEN, CKM_DES3_KEY_GEN, CKM_DES3_ECB, CKM_DES3_CBC, CKM_DES3_CBC_PAD) and s2.19
+(CKM_DES3_CMAC, CKM_DES3_CMAC_GENERAL, NIST SP 800-38B). The ciphers are NIST SP 800-67 TDEA
+(single DES is TDEA with K1 = K2 = K3). The block size is 8 bytes; key sizes in
+CK_MECHANISM_INFO are in bytes (8 for DES, 16..24 for the DES3 mechanisms, which take CKK_DES2
+and CKK_DES3 keys).
 
-Key objects (s2.29.1, s2.30.1-2.30.2) carry CKA_VALUE of 8, 16 or 24 bytes. A value of another
-length, empty included, is CKR_ATTRIBUTE_VALUE_INVALID; a missing one CKR_TEMPLATE_INCOMPLETE
-(both as SoftHSM). The length is fixed by the key type, so no template needs CKA_VALUE_LEN;
-tokenport reports it (read-only, as for every secret key), C_CreateObject refuses it
-(CKR_ATTRIBUTE_READ_ONLY, as for every secret key), and a C_GenerateKey / C_UnwrapKey /
-C_DeriveKey template may give it only with the fixed length (another value:
-CKR_TEMPLATE_INCONSISTENT), so clients that always send it (older pkcs11-tool) work. Parity: the spec lets a token refuse a value with
-wrong parity bits or fix them; tokenport *fixes* them: every DES key value that enters the
-token (C_CreateObject, C_UnwrapKey, C_DeriveKey) is stored with odd parity in each byte
-(``des_key_value``). Parity bits do not take part in the cipher, so keys imported from
-elsewhere encrypt exactly as before, and CKA_VALUE always reads back with odd parity.
-Generated keys have odd parity and are neither weak nor semi-weak DES keys (FIPS 74 /
-NIST SP 800-67 s3.3.2) in any of their 8-byte parts, and their parts are distinct (no TDEA
-key that collapses to single DES; a DES3 key is a true three-key TDEA key).
+Key objects (Historical Mechanisms, DES; Current Mechanisms s2.18.1-2.18.2) carry a CKA_VALUE
+of 8, 16 or 24 bytes. A value of another length, empty included, is
+CKR_ATTRIBUTE_VALUE_INVALID; a missing one CKR_TEMPLATE_INCOMPLETE (both as SoftHSM). The
+length is fixed by the key type, so no template needs CKA_VALUE_LEN; tokenport reports it
+(read-only, as for every secret key), C_CreateObject refuses it (CKR_ATTRIBUTE_READ_ONLY, as
+for every secret key), and a C_GenerateKey / C_UnwrapKey / C_DeriveKey template may give it
+only with the fixed length (another value, 0 included: CKR_TEMPLATE_INCONSISTENT), so clients
+that always send it (pkcs11-tool --key-type DES3:24) work.
+
+Parity: the spec lets a token refuse a value with wrong parity bits or fix them; tokenport
+*fixes* them: every DES key value that enters the token (C_CreateObject, C_UnwrapKey,
+C_DeriveKey) is stored with odd parity in each byte (``des_key_value``). Parity bits take no
+part in the cipher, so keys imported from elsewhere encrypt exactly as before, and CKA_VALUE
+always reads back with odd parity. Generated keys have odd parity and are neither weak nor
+semi-weak DES keys (FIPS 74, NIST SP 800-67 s3.3.2) in any of their 8-byte parts, and their
+parts are distinct (no TDEA key that collapses to single DES; a DES3 key is three-key TDEA).
 
 Wrap/unwrap: CKM_DES_CBC_PAD and CKM_DES3_CBC_PAD, as CKM_AES_CBC_PAD. The block-mode
 machinery (length protocol, PKCS #7 padding) is mechanisms.aes's, with an 8-byte block.
@@ -88,7 +91,8 @@ _ODD_PARITY = bytes(_odd(b) for b in range(256))
 
 
 def set_odd_parity(value: bytes) -> bytes:
-    """Each byte with its parity bit set for odd parity (s2.29.1: the low bit of each byte)."""
+    """Each byte with its parity bit set for odd parity (the low bit of each byte is its parity
+    bit: Historical Mechanisms, DES key objects)."""
     return value.translate(_ODD_PARITY)
 
 
@@ -187,7 +191,7 @@ def _cbc_pad_decrypt(key_types: frozenset[int]) -> CipherFactory:
     return factory
 
 
-# -- DES3-CMAC (s2.31) ---------------------------------------------------------------------------
+# -- DES3-CMAC (s2.19) ---------------------------------------------------------------------------
 
 
 def _cmac_len(param: Params, general: bool) -> int:
@@ -225,8 +229,8 @@ def _cmac_verify(general: bool) -> VerifyFactory:
 
 # -- registration --------------------------------------------------------------------------------
 
-_DES_STD = "PKCS #11 v2.40 Current Mechanisms s2.29; FIPS 46-3, NIST SP 800-67"
-_DES3_STD = "PKCS #11 v2.40 Current Mechanisms s2.30; NIST SP 800-67"
+_DES_STD = "PKCS #11 v2.40 Historical Mechanisms (DES); FIPS 46-3, NIST SP 800-67"
+_DES3_STD = "PKCS #11 v2.40 Current Mechanisms s2.18; NIST SP 800-67"
 
 
 def register(registry: MechanismRegistry) -> None:
@@ -270,7 +274,7 @@ def register(registry: MechanismRegistry) -> None:
                 wrap=wrap_with(encrypt), unwrap=unwrap_with(decrypt), standard=std,
             )
         )
-    cmac_std = "PKCS #11 v2.40 Current Mechanisms s2.31; NIST SP 800-38B"
+    cmac_std = "PKCS #11 v2.40 Current Mechanisms s2.19; NIST SP 800-38B"
     for mech, general in ((CKM.DES3_CMAC, False), (CKM.DES3_CMAC_GENERAL, True)):
         registry.add(
             MechanismSpec(

@@ -76,16 +76,16 @@ class EddsaParams:
 
 @dataclass(frozen=True)
 class MacGeneralParams:
-    """CK_MAC_GENERAL_PARAMS (v2.40 s2.8 / s2.31): the MAC length in bytes the caller wants
-    from a *_MAC_GENERAL / *_CMAC_GENERAL mechanism."""
+    """CK_MAC_GENERAL_PARAMS (v2.40 Current Mechanisms s2.10 / s2.19): the MAC length in bytes
+    the caller wants from a *_MAC_GENERAL / *_CMAC_GENERAL mechanism."""
 
     mac_len: int
 
 
 @dataclass(frozen=True)
 class CbcEncryptDataParams:
-    """CK_DES_CBC_ENCRYPT_DATA_PARAMS / CK_AES_CBC_ENCRYPT_DATA_PARAMS (v2.40 s2.22 "Key
-    derivation by data encryption"): the IV (8 or 16 bytes) and the data to encrypt."""
+    """CK_DES_CBC_ENCRYPT_DATA_PARAMS / CK_AES_CBC_ENCRYPT_DATA_PARAMS (v2.40 Current Mechanisms
+    s2.17 "Key derivation by data encryption"): the IV (8 or 16 bytes) and the data to encrypt."""
 
     iv: bytes
     data: bytes = field(repr=False)
@@ -93,8 +93,9 @@ class CbcEncryptDataParams:
 
 @dataclass(frozen=True)
 class KeyHandleParam:
-    """The CK_OBJECT_HANDLE parameter of CKM_CONCATENATE_BASE_AND_KEY (v2.40 s2.43.1): the
-    second key. The core resolves it into ``KeyValueParam`` before the mechanism runs."""
+    """The CK_OBJECT_HANDLE parameter of CKM_CONCATENATE_BASE_AND_KEY (v2.40 Current Mechanisms,
+    concatenation of a base key and another key): the second key. The core resolves it into
+    ``KeyValueParam`` before the mechanism runs."""
 
     handle: int
 

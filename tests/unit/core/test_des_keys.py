@@ -1,7 +1,8 @@
 """DES key objects through every door of the core (PKCS #11 v2.40 s5.7, s5.14; Current
-Mechanisms s2.29-2.30): C_CreateObject, C_GenerateKey, C_UnwrapKey, C_DeriveKey and
-C_CopyObject apply the same length, parity and CKA_VALUE_LEN rules; derivation by
-encryption / concatenation keeps the base key's protection (s2.22, s2.43)."""
+Mechanisms s2.18, Historical Mechanisms (DES)): C_CreateObject, C_GenerateKey, C_UnwrapKey,
+C_DeriveKey and C_CopyObject apply the same length, parity and CKA_VALUE_LEN rules;
+derivation by encryption / concatenation keeps the base key's protection (s2.17, the
+miscellaneous simple key derivations)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tokenport.core.module import Module
 from tokenport.errors import (
     AttributeReadOnly,
     AttributeValueInvalid,
+    DataLenRange,
     KeyFunctionNotPermitted,
     TemplateIncomplete,
     TemplateInconsistent,
@@ -137,7 +139,7 @@ def test_derive_des_keys(module: Module, user: int) -> None:
     assert _value(module, user, aes) == ciphertext[:16]
     with pytest.raises(TemplateInconsistent):
         module.derive_key(user, mech, base, _secret(CKK.DES3, (CKA.VALUE_LEN, 16)))
-    with pytest.raises(TemplateInconsistent):  # 8 bytes of data cannot make a DES2 key
+    with pytest.raises(DataLenRange):  # 8 bytes of data cannot make a DES2 key (s2.17)
         module.derive_key(user, Mechanism(CKM.DES3_ECB_ENCRYPT_DATA, data[:8]), base,
                           _secret(CKK.DES2))
 
@@ -154,7 +156,7 @@ def test_copy(module: Module, user: int) -> None:
         module.copy_object(user, key, [(CKA.VALUE_LEN, 16)])
 
 
-# -- protection of derived keys (s2.22, s2.43) ---------------------------------------------------
+# -- protection of derived keys (s2.17, miscellaneous simple key derivations) -------------------
 
 
 def _attrs(module: Module, session: int, key: int, *types: int) -> list[AttrValue | None]:

@@ -1,4 +1,4 @@
-"""CKM_AES_MAC and CKM_AES_MAC_GENERAL (PKCS #11 v2.40 Current Mechanisms s2.8, CBC-MAC):
+"""CKM_AES_MAC and CKM_AES_MAC_GENERAL (PKCS #11 v2.40 Current Mechanisms s2.10, CBC-MAC):
 vectors derived from NIST CAVP AES-CBC multi-block vectors, zero padding, parameters."""
 
 from __future__ import annotations

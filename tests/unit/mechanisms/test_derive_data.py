@@ -1,6 +1,6 @@
-"""Key derivation by data encryption (v2.40 Current Mechanisms s2.22) and the concatenation
-derivations (s2.43): NIST CAVP vectors (the derived value is the ciphertext), lengths,
-parameters, and the protection rule."""
+"""Key derivation by data encryption (v2.40 Current Mechanisms s2.17) and the concatenation
+derivations ("Miscellaneous simple key derivation mechanisms"): NIST CAVP vectors (the
+derived value is the ciphertext), lengths, parameters, and the protection rule."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKK, CKM
 from tokenport.errors import (
+    DataLenRange,
     KeySizeRange,
     KeyTypeInconsistent,
     MechanismParamInvalid,
@@ -87,8 +88,11 @@ def test_encrypt_data_parameters(registry: MechanismRegistry, ctx: MechanismCont
     with pytest.raises(MechanismParamInvalid):  # the CBC structure for an ECB mechanism
         _derive(registry, ctx, CKM.AES_ECB_ENCRYPT_DATA, CKK.AES, aes,
                 CbcEncryptDataParams(iv=bytes(16), data=bytes(16)))
-    with pytest.raises(TemplateInconsistent):  # more than the ciphertext
+    with pytest.raises(DataLenRange):  # more than the ciphertext (s2.17: CKR_DATA_LEN_RANGE)
         _derive(registry, ctx, CKM.AES_ECB_ENCRYPT_DATA, CKK.AES, aes, bytes(16), 24)
+    with pytest.raises(DataLenRange):
+        _derive(registry, ctx, CKM.DES3_CBC_ENCRYPT_DATA, CKK.DES3, des3,
+                CbcEncryptDataParams(iv=bytes(8), data=bytes(8)), 16)
     with pytest.raises(KeyTypeInconsistent):
         _derive(registry, ctx, CKM.DES_ECB_ENCRYPT_DATA, CKK.DES3, des3, bytes(8))
     with pytest.raises(KeyTypeInconsistent):

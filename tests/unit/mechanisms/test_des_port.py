@@ -1,5 +1,5 @@
-"""The crypto port's DesPort (v2.40 Current Mechanisms s2.29-2.31 primitives): the same
-contract on the pyca backend and on the fake twin."""
+"""The crypto port's DesPort (v2.40 Current Mechanisms s2.18-2.19, Historical Mechanisms
+(DES)): the same contract on the pyca backend and on the fake twin."""
 
 from __future__ import annotations
 

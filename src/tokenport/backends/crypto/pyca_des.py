@@ -1,5 +1,6 @@
 """DES and Triple-DES on pyca/cryptography's ``decrepit`` TripleDES (the crypto port's
-``DesPort``; PKCS #11 v2.40 Current Mechanisms s2.29-2.31, NIST SP 800-67, SP 800-38B).
+``DesPort``; PKCS #11 v2.40 Current Mechanisms s2.18-2.19 and Historical Mechanisms (DES),
+NIST SP 800-67, SP 800-38B).
 
 pyca has no single DES; DES with key K is TDEA with K1 = K2 = K3 = K (EDE collapses to one
 encryption), and two-key TDEA is K1 K2 K1. The keys are expanded to 24 bytes here so that

@@ -1,7 +1,7 @@
 """Cipher family of the crypto port: AES modes, AES-GCM and AES key wrap (PKCS #11 v2.40
 s5.8-5.9 and s5.14; Current Mechanisms v2.40 s2.10 AES, s2.12-2.13 GCM / CTR, PKCS #11 3.0
 s2.14 AES key wrap, RFC 3394 and RFC 5649), and DES / Triple-DES for the legacy mechanisms
-(v2.40 Current Mechanisms s2.29-2.31)."""
+(v2.40 Current Mechanisms s2.18-2.19 and Historical Mechanisms (DES))."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ class CipherPort(Protocol):
 @runtime_checkable
 class DesPort(Protocol):
     """DES and Triple-DES (TDEA, NIST SP 800-67) on raw key bytes, for the legacy mechanisms
-    of PKCS #11 v2.40 Current Mechanisms s2.29-2.30 (DES, DES3) and s2.31 (DES3-CMAC).
+    of PKCS #11 v2.40: Current Mechanisms s2.18 (DES2, DES3), s2.19 (DES3-CMAC) and the Historical
+    Mechanisms' DES.
 
     ``key`` is 8 bytes (single DES, run as TDEA with K1 = K2 = K3), 16 bytes (two-key TDEA,
     K3 = K1) or 24 bytes (three-key TDEA); anything else is KeySizeRange. Parity bits are
