@@ -43,6 +43,7 @@ with token.open(rw=True, user_pin=PIN) as s:
     ct_multi = b"".join(generated.encrypt(iter(chunks), mechanism=Mechanism.DES3_CBC_PAD,
                                           mechanism_param=IV))
     mac = generated.sign(PLAIN, mechanism=Mechanism.DES3_CMAC)
+    default_mac = generated.sign(PLAIN)  # python-pkcs11's default for DES3: CKM_DES3_MAC
     good = generated.verify(PLAIN, mac, mechanism=Mechanism.DES3_CMAC)
     bad = generated.verify(PLAIN + b"x", mac, mechanism=Mechanism.DES3_CMAC)
     ecb = generated.encrypt(PLAIN[:96], mechanism=Mechanism.DES3_ECB)
@@ -51,7 +52,7 @@ with token.open(rw=True, user_pin=PIN) as s:
     known_mac = known.sign(PLAIN, mechanism=Mechanism.DES3_CMAC)
     des2 = s.generate_key(KeyType.DES2, label="py-des2")
     emit(value=generated[Attribute.VALUE], key_type=generated[Attribute.KEY_TYPE], ct=ct, back=back,
-         ct_multi=ct_multi, mac=mac, good=good, bad=bad, ecb=ecb, known_mac=known_mac,
+         ct_multi=ct_multi, mac=mac, default_mac=default_mac, good=good, bad=bad, ecb=ecb, known_mac=known_mac,
          des2_type=des2[Attribute.KEY_TYPE],
          des2_ct=des2.encrypt(PLAIN[:16], mechanism=Mechanism.DES3_ECB))
 """,
@@ -70,6 +71,9 @@ with token.open(rw=True, user_pin=PIN) as s:
     expected.update(plain)
     assert result["mac"] == expected.finalize()
     assert result["good"] is True and result["bad"] is False
+    cbc_mac = Cipher(TripleDES(value), modes.CBC(bytes(8))).encryptor()
+    padded = plain + bytes(-len(plain) % 8)
+    assert result["default_mac"] == (cbc_mac.update(padded) + cbc_mac.finalize())[-8:-4]
     known = cmac.CMAC(TripleDES(KEY))
     known.update(plain)
     assert result["known_mac"] == known.finalize()

@@ -28,7 +28,11 @@ parts are distinct (no TDEA key that collapses to single DES; a DES3 key is thre
 Wrap/unwrap: CKM_DES_CBC_PAD and CKM_DES3_CBC_PAD, as CKM_AES_CBC_PAD. The block-mode
 machinery (length protocol, PKCS #7 padding) is mechanisms.aes's, with an 8-byte block.
 
-Not offered: CKM_DES_MAC(_GENERAL), CKM_DES3_MAC(_GENERAL) (CBC-MAC), CFB/OFB modes.
+CKM_DES_MAC, CKM_DES3_MAC (4-byte MACs, half the block) and their _GENERAL forms (1..8 bytes,
+CK_MAC_GENERAL_PARAMS) are CBC-MAC with zero padding (FIPS PUB 113, aes.CbcMac); CKM_DES3_MAC
+is python-pkcs11's default signing mechanism for DES2/DES3 keys.
+
+Not offered: CFB/OFB modes.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from __future__ import annotations
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKF, CKK, CKM, CKO
 from tokenport.errors import AttributeValueInvalid, MechanismParamInvalid, TemplateInconsistent
-from tokenport.mechanisms.aes import BlockMode, CbcPadDecrypt, CbcPadEncrypt
+from tokenport.mechanisms.aes import BlockMode, CbcMac, CbcPadDecrypt, CbcPadEncrypt
 from tokenport.mechanisms.base import (
     AttrMap,
     CipherFactory,
@@ -227,6 +231,41 @@ def _cmac_verify(general: bool) -> VerifyFactory:
     return factory
 
 
+# -- DES-MAC / DES3-MAC (CBC-MAC) ----------------------------------------------------------------
+
+
+def _cbc_mac_len(param: Params, general: bool) -> int:
+    """*_MAC: no parameter, half the block (4 bytes); *_MAC_GENERAL: CK_MAC_GENERAL_PARAMS of
+    1..8 bytes (MechanismParamInvalid otherwise)."""
+    if not general:
+        no_param(param)
+        return DES_BLOCK // 2
+    if not isinstance(param, MacGeneralParams) or not 1 <= param.mac_len <= DES_BLOCK:
+        raise MechanismParamInvalid("DES-MAC-GENERAL needs a MAC length of 1 to 8 bytes")
+    return param.mac_len
+
+
+def _cbc_mac(ctx: MechanismContext, key: KeyView, param: Params, key_types: frozenset[int],
+             general: bool) -> CbcMac:
+    length = _cbc_mac_len(param, general)
+    stream = ctx.crypto.des_cbc(des_key(key, key_types), bytes(DES_BLOCK), True)
+    return CbcMac(stream, length, DES_BLOCK)
+
+
+def _mac_sign(key_types: frozenset[int], general: bool) -> SignFactory:
+    def factory(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenSign:
+        return HashThenSign(_cbc_mac(ctx, key, param, key_types, general), lambda value: value)
+
+    return factory
+
+
+def _mac_verify(key_types: frozenset[int], general: bool) -> VerifyFactory:
+    def factory(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenVerify:
+        return HashThenVerify(_cbc_mac(ctx, key, param, key_types, general), compare_mac)
+
+    return factory
+
+
 # -- registration --------------------------------------------------------------------------------
 
 _DES_STD = "PKCS #11 v2.40 Historical Mechanisms (DES); FIPS 46-3, NIST SP 800-67"
@@ -272,6 +311,19 @@ def register(registry: MechanismRegistry) -> None:
                 cbc_pad, low, high, crypt | wrap, key_types=types,
                 encrypt=encrypt, decrypt=decrypt,
                 wrap=wrap_with(encrypt), unwrap=unwrap_with(decrypt), standard=std,
+            )
+        )
+    for mech, types, low, high, general, std in (
+        (CKM.DES_MAC, _DES, 8, 8, False, _DES_STD),
+        (CKM.DES_MAC_GENERAL, _DES, 8, 8, True, _DES_STD),
+        (CKM.DES3_MAC, _DES3, 16, 24, False, _DES3_STD),
+        (CKM.DES3_MAC_GENERAL, _DES3, 16, 24, True, _DES3_STD),
+    ):
+        registry.add(
+            MechanismSpec(
+                mech, low, high, CKF.SIGN | CKF.VERIFY, key_types=types,
+                sign=_mac_sign(types, general), verify=_mac_verify(types, general),
+                standard=std + "; FIPS PUB 113",
             )
         )
     cmac_std = "PKCS #11 v2.40 Current Mechanisms s2.19; NIST SP 800-38B"
