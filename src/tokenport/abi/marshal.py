@@ -42,10 +42,13 @@ from tokenport.errors import (
 from tokenport.mechanisms.base import MAX_DATA_LEN
 from tokenport.mechanisms.params import (
     PARAM_KINDS,
+    CbcEncryptDataParams,
     CtrParams,
     Ecdh1DeriveParams,
     EddsaParams,
     GcmParams,
+    KeyHandleParam,
+    MacGeneralParams,
     Mechanism,
     OaepParams,
     ParamKind,
@@ -305,6 +308,31 @@ def _sign_context(ptr: CData, length: int) -> SignAdditionalContext | None:
     context = ffi.cast("CK_BYTE_PTR *", base + context_at)[0]
     context_len = int(ffi.cast("CK_ULONG *", base + length_at)[0])
     return SignAdditionalContext(hedge=hedge, context=_param_bytes(context, context_len))
+def _ulong(ptr: CData, length: int) -> int:
+    """A CK_ULONG parameter (CK_MAC_GENERAL_PARAMS, a CK_OBJECT_HANDLE)."""
+    return int(_param_struct(ptr, length, "CK_ULONG")[0])
+
+
+def _mac_general(ptr: CData, length: int) -> MacGeneralParams:
+    return MacGeneralParams(mac_len=_ulong(ptr, length))
+
+
+def _string_data(ptr: CData, length: int) -> bytes:
+    """CK_KEY_DERIVATION_STRING_DATA (v2.40 Current Mechanisms s2.17, and the miscellaneous
+    simple key derivations) -> its bytes."""
+    p = _param_struct(ptr, length, "CK_KEY_DERIVATION_STRING_DATA")
+    return _param_bytes(p.pData, p.ulLen)
+
+
+def _cbc_data(ctype: str) -> Callable[[CData, int], CbcEncryptDataParams]:
+    """CK_DES_CBC_ENCRYPT_DATA_PARAMS / CK_AES_CBC_ENCRYPT_DATA_PARAMS (v2.40 Current
+    Mechanisms s2.17)."""
+
+    def decode(ptr: CData, length: int) -> CbcEncryptDataParams:
+        p = _param_struct(ptr, length, ctype)
+        return CbcEncryptDataParams(iv=bytes(ffi.buffer(p.iv)), data=_param_bytes(p.pData, p.length))
+
+    return decode
 
 
 def _raw(ptr: CData, length: int, optional: bool) -> bytes | None:
@@ -328,6 +356,11 @@ _DECODERS: Mapping[ParamKind, Callable[[CData, int], Params]] = MappingProxyType
         ParamKind.ECDH1: _ecdh1,
         ParamKind.EDDSA: _eddsa,
         ParamKind.SIGN_CONTEXT: _sign_context,
+        ParamKind.MAC_GENERAL: _mac_general,
+        ParamKind.STRING_DATA: _string_data,
+        ParamKind.DES_CBC_DATA: _cbc_data("CK_DES_CBC_ENCRYPT_DATA_PARAMS"),
+        ParamKind.AES_CBC_DATA: _cbc_data("CK_AES_CBC_ENCRYPT_DATA_PARAMS"),
+        ParamKind.OBJECT_HANDLE: lambda ptr, length: KeyHandleParam(_ulong(ptr, length)),
     }
 )
 

@@ -343,6 +343,27 @@ typedef struct CK_EDDSA_PARAMS {
     CK_BYTE_PTR pContextData;
 } CK_EDDSA_PARAMS;
 
+/* v2.40 Current Mechanisms s2.10 / s2.19 (general-length MACs), s2.17 (key derivation by
+ * data encryption), "Miscellaneous simple key derivation mechanisms" (concatenation) */
+typedef CK_ULONG CK_MAC_GENERAL_PARAMS;
+
+typedef struct CK_KEY_DERIVATION_STRING_DATA {
+    CK_BYTE_PTR pData;
+    CK_ULONG ulLen;
+} CK_KEY_DERIVATION_STRING_DATA;
+
+typedef struct CK_DES_CBC_ENCRYPT_DATA_PARAMS {
+    CK_BYTE iv[8];
+    CK_BYTE_PTR pData;
+    CK_ULONG length;
+} CK_DES_CBC_ENCRYPT_DATA_PARAMS;
+
+typedef struct CK_AES_CBC_ENCRYPT_DATA_PARAMS {
+    CK_BYTE iv[16];
+    CK_BYTE_PTR pData;
+    CK_ULONG length;
+} CK_AES_CBC_ENCRYPT_DATA_PARAMS;
+
 /* v3.0 s3.6 interfaces (C_GetInterfaceList / C_GetInterface) */
 typedef struct CK_INTERFACE {
     CK_CHAR *pInterfaceName;

@@ -273,6 +273,11 @@ DH_DOMAIN = (
     _r(CKA.BASE, ABSENT, DOMAIN_VALUE),
     _r(CKA.PRIME_BITS, ABSENT, Rule.FORBID_CREATE | Rule.REQUIRED_GENERATE),
 )
+# v2.40 Historical Mechanisms (DES) and Current Mechanisms s2.18.1-2.18.2 (DES2, DES3) key objects:
+# CKA_VALUE of fixed length (8 / 16 / 24 bytes, checked and given odd parity by
+# mechanisms.des.des_key_value). As for every secret key, tokenport reports CKA_VALUE_LEN
+# (computed); a generate / unwrap / derive template may name it only with the fixed length.
+DES_KEY_TYPES = frozenset(int(k) for k in (CKK.DES, CKK.DES2, CKK.DES3))
 
 SECRET_KEY_TYPES = frozenset(
     int(k)
@@ -302,6 +307,7 @@ SCHEMAS: dict[tuple[int, int | None], tuple[AttributeRule, ...]] = {
     (CKO.PRIVATE_KEY, CKK.DH): STORAGE + KEY + PRIVATE_KEY + DH_PRIVATE,
     (CKO.DOMAIN_PARAMETERS, CKK.DSA): STORAGE + DOMAIN_PARAMETERS + DSA_DOMAIN,
     (CKO.DOMAIN_PARAMETERS, CKK.DH): STORAGE + DOMAIN_PARAMETERS + DH_DOMAIN,
+    **{(CKO.SECRET_KEY, k): STORAGE + KEY + SECRET_KEY + SECRET_VALUE for k in DES_KEY_TYPES},
 }
 """(class, key type or certificate type) -> attribute rules; later sections win on overlap."""
 

@@ -31,8 +31,8 @@ ED25519_PARAMS = bytes.fromhex("06032b6570")
 ML_DSA_SETS = {"ml-dsa-44": CKP_ML_DSA.ML_DSA_44, "ml-dsa-65": CKP_ML_DSA.ML_DSA_65,
                "ml-dsa-87": CKP_ML_DSA.ML_DSA_87}
 ML_KEM_SETS = {"ml-kem-768": CKP_ML_KEM.ML_KEM_768, "ml-kem-1024": CKP_ML_KEM.ML_KEM_1024}
-KEY_TYPES = ("ec[:p256|p384|p521], rsa[:BITS], ed25519, aes[:128|192|256], dsa[:2048|3072],"
-             " dh[:1024|2048], ml-dsa-44|65|87, ml-kem-768|1024")
+KEY_TYPES = ("ec[:p256|p384|p521], rsa[:BITS], ed25519, aes[:128|192|256], des, des2, des3,"
+             " dsa[:2048|3072], dh[:1024|2048], ml-dsa-44|65|87, ml-kem-768|1024")
 
 
 def _dsa_domain(module: Module, session: int, size: str) -> list[tuple[int, AttrValue]]:
@@ -62,6 +62,13 @@ def _dh_domain(module: Module, session: int, size: str) -> list[tuple[int, AttrV
         return [(r.type, r.value) for r in found if r.value is not None]
     finally:
         module.destroy_object(session, params)
+DES_KEYS = {
+    "des": (CKM.DES_KEY_GEN, CKK.DES),
+    "des2": (CKM.DES2_KEY_GEN, CKK.DES2),
+    "des3": (CKM.DES3_KEY_GEN, CKK.DES3),
+}
+"""Legacy DES key types (v2.40 Current Mechanisms s2.18, Historical Mechanisms (DES)): fixed
+length, no size suffix."""
 
 
 def generate(module: Module, session: int, spec: str, label: bytes, key_id: bytes,
@@ -131,6 +138,11 @@ def generate(module: Module, session: int, spec: str, label: bytes, key_id: byte
             private + [(CKA.DERIVE, True)],
         )
         return list(pair)
+    if family in DES_KEYS and not size:
+        mechanism, key_type = DES_KEYS[family]
+        return [module.generate_key(
+            session, Mechanism(mechanism), private + [(CKA.KEY_TYPE, int(key_type))],
+        )]
     fail(f"unknown key type {spec!r}; choose {KEY_TYPES}")
     raise AssertionError("unreachable")
 
@@ -152,8 +164,8 @@ def key_group() -> None:
 def key_generate(slot: int | None, token_name: str | None, key_type: str, label: str,
                  id_hex: str | None, extractable: bool, pin: str | None, pin_env: str | None,
                  pin_file: Path | None) -> None:
-    """Generate a key pair (EC, RSA, Ed25519, DSA, DH, ML-DSA, ML-KEM) or an AES key on the
-    token."""
+    """Generate a key pair (EC, RSA, Ed25519, DSA, DH, ML-DSA, ML-KEM) or an AES or DES key
+    on the token."""
     import secrets
 
     key_id = bytes.fromhex(id_hex) if id_hex else secrets.token_bytes(8)

@@ -40,7 +40,7 @@ from tokenport.errors import (
     WrappingKeyTypeInconsistent,
 )
 from tokenport.mechanisms.base import MechanismSpec
-from tokenport.mechanisms.params import Mechanism
+from tokenport.mechanisms.params import KeyHandleParam, KeyValueParam, Mechanism
 from tokenport.objects.model import TokenObject
 
 
@@ -246,24 +246,37 @@ class KeyCalls:
     def derive_key(self, session: int, mechanism: Mechanism, base_key: int, template: Template) -> int:
         """C_DeriveKey (s5.14): a secret key from the mechanism's output (CKA_VALUE_LEN bytes
         when given; the mechanism truncates as its specification says)."""
+        # imported here: C_Initialize does not load mechanism families (issue 10)
+        from tokenport.mechanisms.derive_data import check_protection
+        from tokenport.mechanisms.des import DES_KEY_LENGTHS
+
         with self._state.lock:
             current = self._state.session(session)
             spec = find_spec(self._state, mechanism, "derive")
             assert spec.derive is not None
             base = find_key(self._state, current, base_key, spec, PRIVATE_SIDE, int(CKA.DERIVE))
             _refuse_unauthenticated_use(base)
+            param, other = mechanism.param, None
+            if isinstance(param, KeyHandleParam):  # CKM_CONCATENATE_BASE_AND_KEY's second key
+                other = find_key(self._state, current, param.handle, spec, PRIVATE_SIDE, int(CKA.DERIVE))
+                _refuse_unauthenticated_use(other)
+                value = self._state.view(current, other).require(CKA.VALUE)
+                assert isinstance(value, bytes)
+                param = KeyValueParam(value)
             wanted = template_dict(template)
+            if spec.derive_keeps_protection:
+                check_protection(wanted, [b.attrs for b in (base, other) if b is not None])
             key_type = wanted.get(CKA.KEY_TYPE, int(CKK.GENERIC_SECRET))
             assert isinstance(key_type, int)
             fixed: dict[int, AttrValue] = {CKA.CLASS: int(CKO.SECRET_KEY), CKA.KEY_TYPE: key_type}
             is_so = self._state.is_so(current)
             schema = self._state.factory.prepare(Origin.DERIVE, wanted, fixed, is_so=is_so)
             self._access_of(current, wanted, CKO.SECRET_KEY, key_type)
-            length = wanted.get(CKA.VALUE_LEN)
+            length = wanted.get(CKA.VALUE_LEN, DES_KEY_LENGTHS.get(key_type))
             assert length is None or isinstance(length, int)
             secret = spec.derive(
                 self._state.mechanism_context(current.token), self._state.view(current, base),
-                mechanism.param, length,
+                param, length,
             )
             if length is not None and len(secret) != length:
                 raise TemplateInconsistent("the mechanism cannot derive CKA_VALUE_LEN bytes")
@@ -271,6 +284,9 @@ class KeyCalls:
             obj = self._state.factory.build(
                 schema, Origin.DERIVE, wanted, {**fixed, **material}, is_so=is_so, base=base
             )
+            if other is not None:  # CONCATENATE_BASE_AND_KEY: the second key's history counts too
+                for attr in (CKA.ALWAYS_SENSITIVE, CKA.NEVER_EXTRACTABLE):
+                    obj.attrs[attr] = obj.attrs.get(attr) is True and other.attrs.get(attr) is True
             return self._store_new(current, obj)
 
     # -- PKCS #11 v3.2 s5.18 C_EncapsulateKey / C_DecapsulateKey --------------------------------

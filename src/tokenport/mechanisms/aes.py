@@ -13,9 +13,13 @@ Multi-part GCM decryption releases no plaintext before the tag is verified: upda
 and returns nothing, final() verifies and returns everything. Generated key values come from
 the token's random source; all IVs are supplied by the caller (v2.40 has no IV generation).
 
-Not offered: CKM_AES_CTS, CKM_AES_CCM, CKM_AES_GMAC, CKM_AES_MAC(_GENERAL),
-CKM_AES_CMAC_GENERAL, CFB/OFB modes, *_ENCRYPT_DATA derivation; GCM IVs shorter than 8 or
-longer than 128 bytes (the crypto library's limits).
+CKM_AES_MAC and CKM_AES_MAC_GENERAL (v2.40 Current Mechanisms s2.10 "General-length AES-MAC")
+are CBC-MAC with zero padding (``CbcMac``): 8-byte MACs, or 1..16 bytes chosen by
+CK_MAC_GENERAL_PARAMS.
+CKM_AES_ECB_ENCRYPT_DATA / CKM_AES_CBC_ENCRYPT_DATA live in mechanisms.derive_data.
+
+Not offered: CKM_AES_CTS, CKM_AES_CCM, CKM_AES_GMAC, CKM_AES_CMAC_GENERAL, CFB/OFB modes;
+GCM IVs shorter than 8 or longer than 128 bytes (the crypto library's limits).
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ from tokenport.mechanisms.common import (
     value_len,
     wrap_with,
 )
-from tokenport.mechanisms.params import CtrParams, GcmParams, Params
+from tokenport.mechanisms.params import CtrParams, GcmParams, MacGeneralParams, Params
 from tokenport.ports.crypto import AeadEncryptor, CipherPort, StreamCipher
 
 BLOCK = 16
@@ -104,28 +108,31 @@ def generate_aes_key(
 
 
 class BlockMode:
-    """ECB or CBC without padding: the total length must be a multiple of 16."""
+    """ECB or CBC without padding: the total length must be a multiple of the block size
+    (16 for AES; mechanisms.des passes 8)."""
 
-    def __init__(self, stream: StreamCipher, encrypt: bool) -> None:
+    def __init__(self, stream: StreamCipher, encrypt: bool, block: int = BLOCK) -> None:
         self._stream = stream
         self._total = 0
         self._error = _len_error(encrypt)
+        self._block = block
 
     def update_length(self, length: int) -> int:
-        return (self._total % BLOCK + length) // BLOCK * BLOCK
+        block = self._block
+        return (self._total % block + length) // block * block
 
     def update(self, data: bytes) -> bytes:
         self._total += len(data)
         return self._stream.update(data)
 
     def final(self) -> bytes:
-        if self._total % BLOCK:
-            raise self._error("data is not a multiple of the AES block size")
+        if self._total % self._block:
+            raise self._error("data is not a multiple of the block size")
         return self._stream.finalize()
 
     def once(self, data: bytes) -> bytes:
-        if len(data) % BLOCK:
-            raise self._error("data is not a multiple of the AES block size")
+        if len(data) % self._block:
+            raise self._error("data is not a multiple of the block size")
         return self._stream.update(data) + self._stream.finalize()
 
 
@@ -155,68 +162,72 @@ def _cbc(encrypt: bool) -> CipherFactory:
 
 
 class CbcPadEncrypt:
-    """AES-CBC with PKCS #7 padding added at the end."""
+    """CBC with PKCS #7 padding added at the end (block size 16 for AES, 8 for DES)."""
 
-    def __init__(self, stream: StreamCipher) -> None:
+    def __init__(self, stream: StreamCipher, block: int = BLOCK) -> None:
         self._stream = stream
         self._total = 0
+        self._block = block
 
     def update_length(self, length: int) -> int:
-        return (self._total % BLOCK + length) // BLOCK * BLOCK
+        block = self._block
+        return (self._total % block + length) // block * block
 
     def update(self, data: bytes) -> bytes:
         self._total += len(data)
         return self._stream.update(data)
 
     def final(self) -> bytes:
-        pad = BLOCK - self._total % BLOCK
+        pad = self._block - self._total % self._block
         return self._stream.update(bytes([pad]) * pad) + self._stream.finalize()
 
     def once(self, data: bytes) -> bytes:
         return self.update(data) + self.final()
 
 
-def _unpad(block: bytes) -> bytes:
+def _unpad(last: bytes, block: int = BLOCK) -> bytes:
     """Strip PKCS #7 padding from the last block, checking every pad byte."""
-    pad = block[-1]
-    in_range = 1 <= pad <= BLOCK
+    pad = last[-1]
+    in_range = 1 <= pad <= block
     count = pad if in_range else 1
-    matches = _hmac.compare_digest(block[BLOCK - count :], bytes([pad]) * count)
+    matches = _hmac.compare_digest(last[block - count :], bytes([pad]) * count)
     if not (in_range and matches):
         raise EncryptedDataInvalid("bad CBC padding")
-    return block[: BLOCK - pad]
+    return last[: block - pad]
 
 
 class CbcPadDecrypt:
-    """AES-CBC decryption removing PKCS #7 padding; the last block is held back until final."""
+    """CBC decryption removing PKCS #7 padding; the last block is held back until final."""
 
-    def __init__(self, stream: StreamCipher) -> None:
+    def __init__(self, stream: StreamCipher, block: int = BLOCK) -> None:
         self._stream = stream
         self._pending = b""
+        self._block = block
 
     def update_length(self, length: int) -> int:
         total = len(self._pending) + length
-        return max(0, total - (BLOCK + total % BLOCK))
+        return max(0, total - (self._block + total % self._block))
 
     def update(self, data: bytes) -> bytes:
         self._pending += data
-        keep = BLOCK + len(self._pending) % BLOCK
+        keep = self._block + len(self._pending) % self._block
         if len(self._pending) <= keep:
             return b""
         ready, self._pending = self._pending[:-keep], self._pending[-keep:]
         return self._stream.update(ready)
 
     def final(self) -> bytes:
-        if len(self._pending) != BLOCK:
-            raise EncryptedDataLenRange("ciphertext is not a positive multiple of 16 bytes")
+        if len(self._pending) != self._block:
+            raise EncryptedDataLenRange("ciphertext is not a positive multiple of the block size")
         last = self._stream.update(self._pending) + self._stream.finalize()
-        return _unpad(last)
+        return _unpad(last, self._block)
 
     def once(self, data: bytes) -> bytes:
-        if not data or len(data) % BLOCK:
-            raise EncryptedDataLenRange("ciphertext is not a positive multiple of 16 bytes")
+        block = self._block
+        if not data or len(data) % block:
+            raise EncryptedDataLenRange("ciphertext is not a positive multiple of the block size")
         plain = self._stream.update(data) + self._stream.finalize()
-        return plain[:-BLOCK] + _unpad(plain[-BLOCK:])
+        return plain[:-block] + _unpad(plain[-block:], block)
 
 
 def cbc_pad_encrypt(ctx: MechanismContext, key: KeyView, param: Params) -> CbcPadEncrypt:
@@ -382,6 +393,67 @@ def cmac_verify(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenV
     return mac_verifier(ctx.crypto.cmac_aes_new(aes_key(key)))
 
 
+# -- AES-MAC (CBC-MAC) -------------------------------------------------------------------------
+
+
+class CbcMac:
+    """CBC-MAC (a HashContext): CBC encryption under a zero IV of the data padded with zero
+    bytes to a positive multiple of the block size (ISO/IEC 9797-1 padding method 1, so an
+    empty message is one zero block); the MAC is the leading ``mac_len`` bytes of the last
+    ciphertext block. v2.40 Current Mechanisms s2.10 "General-length AES-MAC"; the DES
+    MAC mechanisms use the same construction (FIPS PUB 113)."""
+
+    def __init__(self, stream: StreamCipher, mac_len: int, block: int = BLOCK) -> None:
+        self._stream = stream
+        self._mac_len = mac_len
+        self._block = block
+        self._total = 0
+        self._last = b""
+
+    def update(self, data: bytes) -> None:
+        self._total += len(data)
+        out = self._stream.update(data)
+        if out:
+            self._last = out[-self._block :]
+
+    def finalize(self) -> bytes:
+        pad = -self._total % self._block if self._total else self._block
+        out = self._stream.update(bytes(pad)) + self._stream.finalize()
+        last = out[-self._block :] if out else self._last
+        return last[: self._mac_len]
+
+
+def _mac_len(param: Params, general: bool) -> int:
+    """CKM_AES_MAC: no parameter, half the block (8 bytes); CKM_AES_MAC_GENERAL:
+    CK_MAC_GENERAL_PARAMS of 1..16 bytes (MechanismParamInvalid otherwise)."""
+    if not general:
+        no_param(param)
+        return BLOCK // 2
+    if not isinstance(param, MacGeneralParams) or not 1 <= param.mac_len <= BLOCK:
+        raise MechanismParamInvalid("AES-MAC-GENERAL needs a MAC length of 1 to 16 bytes")
+    return param.mac_len
+
+
+def _aes_mac_context(ctx: MechanismContext, key: KeyView, param: Params, general: bool) -> CbcMac:
+    mac_len = _mac_len(param, general)
+    return CbcMac(ctx.crypto.aes_cbc(aes_key(key), bytes(BLOCK), True), mac_len)
+
+
+def _aes_mac_sign(general: bool) -> SignFactory:
+    def factory(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenSign:
+        mac = _aes_mac_context(ctx, key, param, general)
+        return HashThenSign(mac, lambda value: value)
+
+    return factory
+
+
+def _aes_mac_verify(general: bool) -> VerifyFactory:
+    def factory(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenVerify:
+        return mac_verifier(_aes_mac_context(ctx, key, param, general))
+
+    return factory
+
+
 # -- key wrap (RFC 3394 / RFC 5649) ------------------------------------------------------------
 
 
@@ -453,6 +525,7 @@ def _spec(
     verify: VerifyFactory | None = None,
     wrap: WrapFunction | None = None,
     unwrap: UnwrapFunction | None = None,
+    standard: str = "",
 ) -> MechanismSpec:
     return MechanismSpec(
         mechanism,
@@ -466,6 +539,7 @@ def _spec(
         verify=verify,
         wrap=wrap,
         unwrap=unwrap,
+        standard=standard,
     )
 
 
@@ -498,6 +572,14 @@ def register(registry: MechanismRegistry) -> None:
     registry.add(_spec(CKM.AES_CTR, crypt, encrypt=_ctr(True), decrypt=_ctr(False)))
     registry.add(_spec(CKM.AES_GCM, crypt, encrypt=gcm_encrypt, decrypt=gcm_decrypt))
     registry.add(_spec(CKM.AES_CMAC, CKF.SIGN | CKF.VERIFY, sign=cmac_sign, verify=cmac_verify))
+    for mac, general in ((CKM.AES_MAC, False), (CKM.AES_MAC_GENERAL, True)):
+        registry.add(
+            _spec(
+                mac, CKF.SIGN | CKF.VERIFY, sign=_aes_mac_sign(general),
+                verify=_aes_mac_verify(general),
+                standard="PKCS #11 v2.40 Current Mechanisms s2.10; ISO/IEC 9797-1 MAC algorithm 1",
+            )
+        )
     registry.add(
         _spec(
             CKM.AES_KEY_WRAP,

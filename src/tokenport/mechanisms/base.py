@@ -192,6 +192,10 @@ class MechanismSpec:
     decapsulate: DecapsulateFunction | None = None
     ciphertext_length: CiphertextLength | None = None
     generated_class: int = int(CKO.SECRET_KEY)
+    derive_keeps_protection: bool = False
+    """C_DeriveKey refuses a template making the new key less protected than its base keys
+    (mechanisms.derive_data.check_protection): for derivations whose output reveals the
+    base key (concatenation) or is chosen-plaintext encryption under it."""
 
 
 class MechanismRegistry:

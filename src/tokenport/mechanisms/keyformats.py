@@ -33,6 +33,7 @@ from tokenport.errors import (
 from tokenport.mechanisms import curves, dh, dsa, keys
 from tokenport.mechanisms.base import KeyView
 from tokenport.mechanisms.common import get_bytes, get_int, int_bytes
+from tokenport.mechanisms.des import DES_KEY_LENGTHS, des_key_value
 from tokenport.mechanisms.pqkeys import PQ_KEY_TYPES, complete_pq_key
 from tokenport.ports.crypto import (
     DhPort,
@@ -66,6 +67,8 @@ HMAC_KEY_TYPES = frozenset(
 
 def _secret(key_type: int, attrs: Mapping[int, AttrValue]) -> dict[int, AttrValue]:
     value = get_bytes(attrs.get, CKA.VALUE, TemplateIncomplete)
+    if key_type in DES_KEY_LENGTHS:
+        return des_key_value(key_type, value, attrs.get(CKA.VALUE_LEN))
     if key_type == CKK.AES and len(value) not in AES_KEY_SIZES:
         raise AttributeValueInvalid("an AES key is 16, 24 or 32 bytes")
     if key_type in HMAC_KEY_TYPES and not value:

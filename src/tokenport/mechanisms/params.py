@@ -7,7 +7,7 @@ Python API builds them directly. Mechanisms absent from PARAM_KINDS take no para
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from tokenport.ck import CKM
@@ -83,11 +83,47 @@ class SignAdditionalContext:
     context: bytes = b""
 
 
+@dataclass(frozen=True)
+class MacGeneralParams:
+    """CK_MAC_GENERAL_PARAMS (v2.40 Current Mechanisms s2.10 / s2.19): the MAC length in bytes
+    the caller wants from a *_MAC_GENERAL / *_CMAC_GENERAL mechanism."""
+
+    mac_len: int
+
+
+@dataclass(frozen=True)
+class CbcEncryptDataParams:
+    """CK_DES_CBC_ENCRYPT_DATA_PARAMS / CK_AES_CBC_ENCRYPT_DATA_PARAMS (v2.40 Current Mechanisms
+    s2.17 "Key derivation by data encryption"): the IV (8 or 16 bytes) and the data to encrypt."""
+
+    iv: bytes
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class KeyHandleParam:
+    """The CK_OBJECT_HANDLE parameter of CKM_CONCATENATE_BASE_AND_KEY (v2.40 Current Mechanisms,
+    concatenation of a base key and another key): the second key. The core resolves it into
+    ``KeyValueParam`` before the mechanism runs."""
+
+    handle: int
+
+
+@dataclass(frozen=True)
+class KeyValueParam:
+    """The second key of CKM_CONCATENATE_BASE_AND_KEY once the core has resolved the handle
+    (checked the session may use it): its CKA_VALUE (never shown in a repr)."""
+
+    value: bytes = field(repr=False)
+
+
 Params = (
-    None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams
-    | EddsaParams | SignAdditionalContext
+    None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams | EddsaParams
+    | SignAdditionalContext | MacGeneralParams | CbcEncryptDataParams | KeyHandleParam
+    | KeyValueParam
 )
-"""Any decoded mechanism parameter."""
+"""Any decoded mechanism parameter. CK_KEY_DERIVATION_STRING_DATA (the *_ECB_ENCRYPT_DATA and
+CONCATENATE_*_DATA mechanisms) decodes to its bytes."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +147,11 @@ class ParamKind(Enum):
     ECDH1 = "ecdh1"        # CK_ECDH1_DERIVE_PARAMS
     EDDSA = "eddsa"        # optional CK_EDDSA_PARAMS (NULL with length 0: no parameter)
     SIGN_CONTEXT = "sign_context"  # optional CK_SIGN_ADDITIONAL_CONTEXT (v3.2; NULL: none)
+    MAC_GENERAL = "mac_general"    # CK_MAC_GENERAL_PARAMS (a CK_ULONG)
+    STRING_DATA = "string_data"    # CK_KEY_DERIVATION_STRING_DATA -> bytes
+    DES_CBC_DATA = "des_cbc_data"  # CK_DES_CBC_ENCRYPT_DATA_PARAMS
+    AES_CBC_DATA = "aes_cbc_data"  # CK_AES_CBC_ENCRYPT_DATA_PARAMS
+    OBJECT_HANDLE = "object_handle"  # a CK_OBJECT_HANDLE (CONCATENATE_BASE_AND_KEY)
 
 
 PARAM_KINDS: dict[int, ParamKind] = {
@@ -131,6 +172,23 @@ PARAM_KINDS: dict[int, ParamKind] = {
     CKM.EDDSA: ParamKind.EDDSA,
     CKM.ML_DSA: ParamKind.SIGN_CONTEXT,
     CKM.DH_PKCS_DERIVE: ParamKind.BYTES,  # the other party's public value (v2.40 Current Mechanisms s2.4)
+    CKM.DES_CBC: ParamKind.BYTES,
+    CKM.DES_CBC_PAD: ParamKind.BYTES,
+    CKM.DES3_CBC: ParamKind.BYTES,
+    CKM.DES3_CBC_PAD: ParamKind.BYTES,
+    CKM.DES3_CMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.DES_MAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.DES3_MAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.AES_MAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.AES_ECB_ENCRYPT_DATA: ParamKind.STRING_DATA,
+    CKM.DES_ECB_ENCRYPT_DATA: ParamKind.STRING_DATA,
+    CKM.DES3_ECB_ENCRYPT_DATA: ParamKind.STRING_DATA,
+    CKM.CONCATENATE_BASE_AND_DATA: ParamKind.STRING_DATA,
+    CKM.CONCATENATE_DATA_AND_BASE: ParamKind.STRING_DATA,
+    CKM.AES_CBC_ENCRYPT_DATA: ParamKind.AES_CBC_DATA,
+    CKM.DES_CBC_ENCRYPT_DATA: ParamKind.DES_CBC_DATA,
+    CKM.DES3_CBC_ENCRYPT_DATA: ParamKind.DES_CBC_DATA,
+    CKM.CONCATENATE_BASE_AND_KEY: ParamKind.OBJECT_HANDLE,
 }
 
 

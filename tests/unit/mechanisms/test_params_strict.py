@@ -20,10 +20,14 @@ from tokenport.errors import MechanismParamInvalid
 from tokenport.mechanisms import default_registry
 from tokenport.mechanisms.base import KeyView, MechanismContext, MechanismRegistry, MechanismSpec
 from tokenport.mechanisms.params import (
+    CbcEncryptDataParams,
     CtrParams,
     Ecdh1DeriveParams,
     EddsaParams,
     GcmParams,
+    KeyHandleParam,
+    KeyValueParam,
+    MacGeneralParams,
     OaepParams,
     ParamKind,
     Params,
@@ -56,6 +60,10 @@ CANDIDATES: list[Params] = [
     EddsaParams(prehash=False),
     EddsaParams(prehash=True),
     SignAdditionalContext(context=b"ctx"),
+    MacGeneralParams(8),
+    CbcEncryptDataParams(iv=b"\x00" * 16, data=b"\x00" * 16),
+    KeyHandleParam(1),
+    KeyValueParam(b"\x05" * 16),
 ]
 """Parameters to offer: raw bytes of the sizes an IV may have, and one of each structure."""
 
@@ -69,6 +77,11 @@ ACCEPTED: dict[ParamKind, tuple[type, ...]] = {
     ParamKind.ECDH1: (Ecdh1DeriveParams,),
     ParamKind.EDDSA: (),  # CK_EDDSA_PARAMS names Ed25519ctx/ph, not offered
     ParamKind.SIGN_CONTEXT: (SignAdditionalContext,),  # CKM_ML_DSA (v3.2)
+    ParamKind.MAC_GENERAL: (MacGeneralParams,),
+    ParamKind.STRING_DATA: (bytes,),  # ECB_ENCRYPT_DATA: whole blocks only, see _refused
+    ParamKind.DES_CBC_DATA: (CbcEncryptDataParams,),  # 8-byte IV only, see _refused
+    ParamKind.AES_CBC_DATA: (CbcEncryptDataParams,),
+    ParamKind.OBJECT_HANDLE: (KeyValueParam,),  # the handle as the core resolves it
 }
 """Python types of a parameter the mechanism may accept, by the C structure it takes."""
 
@@ -78,6 +91,10 @@ BYTES_OK: dict[int, frozenset[int]] = {
     CKM.AES_KEY_WRAP: frozenset(),  # only the default IV A6A6A6A6A6A6A6A6 (not offered here)
     CKM.AES_KEY_WRAP_PAD: frozenset(),  # only the default AIV A65959A6
     CKM.DH_PKCS_DERIVE: frozenset(),  # the other party's value: all-zero bytes are out of range
+    CKM.DES_CBC: frozenset({8}),
+    CKM.DES_CBC_PAD: frozenset({8}),
+    CKM.DES3_CBC: frozenset({8}),
+    CKM.DES3_CBC_PAD: frozenset({8}),
 }
 """Byte-string lengths a BYTES mechanism accepts (the IV); other lengths must be refused."""
 
@@ -95,7 +112,19 @@ def _refused(mechanism: int, param: Params) -> bool:
     if kind is ParamKind.BYTES:
         assert isinstance(param, bytes)
         return len(param) not in BYTES_OK[mechanism]
+    if kind is ParamKind.STRING_DATA and mechanism in ECB_ENCRYPT_DATA:
+        assert isinstance(param, bytes)
+        return not param or len(param) % ECB_ENCRYPT_DATA[mechanism] != 0
+    if kind is ParamKind.DES_CBC_DATA:
+        assert isinstance(param, CbcEncryptDataParams)
+        return len(param.iv) != 8
     return False
+
+
+ECB_ENCRYPT_DATA = {
+    CKM.AES_ECB_ENCRYPT_DATA: 16, CKM.DES_ECB_ENCRYPT_DATA: 8, CKM.DES3_ECB_ENCRYPT_DATA: 8,
+}
+"""Block size of the *_ECB_ENCRYPT_DATA mechanisms: their data is a multiple of it."""
 
 
 def _cases() -> list[tuple[int, str, Params]]:
@@ -125,7 +154,7 @@ def _case_id(case: object) -> str:
 
 def _key(spec: MechanismSpec, op: str, keys: dict[int, Pair]) -> KeyView:
     key_type = next(t for t in (CKK.AES, CKK.GENERIC_SECRET, CKK.RSA, CKK.EC, CKK.EC_EDWARDS,
-                                CKK.ML_DSA, CKK.ML_KEM, CKK.DSA, CKK.DH)
+                                CKK.ML_DSA, CKK.ML_KEM, CKK.DSA, CKK.DH, CKK.DES, CKK.DES3)
                     if t in spec.key_types)  # fmt: skip
     public, private = keys[key_type]
     return private if op in PRIVATE_SIDE else public
@@ -141,6 +170,9 @@ TEMPLATES: dict[int, dict[int, AttrValue]] = {
     CKK.ML_KEM: {CKA.PARAMETER_SET: CKP_ML_KEM.ML_KEM_768},
     CKK.DSA: {CKA.PRIME_BITS: 2048, **DSA_DOMAIN},
     CKK.DH: {CKA.PRIME_BITS: 1024, **DH_DOMAIN},
+    CKK.DES: {},
+    CKK.DES2: {},
+    CKK.DES3: {},
 }
 """A valid generation template per generated key type (so only the parameter can fail)."""
 
@@ -155,6 +187,8 @@ def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair, registry: MechanismRegis
          ctx: MechanismContext) -> dict[int, Pair]:
     aes = secret(CKK.AES, b"\x01" * 16)
     generic = secret(CKK.GENERIC_SECRET, b"\x02" * 32)
+    des = secret(CKK.DES, bytes.fromhex("0123456789abcdef"))
+    des3 = secret(CKK.DES3, bytes.fromhex("0123456789abcdef23456789abcdef01456789abcdef0123"))
     return {
         CKK.AES: (aes, aes),
         CKK.GENERIC_SECRET: (generic, generic),
@@ -165,6 +199,8 @@ def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair, registry: MechanismRegis
         CKK.ML_KEM: key_pair(registry, ctx, CKM.ML_KEM_KEY_PAIR_GEN, TEMPLATES[CKK.ML_KEM]),
         CKK.DSA: key_pair(registry, ctx, CKM.DSA_KEY_PAIR_GEN, DSA_DOMAIN),
         CKK.DH: key_pair(registry, ctx, CKM.DH_PKCS_KEY_PAIR_GEN, DH_DOMAIN),
+        CKK.DES: (des, des),
+        CKK.DES3: (des3, des3),
     }
 
 

@@ -34,6 +34,7 @@ import math
 from dataclasses import dataclass, field
 
 from tokenport import errors
+from tokenport.backends.crypto.fake_des import FakeDes
 from tokenport.backends.crypto.fake_dsadh import FakeDsaDh
 from tokenport.backends.crypto.fake_pq import FakePq
 from tokenport.mechanisms import curves
@@ -298,7 +299,7 @@ def _check_rsa(numbers: RsaPrivateNumbers) -> None:
         raise errors.AttributeValueInvalid("inconsistent RSA private key")
 
 
-class FakeCrypto(FakePq, FakeDsaDh):
+class FakeCrypto(FakePq, FakeDsaDh, FakeDes):
     """Every family of the crypto port, deterministic and stdlib-only. NOT CRYPTOGRAPHY
     (see the module docstring). ``seed`` varies the RSA keys ``rsa_generate`` makes."""
 

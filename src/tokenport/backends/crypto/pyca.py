@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.utils import CryptographyDeprecationWarning
 
 from tokenport import errors
+from tokenport.backends.crypto.pyca_des import PycaDes
 from tokenport.backends.crypto.pyca_dh import PycaDh
 from tokenport.backends.crypto.pyca_dsa import PycaDsa
 from tokenport.backends.crypto.pyca_pq import PycaPq
@@ -294,7 +295,7 @@ def _rsa_public(key: object) -> rsa.RSAPublicKey:
     return _RSA_PUBLIC.of(key)
 
 
-class PycaCrypto(PycaPq, PycaDsa, PycaDh):
+class PycaCrypto(PycaPq, PycaDsa, PycaDh, PycaDes):
     """CryptoBackend on pyca/cryptography (OpenSSL): every family of the crypto port.
 
     Key handles are pyca key objects (``EcPrivateKeyHandle`` wraps an

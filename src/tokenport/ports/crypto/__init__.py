@@ -8,6 +8,7 @@ The port is a set of small protocols, one per family, each in its own module:
 ``DigestPort``      hash contexts and one-shot digests (``digest``)
 ``MacPort``         HMAC and AES-CMAC (``mac``)
 ``CipherPort``      AES ECB / CBC / CTR, streaming AES-GCM, RFC 3394 / 5649 key wrap (``cipher``)
+``DesPort``         DES / Triple-DES ECB and CBC, TDEA-CMAC (``cipher``)
 ``SealPort``        PBKDF2 + one-shot AES-GCM used to seal records at rest (``seal``)
 ``EcPort``          EC keys, ECDSA, ECDH and the X9.63 KDF (``ec``)
 ``RsaPort``         RSA keys, PKCS #1 v1.5 / PSS / OAEP, raw RSA (``rsa``)
@@ -47,7 +48,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from tokenport.ports.crypto.cipher import CipherPort
+from tokenport.ports.crypto.cipher import CipherPort, DesPort
 from tokenport.ports.crypto.dh import DhParameters, DhPort, DhPrivateKeyHandle
 from tokenport.ports.crypto.digest import DigestPort
 from tokenport.ports.crypto.dsa import (
@@ -112,6 +113,7 @@ __all__ = [
     "CurveName",
     "DecodedPrivateKey",
     "DecodedPublicKey",
+    "DesPort",
     "DhParameters",
     "DhPort",
     "DhPrivateKeyHandle",
@@ -158,6 +160,7 @@ class CryptoBackend(
     DigestPort,
     MacPort,
     CipherPort,
+    DesPort,
     SealPort,
     EcPort,
     RsaPort,
