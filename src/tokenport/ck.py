@@ -149,6 +149,11 @@ class CKD(IntEnum):
     SHA384_KDF = 0x7
     SHA512_KDF = 0x8
     CPDIVERSIFY_KDF = 0x9
+    # PKCS #11 v3.0 (OASIS pkcs11t.h)
+    SHA3_224_KDF = 0xA
+    SHA3_256_KDF = 0xB
+    SHA3_384_KDF = 0xC
+    SHA3_512_KDF = 0xD
 
 
 class CKF(IntFlag):
@@ -205,6 +210,10 @@ class CKF(IntFlag):
     DONT_BLOCK = 0x1
     LIBRARY_CANT_CREATE_OS_THREADS = 0x1
     OS_LOCKING_OK = 0x2
+    # CK_HKDF_PARAMS.ulSaltType (PKCS #11 v3.0 s2.43.2)
+    HKDF_SALT_NULL = 0x1
+    HKDF_SALT_DATA = 0x2
+    HKDF_SALT_KEY = 0x4
 
 
 class CKG(IntEnum):
@@ -215,6 +224,11 @@ class CKG(IntEnum):
     MGF1_SHA256 = 0x2
     MGF1_SHA384 = 0x3
     MGF1_SHA512 = 0x4
+    # PKCS #11 v3.0 (OASIS pkcs11t.h)
+    MGF1_SHA3_224 = 0x6
+    MGF1_SHA3_256 = 0x7
+    MGF1_SHA3_384 = 0x8
+    MGF1_SHA3_512 = 0x9
 
 
 class CKH(IntEnum):
@@ -272,6 +286,14 @@ class CKK(IntEnum):
     GOSTR3411 = 0x31
     GOST28147 = 0x32
     EC_EDWARDS = 0x40
+    # PKCS #11 v3.0 (OASIS pkcs11t.h)
+    SHA3_224_HMAC = 0x36
+    SHA3_256_HMAC = 0x37
+    SHA3_384_HMAC = 0x38
+    SHA3_512_HMAC = 0x39
+    HKDF = 0x42
+    SHA512_224_HMAC = 0x43
+    SHA512_256_HMAC = 0x44
     VENDOR_DEFINED = 0x80000000
 
 
@@ -324,6 +346,15 @@ class CKM(IntEnum):
     SHA512_T_HMAC = 0x51
     SHA512_T_HMAC_GENERAL = 0x52
     SHA512_T_KEY_DERIVATION = 0x53
+    # PKCS #11 v3.0 (OASIS pkcs11t.h): SHA-3 with RSA
+    SHA3_256_RSA_PKCS = 0x60
+    SHA3_384_RSA_PKCS = 0x61
+    SHA3_512_RSA_PKCS = 0x62
+    SHA3_256_RSA_PKCS_PSS = 0x63
+    SHA3_384_RSA_PKCS_PSS = 0x64
+    SHA3_512_RSA_PKCS_PSS = 0x65
+    SHA3_224_RSA_PKCS = 0x66
+    SHA3_224_RSA_PKCS_PSS = 0x67
     RC2_KEY_GEN = 0x100
     RC2_ECB = 0x101
     RC2_CBC = 0x102
@@ -381,6 +412,23 @@ class CKM(IntEnum):
     SHA512 = 0x270
     SHA512_HMAC = 0x271
     SHA512_HMAC_GENERAL = 0x272
+    # PKCS #11 v3.0 (OASIS pkcs11t.h): SHA-3 digests, HMACs, HMAC key generation
+    SHA3_256 = 0x2B0
+    SHA3_256_HMAC = 0x2B1
+    SHA3_256_HMAC_GENERAL = 0x2B2
+    SHA3_256_KEY_GEN = 0x2B3
+    SHA3_224 = 0x2B5
+    SHA3_224_HMAC = 0x2B6
+    SHA3_224_HMAC_GENERAL = 0x2B7
+    SHA3_224_KEY_GEN = 0x2B8
+    SHA3_384 = 0x2C0
+    SHA3_384_HMAC = 0x2C1
+    SHA3_384_HMAC_GENERAL = 0x2C2
+    SHA3_384_KEY_GEN = 0x2C3
+    SHA3_512 = 0x2D0
+    SHA3_512_HMAC = 0x2D1
+    SHA3_512_HMAC_GENERAL = 0x2D2
+    SHA3_512_KEY_GEN = 0x2D3
     SECURID_KEY_GEN = 0x280
     SECURID = 0x282
     HOTP_KEY_GEN = 0x290
@@ -529,6 +577,11 @@ class CKM(IntEnum):
     ECDSA_SHA256 = 0x1044
     ECDSA_SHA384 = 0x1045
     ECDSA_SHA512 = 0x1046
+    # PKCS #11 v3.0 (OASIS pkcs11t.h)
+    ECDSA_SHA3_224 = 0x1047
+    ECDSA_SHA3_256 = 0x1048
+    ECDSA_SHA3_384 = 0x1049
+    ECDSA_SHA3_512 = 0x104A
     ECDH1_DERIVE = 0x1050
     ECDH1_COFACTOR_DERIVE = 0x1051
     ECMQV_DERIVE = 0x1052
@@ -610,6 +663,17 @@ class CKM(IntEnum):
     AES_KEY_WRAP_PAD = 0x210A
     RSA_PKCS_TPM_1_1 = 0x4001
     RSA_PKCS_OAEP_TPM_1_1 = 0x4002
+    # PKCS #11 v3.0 (OASIS pkcs11t.h): HMAC key generation, HKDF
+    SHA_1_KEY_GEN = 0x4003
+    SHA224_KEY_GEN = 0x4004
+    SHA256_KEY_GEN = 0x4005
+    SHA384_KEY_GEN = 0x4006
+    SHA512_KEY_GEN = 0x4007
+    SHA512_224_KEY_GEN = 0x4008
+    SHA512_256_KEY_GEN = 0x4009
+    HKDF_DERIVE = 0x402A
+    HKDF_DATA = 0x402B
+    HKDF_KEY_GEN = 0x402C
     EC_EDWARDS_KEY_PAIR_GEN = 0x1055
     EDDSA = 0x1057
 
@@ -749,6 +813,20 @@ class CKU(IntEnum):
 
 
 class CKZ(IntEnum):
-    """OAEP encoding parameter sources (section 2.1.8)."""
+    """OAEP encoding parameter sources (section 2.1.8); PBKDF2 salt sources (v3.0 s2.36.2)."""
 
     DATA_SPECIFIED = 0x1
+    SALT_SPECIFIED = 0x1  # CK_PKCS5_PBKDF2_SALT_SOURCE_TYPE (an alias: same value)
+
+
+class CKP(IntEnum):
+    """PKCS #5 PBKDF2 pseudo-random functions (PKCS #11 v3.0 s2.36.2, OASIS pkcs11t.h)."""
+
+    PKCS5_PBKD2_HMAC_SHA1 = 0x1
+    PKCS5_PBKD2_HMAC_GOSTR3411 = 0x2
+    PKCS5_PBKD2_HMAC_SHA224 = 0x3
+    PKCS5_PBKD2_HMAC_SHA256 = 0x4
+    PKCS5_PBKD2_HMAC_SHA384 = 0x5
+    PKCS5_PBKD2_HMAC_SHA512 = 0x6
+    PKCS5_PBKD2_HMAC_SHA512_224 = 0x7
+    PKCS5_PBKD2_HMAC_SHA512_256 = 0x8

@@ -8,6 +8,8 @@ generation never holds up calls on other sessions.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 
 from tokenport.attributes.kinds import AttrValue, Template
 from tokenport.attributes.schema import schema_for
@@ -38,6 +40,7 @@ from tokenport.errors import (
     WrappingKeyHandleInvalid,
     WrappingKeyTypeInconsistent,
 )
+from tokenport.mechanisms.base import KeyView
 from tokenport.mechanisms.params import Mechanism
 from tokenport.objects.model import TokenObject
 
@@ -60,7 +63,7 @@ class KeyCalls:
         self._state = state
 
     def _access_of(self, session: Session, template: dict[int, AttrValue], object_class: int,
-                   key_type: int) -> None:
+                   key_type: int | None) -> None:
         schema = schema_for(object_class, key_type)
         default_private = schema is not None and schema.rules[CKA.PRIVATE].default is True
         private = template.get(CKA.PRIVATE, default_private) is True
@@ -84,6 +87,11 @@ class KeyCalls:
             key_type = spec.generated_key_type
             asked = wanted.get(CKA.KEY_TYPE)
             if mechanism.type == CKM.GENERIC_SECRET_KEY_GEN and asked in GENERIC_SECRET_TYPES:
+                assert isinstance(asked, int)
+                key_type = asked
+            elif spec.key_type_from_template:  # CKM_PKCS5_PBKD2: any secret key type
+                if asked is None:
+                    raise TemplateIncomplete("CKA_KEY_TYPE is missing")
                 assert isinstance(asked, int)
                 key_type = asked
             fixed: dict[int, AttrValue] = {CKA.CLASS: int(CKO.SECRET_KEY), CKA.KEY_TYPE: key_type}
@@ -241,7 +249,8 @@ class KeyCalls:
 
     def derive_key(self, session: int, mechanism: Mechanism, base_key: int, template: Template) -> int:
         """C_DeriveKey (s5.14): a secret key from the mechanism's output (CKA_VALUE_LEN bytes
-        when given; the mechanism truncates as its specification says)."""
+        when given; the mechanism truncates as its specification says), or a CKO_DATA object
+        for a mechanism that derives data (CKM_HKDF_DATA, PKCS #11 v3.0)."""
         with self._state.lock:
             current = self._state.session(session)
             spec = find_spec(self._state, mechanism, "derive")
@@ -249,17 +258,28 @@ class KeyCalls:
             base = find_key(self._state, current, base_key, spec, PRIVATE_SIDE, int(CKA.DERIVE))
             _refuse_unauthenticated_use(base)
             wanted = template_dict(template)
-            key_type = wanted.get(CKA.KEY_TYPE, int(CKK.GENERIC_SECRET))
-            assert isinstance(key_type, int)
-            fixed: dict[int, AttrValue] = {CKA.CLASS: int(CKO.SECRET_KEY), CKA.KEY_TYPE: key_type}
+            fixed: dict[int, AttrValue]
+            if spec.derives_data:
+                length = wanted.pop(CKA.VALUE_LEN, None)  # the output length, not an attribute
+                object_class, key_type = int(CKO.DATA), None
+                fixed = {CKA.CLASS: object_class}
+            else:
+                length = wanted.get(CKA.VALUE_LEN)
+                object_class = int(CKO.SECRET_KEY)
+                asked = wanted.get(CKA.KEY_TYPE, int(CKK.GENERIC_SECRET))
+                assert isinstance(asked, int)
+                key_type = asked
+                fixed = {CKA.CLASS: object_class, CKA.KEY_TYPE: key_type}
             is_so = self._state.is_so(current)
             schema = self._state.factory.prepare(Origin.DERIVE, wanted, fixed, is_so=is_so)
-            self._access_of(current, wanted, CKO.SECRET_KEY, key_type)
-            length = wanted.get(CKA.VALUE_LEN)
+            self._access_of(current, wanted, object_class, key_type)
             assert length is None or isinstance(length, int)
+            context = replace(
+                self._state.mechanism_context(current.token),
+                key_lookup=partial(self._other_key, current),
+            )
             secret = spec.derive(
-                self._state.mechanism_context(current.token), self._state.view(current, base),
-                mechanism.param, length,
+                context, self._state.view(current, base), mechanism.param, length,
             )
             if length is not None and len(secret) != length:
                 raise TemplateInconsistent("the mechanism cannot derive CKA_VALUE_LEN bytes")
@@ -268,6 +288,14 @@ class KeyCalls:
                 schema, Origin.DERIVE, wanted, {**fixed, **material}, is_so=is_so, base=base
             )
             return self._store_new(current, obj)
+
+    def _other_key(self, session: Session, handle: int) -> KeyView:
+        """A further key of a derivation (MechanismContext.key_lookup); lock held."""
+        try:
+            obj = self._state.object(session, handle)
+        except ObjectHandleInvalid:
+            raise KeyHandleInvalid() from None
+        return self._state.view(session, obj)
 
     # -- s5.15 random numbers ----------------------------------------------------------------
 

@@ -69,6 +69,10 @@ class MechanismContext:
 
     crypto: CryptoBackend
     random_bytes: Callable[[int], bytes]
+    key_lookup: Callable[[int], KeyView] | None = None
+    """C_DeriveKey only: a further key named by the mechanism parameter (hSaltKey of
+    CK_HKDF_PARAMS ...), looked up among the objects the calling session can see;
+    KeyHandleInvalid when the handle names none. None outside C_DeriveKey."""
 
 
 class DigestContext(Protocol):
@@ -154,6 +158,10 @@ class MechanismSpec:
     ``generated_key_type`` is the CKK_* of keys made by generate_key / generate_key_pair.
     ``standard`` names where the mechanism is defined (the PKCS #11 section, and the
     algorithm's own standard), for ``tokenport mechanisms`` and docs/mechanisms.md.
+    ``derives_data``: C_DeriveKey makes a CKO_DATA object holding the output instead of a
+    secret key (CKM_HKDF_DATA); the template's CKA_VALUE_LEN, if any, is the wanted length.
+    ``key_type_from_template``: C_GenerateKey makes a secret key of the template's
+    CKA_KEY_TYPE (required) rather than ``generated_key_type`` (CKM_PKCS5_PBKD2).
     """
 
     mechanism: int
@@ -173,6 +181,8 @@ class MechanismSpec:
     unwrap: UnwrapFunction | None = None
     derive: DeriveFunction | None = None
     standard: str = ""
+    derives_data: bool = False
+    key_type_from_template: bool = False
 
 
 @dataclass

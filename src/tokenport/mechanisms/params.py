@@ -7,7 +7,7 @@ Python API builds them directly. Mechanisms absent from PARAM_KINDS take no para
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from tokenport.ck import CKM
@@ -74,7 +74,48 @@ class EddsaParams:
     context: bytes = b""
 
 
-Params = None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams | EddsaParams
+@dataclass(frozen=True)
+class MacGeneralParams:
+    """CK_MAC_GENERAL_PARAMS (v2.40 s2.20.4 and the *_HMAC_GENERAL mechanisms): the MAC
+    length in bytes."""
+
+    length: int
+
+
+@dataclass(frozen=True)
+class HkdfParams:
+    """CK_HKDF_PARAMS (PKCS #11 v3.0; 3.2 s6.62.2): extract and/or expand, the PRF hash
+    (a CKM_SHA* digest mechanism), the salt (CKF_HKDF_SALT_NULL, _DATA with ``salt``, or
+    _KEY with the object handle ``salt_key``) and the expand stage's info string."""
+
+    extract: bool
+    expand: bool
+    prf: int
+    salt_type: int
+    salt: bytes = b""
+    salt_key: int = 0
+    info: bytes = b""
+
+
+@dataclass(frozen=True)
+class Pbkdf2Params:
+    """CK_PKCS5_PBKD2_PARAMS2 (PKCS #11 v3.0; 3.2 s6.37.3), also decoded from the v2.40
+    CK_PKCS5_PBKD2_PARAMS whose ulPasswordLen is a pointer: salt source (CKZ_SALT_SPECIFIED)
+    and salt, iteration count, PRF (CKP_PKCS5_PBKD2_*) and its extra data, and the password.
+    The password is a secret: it never appears in a repr."""
+
+    salt_source: int
+    salt: bytes
+    iterations: int
+    prf: int
+    password: bytes = field(repr=False)
+    prf_data: bytes = b""
+
+
+Params = (
+    None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams
+    | EddsaParams | MacGeneralParams | HkdfParams | Pbkdf2Params
+)
 """Any decoded mechanism parameter."""
 
 
@@ -98,6 +139,9 @@ class ParamKind(Enum):
     OAEP = "oaep"          # CK_RSA_PKCS_OAEP_PARAMS
     ECDH1 = "ecdh1"        # CK_ECDH1_DERIVE_PARAMS
     EDDSA = "eddsa"        # optional CK_EDDSA_PARAMS (NULL with length 0: no parameter)
+    MAC_GENERAL = "mac_general"  # CK_MAC_GENERAL_PARAMS (a CK_ULONG)
+    HKDF = "hkdf"          # CK_HKDF_PARAMS
+    PBKD2 = "pbkd2"        # CK_PKCS5_PBKD2_PARAMS2 or the v2.40 CK_PKCS5_PBKD2_PARAMS
 
 
 PARAM_KINDS: dict[int, ParamKind] = {
@@ -116,6 +160,27 @@ PARAM_KINDS: dict[int, ParamKind] = {
     CKM.RSA_PKCS_OAEP: ParamKind.OAEP,
     CKM.ECDH1_DERIVE: ParamKind.ECDH1,
     CKM.EDDSA: ParamKind.EDDSA,
+    # SHA-3 RSA-PSS (PKCS #11 v3.0)
+    CKM.SHA3_224_RSA_PKCS_PSS: ParamKind.PSS,
+    CKM.SHA3_256_RSA_PKCS_PSS: ParamKind.PSS,
+    CKM.SHA3_384_RSA_PKCS_PSS: ParamKind.PSS,
+    CKM.SHA3_512_RSA_PKCS_PSS: ParamKind.PSS,
+    # general-length HMACs
+    CKM.SHA_1_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA224_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA256_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA384_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA512_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA512_224_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA512_256_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA3_224_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA3_256_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA3_384_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA3_512_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    # key derivation (PKCS #11 v3.0)
+    CKM.HKDF_DERIVE: ParamKind.HKDF,
+    CKM.HKDF_DATA: ParamKind.HKDF,
+    CKM.PKCS5_PBKD2: ParamKind.PBKD2,
 }
 
 

@@ -92,6 +92,12 @@ DIGEST_INFO_PREFIXES: dict[HashName, bytes] = {
     "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
     "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
     "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
+    "sha512_224": bytes.fromhex("302d300d06096086480165030402050500041c"),
+    "sha512_256": bytes.fromhex("3031300d060960864801650304020605000420"),
+    "sha3_224": bytes.fromhex("302d300d06096086480165030402070500041c"),
+    "sha3_256": bytes.fromhex("3031300d060960864801650304020805000420"),
+    "sha3_384": bytes.fromhex("3041300d060960864801650304020905000430"),
+    "sha3_512": bytes.fromhex("3051300d060960864801650304020a05000440"),
 }
 """DER DigestInfo headers of RFC 8017 s9.2 note 1 (the digest follows)."""
 
@@ -101,6 +107,10 @@ PKCS1_HASHES: dict[int, HashName] = {
     CKM.SHA256_RSA_PKCS: "sha256",
     CKM.SHA384_RSA_PKCS: "sha384",
     CKM.SHA512_RSA_PKCS: "sha512",
+    CKM.SHA3_224_RSA_PKCS: "sha3_224",  # PKCS #11 v3.0 (3.2 s6.1.x SHA-3 with RSA)
+    CKM.SHA3_256_RSA_PKCS: "sha3_256",
+    CKM.SHA3_384_RSA_PKCS: "sha3_384",
+    CKM.SHA3_512_RSA_PKCS: "sha3_512",
 }
 PSS_HASHES: dict[int, HashName] = {
     CKM.SHA1_RSA_PKCS_PSS: "sha1",
@@ -108,6 +118,10 @@ PSS_HASHES: dict[int, HashName] = {
     CKM.SHA256_RSA_PKCS_PSS: "sha256",
     CKM.SHA384_RSA_PKCS_PSS: "sha384",
     CKM.SHA512_RSA_PKCS_PSS: "sha512",
+    CKM.SHA3_224_RSA_PKCS_PSS: "sha3_224",  # PKCS #11 v3.0
+    CKM.SHA3_256_RSA_PKCS_PSS: "sha3_256",
+    CKM.SHA3_384_RSA_PKCS_PSS: "sha3_384",
+    CKM.SHA3_512_RSA_PKCS_PSS: "sha3_512",
 }
 
 

@@ -24,9 +24,12 @@ from tokenport.mechanisms.params import (
     Ecdh1DeriveParams,
     EddsaParams,
     GcmParams,
+    HkdfParams,
+    MacGeneralParams,
     OaepParams,
     ParamKind,
     Params,
+    Pbkdf2Params,
     PssParams,
     param_kind,
 )
@@ -46,6 +49,9 @@ CANDIDATES: list[Params] = [
     Ecdh1DeriveParams(0x1, b"", b"\x04" + b"\x00" * 64),
     EddsaParams(prehash=False),
     EddsaParams(prehash=True),
+    MacGeneralParams(16),
+    HkdfParams(extract=True, expand=True, prf=CKM.SHA256, salt_type=0x1),
+    Pbkdf2Params(0x1, b"salt", 1, 0x4, b"password"),
 ]
 """Parameters to offer: raw bytes of the sizes an IV may have, and one of each structure."""
 
@@ -58,6 +64,9 @@ ACCEPTED: dict[ParamKind, tuple[type, ...]] = {
     ParamKind.OAEP: (OaepParams,),
     ParamKind.ECDH1: (Ecdh1DeriveParams,),
     ParamKind.EDDSA: (),  # CK_EDDSA_PARAMS names Ed25519ctx/ph, not offered
+    ParamKind.MAC_GENERAL: (MacGeneralParams,),
+    ParamKind.HKDF: (HkdfParams,),
+    ParamKind.PBKD2: (Pbkdf2Params,),
 }
 """Python types of a parameter the mechanism may accept, by the C structure it takes."""
 
@@ -124,6 +133,10 @@ TEMPLATES: dict[int, dict[int, AttrValue]] = {
     CKK.RSA: {CKA.MODULUS_BITS: 1024},
     CKK.EC: {CKA.EC_PARAMS: P256_PARAMS},
     CKK.EC_EDWARDS: {CKA.EC_PARAMS: ED25519_OID_PARAMS},
+    **{k: {CKA.VALUE_LEN: 16} for k in (
+        CKK.SHA_1_HMAC, CKK.SHA224_HMAC, CKK.SHA256_HMAC, CKK.SHA384_HMAC, CKK.SHA512_HMAC,
+        CKK.SHA512_224_HMAC, CKK.SHA512_256_HMAC, CKK.SHA3_224_HMAC, CKK.SHA3_256_HMAC,
+        CKK.SHA3_384_HMAC, CKK.SHA3_512_HMAC, CKK.HKDF)},
 }
 """A valid generation template per generated key type (so only the parameter can fail)."""
 

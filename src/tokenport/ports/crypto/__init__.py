@@ -9,6 +9,7 @@ The port is a set of small protocols, one per family, each in its own module:
 ``MacPort``         HMAC and AES-CMAC (``mac``)
 ``CipherPort``      AES ECB / CBC / CTR, streaming AES-GCM, RFC 3394 / 5649 key wrap (``cipher``)
 ``SealPort``        PBKDF2 + one-shot AES-GCM used to seal records at rest (``seal``)
+``KdfPort``         HKDF and PBKDF2-HMAC for the KDF mechanisms (``kdf``)
 ``EcPort``          EC keys, ECDSA, ECDH and the X9.63 KDF (``ec``)
 ``RsaPort``         RSA keys, PKCS #1 v1.5 / PSS / OAEP, raw RSA (``rsa``)
 ``EdDsaPort``       Ed25519 (``eddsa``)
@@ -72,6 +73,7 @@ from tokenport.ports.crypto.encoding import (
     RsaPrivateDecoded,
     RsaPublicDecoded,
 )
+from tokenport.ports.crypto.kdf import KdfPort
 from tokenport.ports.crypto.mac import MacPort
 from tokenport.ports.crypto.rsa import (
     RsaKeyHandle,
@@ -115,6 +117,7 @@ __all__ = [
     "EdDsaPort",
     "HashContext",
     "HashName",
+    "KdfPort",
     "KeyEncodingPort",
     "KeyKind",
     "MacPort",
@@ -138,6 +141,7 @@ class CryptoBackend(
     MacPort,
     CipherPort,
     SealPort,
+    KdfPort,
     EcPort,
     RsaPort,
     EdDsaPort,
