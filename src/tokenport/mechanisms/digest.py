@@ -12,6 +12,7 @@ other families. CKM_SHA512_T (t as a parameter) is not offered.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 from tokenport.ck import CKF, CKG, CKM
@@ -71,19 +72,31 @@ MGF1_HASHES: dict[int, HashName] = {
 }
 """CKG_MGF1_* -> hash."""
 
+OAEP_HASHES: dict[int, HashName] = {
+    m: h for m, h in PARAM_HASHES.items() if h in ("sha1", "sha224", "sha256", "sha384", "sha512")
+}
+"""Hashes CK_RSA_PKCS_OAEP_PARAMS may name: pyca/cryptography does RSA-OAEP with SHA-1 and
+SHA-2 only (not SHA-512/t nor SHA-3, as hash or inside MGF1); the others are refused with
+CKR_MECHANISM_PARAM_INVALID instead of failing inside the crypto library."""
 
-def param_hash(mechanism: int) -> HashName:
+OAEP_MGF1_HASHES: dict[int, HashName] = {
+    g: h for g, h in MGF1_HASHES.items() if h in OAEP_HASHES.values()
+}
+"""CKG_MGF1_* values usable with RSA-OAEP (see OAEP_HASHES)."""
+
+
+def param_hash(mechanism: int, allowed: Mapping[int, HashName] = PARAM_HASHES) -> HashName:
     """The hash named by a CKM_SHA* value inside a mechanism parameter."""
     try:
-        return PARAM_HASHES[mechanism]
+        return allowed[mechanism]
     except KeyError:
         raise MechanismParamInvalid("unsupported hash in mechanism parameter") from None
 
 
-def mgf_hash(mgf: int) -> HashName:
+def mgf_hash(mgf: int, allowed: Mapping[int, HashName] = MGF1_HASHES) -> HashName:
     """The hash of a CKG_MGF1_* value."""
     try:
-        return MGF1_HASHES[mgf]
+        return allowed[mgf]
     except KeyError:
         raise MechanismParamInvalid("unsupported mask generation function") from None
 

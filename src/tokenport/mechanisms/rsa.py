@@ -74,7 +74,13 @@ from tokenport.mechanisms.common import (
     unwrap_with,
     wrap_with,
 )
-from tokenport.mechanisms.digest import digest_size, mgf_hash, param_hash
+from tokenport.mechanisms.digest import (
+    OAEP_HASHES,
+    OAEP_MGF1_HASHES,
+    digest_size,
+    mgf_hash,
+    param_hash,
+)
 from tokenport.mechanisms.params import OaepParams, Params, PssParams
 from tokenport.ports.crypto import HashName, RsaKeyHandle, RsaPort, RsaPrivateKeyHandle
 
@@ -433,8 +439,8 @@ class _Oaep:
     def __init__(self, param: Params, rsa: _Key) -> None:
         if not isinstance(param, OaepParams):
             raise MechanismParamInvalid("RSA-OAEP needs CK_RSA_PKCS_OAEP_PARAMS")
-        self.alg = param_hash(param.hash_alg)
-        self.mgf = mgf_hash(param.mgf)
+        self.alg = param_hash(param.hash_alg, OAEP_HASHES)
+        self.mgf = mgf_hash(param.mgf, OAEP_MGF1_HASHES)
         if param.source == CKZ.DATA_SPECIFIED:
             self.label = param.source_data
         elif param.source == 0 and not param.source_data:
