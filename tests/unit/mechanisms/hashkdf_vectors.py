@@ -18,19 +18,18 @@ def cavp_digests(name: str) -> list[tuple[bytes, str]]:
 
 
 def records(name: str) -> list[dict[str, str]]:
-    """``KEY = value`` blocks separated by blank lines (comments dropped)."""
+    """``KEY = value`` records, each starting at the key its file starts records with
+    (COUNT, HASH ...); comments and blank lines are dropped."""
     blocks: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    for line in (VECTORS / name).read_text().splitlines() + [""]:
-        if line.startswith("#"):
+    first: str | None = None
+    for line in (VECTORS / name).read_text().splitlines():
+        if line.startswith("#") or "=" not in line:
             continue
-        if not line.strip():
-            if current:
-                blocks.append(current)
-                current = {}
-            continue
-        key, _, value = line.partition("=")
-        current[key.strip()] = value.strip()
+        key, _, value = (part.strip() for part in line.partition("="))
+        first = first or key
+        if key == first:
+            blocks.append({})
+        blocks[-1][key] = value
     return blocks
 
 
