@@ -46,10 +46,13 @@ from tokenport.mechanisms.params import (
     Ecdh1DeriveParams,
     EddsaParams,
     GcmParams,
+    HkdfParams,
+    MacGeneralParams,
     Mechanism,
     OaepParams,
     ParamKind,
     Params,
+    Pbkdf2Params,
     PssParams,
 )
 
@@ -265,6 +268,63 @@ def _eddsa(ptr: CData, length: int) -> EddsaParams | None:
     )
 
 
+def _mac_general(ptr: CData, length: int) -> MacGeneralParams:
+    """CK_MAC_GENERAL_PARAMS: one CK_ULONG, the MAC length in bytes."""
+    p = _param_struct(ptr, length, "CK_ULONG")
+    return MacGeneralParams(int(p[0]))
+
+
+def _hkdf(ptr: CData, length: int) -> HkdfParams:
+    """CK_HKDF_PARAMS (PKCS #11 v3.0). pSalt is read only for the extract stage and pInfo
+    only for the expand stage (the specification says to ignore them otherwise, so a
+    client may leave them uninitialised); NULL with a length is MECHANISM_PARAM_INVALID."""
+    p = _param_struct(ptr, length, "TP_HKDF_PARAMS")
+    extract, expand = bool(p.bExtract), bool(p.bExpand)
+    return HkdfParams(
+        extract=extract,
+        expand=expand,
+        prf=int(p.prfHashMechanism),
+        salt_type=int(p.ulSaltType),
+        salt=_param_bytes(p.pSalt, p.ulSaltLen) if extract else b"",
+        salt_key=int(p.hSaltKey),
+        info=_param_bytes(p.pInfo, p.ulInfoLen) if expand else b"",
+    )
+
+
+PBKD2_POINTER_FLOOR = 1 << 16
+"""Where CK_PKCS5_PBKD2_PARAMS2 and the v2.40 CK_PKCS5_PBKD2_PARAMS have the same size
+(LP64: a CK_ULONG and a pointer are both 8 bytes), ulParameterLen cannot tell them apart;
+the last field can: a value below this floor is a password length (PARAMS2: no password is
+64 KiB long), one at or above it a pointer to the length (v2.40 PARAMS: Linux maps nothing
+below 64 KiB, vm.mmap_min_addr, so no valid pointer is smaller)."""
+
+
+def _pbkd2(ptr: CData, length: int) -> Pbkdf2Params:
+    """CK_PKCS5_PBKD2_PARAMS2 (PKCS #11 v3.0) or the v2.40 CK_PKCS5_PBKD2_PARAMS, told apart
+    by ulParameterLen where their sizes differ and by PBKD2_POINTER_FLOOR where not."""
+    two, one = ffi.sizeof("TP_PKCS5_PBKD2_PARAMS2"), ffi.sizeof("TP_PKCS5_PBKD2_PARAMS")
+    if ptr == NULL or length not in (two, one):
+        raise MechanismParamInvalid()
+    p2 = ffi.cast("TP_PKCS5_PBKD2_PARAMS2 *", ptr)
+    if length == two and (two != one or int(p2.ulPasswordLen) < PBKD2_POINTER_FLOOR):
+        password_len = int(p2.ulPasswordLen)
+    else:
+        p1 = ffi.cast("TP_PKCS5_PBKD2_PARAMS *", ptr)
+        if p1.ulPasswordLen == NULL:
+            raise MechanismParamInvalid()
+        password_len = int(p1.ulPasswordLen[0])
+    if password_len > MAX_PIN_BYTES:
+        raise MechanismParamInvalid()
+    return Pbkdf2Params(
+        salt_source=int(p2.saltSource),
+        salt=_param_bytes(p2.pSaltSourceData, p2.ulSaltSourceDataLen),
+        iterations=int(p2.iterations),
+        prf=int(p2.prf),
+        password=_param_bytes(p2.pPassword, password_len),
+        prf_data=_param_bytes(p2.pPrfData, p2.ulPrfDataLen),
+    )
+
+
 def _raw(ptr: CData, length: int, optional: bool) -> bytes | None:
     if ptr == NULL:
         if length:
@@ -285,6 +345,9 @@ _DECODERS: Mapping[ParamKind, Callable[[CData, int], Params]] = MappingProxyType
         ParamKind.OAEP: _oaep,
         ParamKind.ECDH1: _ecdh1,
         ParamKind.EDDSA: _eddsa,
+        ParamKind.MAC_GENERAL: _mac_general,
+        ParamKind.HKDF: _hkdf,
+        ParamKind.PBKD2: _pbkd2,
     }
 )
 
