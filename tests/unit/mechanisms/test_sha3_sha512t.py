@@ -1,6 +1,7 @@
 """SHA-3 and SHA-512/t digests, HMACs and HMAC key generation, and the SHA-3 signature
-mechanisms (PKCS #11 v3.0; 3.2 s6.25-6.31, RSA and ECDSA with SHA-3): NIST CAVP and NIST
-HMAC-SHA3 vectors, on the pyca backend and on the fake twin; signatures checked by pyca."""
+mechanisms (PKCS #11 v3.0; 3.2 s6.25-6.31, RSA and ECDSA with SHA-3) and the SHA-3 X9.63
+KDFs of ECDH: NIST CAVP and NIST HMAC-SHA3 vectors, on the pyca backend and on the fake twin;
+signatures and KDF output checked by pyca."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
 from tokenport.backends.crypto.fake import FakeCrypto
-from tokenport.ck import CKA, CKG, CKK, CKM
+from tokenport.ck import CKA, CKD, CKG, CKK, CKM
 from tokenport.errors import (
     KeyTypeInconsistent,
     MechanismParamInvalid,
@@ -22,10 +24,15 @@ from tokenport.errors import (
     TemplateIncomplete,
 )
 from tokenport.mechanisms.base import MechanismContext, MechanismRegistry
-from tokenport.mechanisms.params import MacGeneralParams, OaepParams, PssParams
+from tokenport.mechanisms.params import (
+    Ecdh1DeriveParams,
+    MacGeneralParams,
+    OaepParams,
+    PssParams,
+)
 
 from .hashkdf_vectors import cavp_digests, records
-from .helpers import FakeKey, secret, spec
+from .helpers import P256_PARAMS, FakeKey, key_pair, secret, spec
 
 DIGESTS = {
     CKM.SHA3_224: ("SHA3_224ShortMsg.rsp", "sha3_224"),
@@ -302,3 +309,20 @@ def test_ecdsa_sha3_verified_by_pyca(registry: MechanismRegistry, ctx: Mechanism
     verifier(ctx, public, None).once(MESSAGE, signature)
     with pytest.raises(SignatureInvalid):
         verifier(ctx, public, None).once(b"other", signature)
+
+
+@pytest.mark.parametrize("kdf", [CKD.SHA3_224_KDF, CKD.SHA3_256_KDF, CKD.SHA3_384_KDF,
+                                 CKD.SHA3_512_KDF], ids=lambda k: CKD(k).name)
+def test_ecdh_with_the_sha3_x963_kdfs(registry: MechanismRegistry, ctx: MechanismContext,
+                                      p256: tuple[FakeKey, FakeKey], kdf: int) -> None:
+    algs = {CKD.SHA3_224_KDF: hashes.SHA3_224, CKD.SHA3_256_KDF: hashes.SHA3_256,
+            CKD.SHA3_384_KDF: hashes.SHA3_384, CKD.SHA3_512_KDF: hashes.SHA3_512}
+    _, a_priv = p256
+    b_pub, _ = key_pair(registry, ctx, CKM.EC_KEY_PAIR_GEN, {CKA.EC_PARAMS: P256_PARAMS})
+    derive = spec(registry, CKM.ECDH1_DERIVE).derive
+    assert derive is not None
+    point = b_pub.attrs[CKA.EC_POINT]
+    assert isinstance(point, bytes)
+    z = derive(ctx, a_priv, Ecdh1DeriveParams(CKD.NULL, b"", point), None)
+    out = derive(ctx, a_priv, Ecdh1DeriveParams(kdf, b"shared", point), 40)
+    assert out == X963KDF(algs[kdf](), 40, b"shared").derive(z)
