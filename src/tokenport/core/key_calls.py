@@ -262,6 +262,8 @@ class KeyCalls:
             if spec.derives_data:
                 length = wanted.pop(CKA.VALUE_LEN, None)  # the output length, not an attribute
                 object_class, key_type = int(CKO.DATA), None
+                # data objects are public by default; one derived from a private key is not
+                wanted.setdefault(CKA.PRIVATE, base.attrs.get(CKA.PRIVATE) is True)
                 fixed = {CKA.CLASS: object_class}
             else:
                 length = wanted.get(CKA.VALUE_LEN)

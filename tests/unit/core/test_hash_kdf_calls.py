@@ -127,6 +127,13 @@ def test_hkdf_data_makes_a_data_object(module: Module, user: int) -> None:
     assert _get(module, user, handle, CKA.LABEL) == b"d"
     default = module.derive_key(user, mechanism, base, [])
     assert len(_get(module, user, default, CKA.VALUE)) == 32  # type: ignore[arg-type]
+    # a data object is public by default, but not one derived from a private key
+    assert _get(module, user, base, CKA.PRIVATE) is True
+    assert _get(module, user, handle, CKA.PRIVATE) is True
+    public = module.derive_key(user, mechanism, base, [(CKA.PRIVATE, False)])
+    assert _get(module, user, public, CKA.PRIVATE) is False
+    plain = module.create_object(user, [(CKA.CLASS, int(CKO.DATA)), (CKA.VALUE, b"x")])
+    assert _get(module, user, plain, CKA.PRIVATE) is False
     with pytest.raises(TemplateInconsistent):
         module.derive_key(user, mechanism, base, [(CKA.CLASS, int(CKO.SECRET_KEY))])
 
