@@ -174,6 +174,12 @@ def test_hkdf_salt_key(session: int, lib: P11) -> None:
     rv, key = _derive(lib, session, mechanism(int(CKM.HKDF_DERIVE), bytes(param)), base,
                       [(CKA.VALUE_LEN, ulong_bytes(42)), *EXTRACTABLE])
     assert rv == 0 and _value(lib, session, key) == OKM
+    # pSalt is not read with CKF_HKDF_SALT_KEY: garbage there is harmless
+    garbage = _hkdf(keep, salt_type=CKF.HKDF_SALT_KEY, salt=b"", salt_key=salt_key)
+    garbage.pSalt, garbage.ulSaltLen = 0x10, (1 << 40)
+    rv, key = _derive(lib, session, mechanism(int(CKM.HKDF_DERIVE), bytes(garbage)), base,
+                      [(CKA.VALUE_LEN, ulong_bytes(42)), *EXTRACTABLE])
+    assert rv == 0 and _value(lib, session, key) == OKM
     param = _hkdf(keep, salt_type=CKF.HKDF_SALT_KEY, salt=b"", salt_key=0x7FFF_FFFF)
     rv, _ = _derive(lib, session, mechanism(int(CKM.HKDF_DERIVE), bytes(param)), base, [])
     assert rv == CKR.KEY_HANDLE_INVALID
@@ -192,6 +198,7 @@ def test_hkdf_malformed_parameters(session: int, lib: P11) -> None:
         mechanism(int(CKM.HKDF_DERIVE), good, length=len(good) - 8),  # wrong ulParameterLen
         mechanism(int(CKM.HKDF_DERIVE), bytes(null_salt)),
         mechanism(int(CKM.HKDF_DERIVE), bytes(null_info)),
+        mechanism(int(CKM.HKDF_DERIVE), bytes(_hkdf(keep, salt_type=CKF.HKDF_SALT_NULL))),
         mechanism(int(CKM.HKDF_DERIVE), bytes(_hkdf(keep, extract=False, expand=False))),
         mechanism(int(CKM.HKDF_DERIVE), bytes(_hkdf(keep, prf=CKM.AES_ECB))),
     ]

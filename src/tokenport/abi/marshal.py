@@ -20,7 +20,7 @@ from tokenport.attributes.kinds import (
     decode_value,
     encode_value,
 )
-from tokenport.ck import CKR
+from tokenport.ck import CKF, CKR
 from tokenport.core.info import (
     AttributeResult,
     LibraryInfo,
@@ -275,17 +275,25 @@ def _mac_general(ptr: CData, length: int) -> MacGeneralParams:
 
 
 def _hkdf(ptr: CData, length: int) -> HkdfParams:
-    """CK_HKDF_PARAMS (PKCS #11 v3.0). pSalt is read only for the extract stage and pInfo
-    only for the expand stage (the specification says to ignore them otherwise, so a
-    client may leave them uninitialised); NULL with a length is MECHANISM_PARAM_INVALID."""
+    """CK_HKDF_PARAMS (PKCS #11 v3.0; 3.2 s6.62.2). pSalt is read only for the extract stage
+    with CKF_HKDF_SALT_DATA, and pInfo only for the expand stage (the specification says to
+    ignore them otherwise, so a client may leave them uninitialised); with
+    CKF_HKDF_SALT_NULL, pSalt must be NULL and ulSaltLen 0. NULL with a length, or a salt
+    given with CKF_HKDF_SALT_NULL, is MECHANISM_PARAM_INVALID."""
     p = _param_struct(ptr, length, "TP_HKDF_PARAMS")
     extract, expand = bool(p.bExtract), bool(p.bExpand)
+    salt_type = int(p.ulSaltType)
+    salt = b""
+    if extract and salt_type == CKF.HKDF_SALT_DATA:
+        salt = _param_bytes(p.pSalt, p.ulSaltLen)
+    elif extract and salt_type == CKF.HKDF_SALT_NULL and (p.pSalt != NULL or p.ulSaltLen):
+        raise MechanismParamInvalid()
     return HkdfParams(
         extract=extract,
         expand=expand,
         prf=int(p.prfHashMechanism),
-        salt_type=int(p.ulSaltType),
-        salt=_param_bytes(p.pSalt, p.ulSaltLen) if extract else b"",
+        salt_type=salt_type,
+        salt=salt,
         salt_key=int(p.hSaltKey),
         info=_param_bytes(p.pInfo, p.ulInfoLen) if expand else b"",
     )
