@@ -30,6 +30,7 @@ from tokenport.errors import (
     KeyFunctionNotPermitted,
     KeyHandleInvalid,
     KeyNotWrappable,
+    KeyTypeInconsistent,
     KeyUnextractable,
     ObjectHandleInvalid,
     SessionClosed,
@@ -40,7 +41,7 @@ from tokenport.errors import (
     WrappingKeyHandleInvalid,
     WrappingKeyTypeInconsistent,
 )
-from tokenport.mechanisms.base import KeyView
+from tokenport.mechanisms.base import KeyView, MechanismSpec
 from tokenport.mechanisms.params import Mechanism
 from tokenport.objects.model import TokenObject
 
@@ -255,7 +256,7 @@ class KeyCalls:
             current = self._state.session(session)
             spec = find_spec(self._state, mechanism, "derive")
             assert spec.derive is not None
-            base = find_key(self._state, current, base_key, spec, PRIVATE_SIDE, int(CKA.DERIVE))
+            base = self._derivation_base(current, spec, base_key)
             _refuse_unauthenticated_use(base)
             wanted = template_dict(template)
             fixed: dict[int, AttrValue]
@@ -290,6 +291,18 @@ class KeyCalls:
                 schema, Origin.DERIVE, wanted, {**fixed, **material}, is_so=is_so, base=base
             )
             return self._store_new(current, obj)
+
+    def _derivation_base(self, session: Session, spec: MechanismSpec, handle: int) -> TokenObject:
+        """The base key of C_DeriveKey (handle, class and type, CKA_DERIVE: s5.1 order), or a
+        CKO_DATA object for a mechanism that takes one (MechanismSpec.data_base)."""
+        try:
+            return find_key(self._state, session, handle, spec, PRIVATE_SIDE, int(CKA.DERIVE))
+        except KeyTypeInconsistent:
+            if spec.data_base:
+                obj = self._state.object(session, handle)
+                if obj.object_class == CKO.DATA:
+                    return obj
+            raise
 
     def _other_key(self, session: Session, handle: int) -> KeyView:
         """A further key of a derivation (MechanismContext.key_lookup); lock held."""

@@ -162,6 +162,8 @@ class MechanismSpec:
     secret key (CKM_HKDF_DATA); the template's CKA_VALUE_LEN, if any, is the wanted length.
     ``key_type_from_template``: C_GenerateKey makes a secret key of the template's
     CKA_KEY_TYPE (required) rather than ``generated_key_type`` (CKM_PKCS5_PBKD2).
+    ``data_base``: C_DeriveKey also takes a CKO_DATA object as its base (CKM_HKDF_DERIVE and
+    CKM_HKDF_DATA, PKCS #11 3.2 s6.62.3); the mechanism checks it.
     """
 
     mechanism: int
@@ -183,6 +185,7 @@ class MechanismSpec:
     standard: str = ""
     derives_data: bool = False
     key_type_from_template: bool = False
+    data_base: bool = False
 
 
 @dataclass

@@ -7,8 +7,9 @@ digest-length zeros; _DATA: pSalt, not empty; _KEY: the CKA_VALUE of hSaltKey, a
 CKK_GENERIC_SECRET secret key with CKA_DERIVE) and the expand stage's info. The salt is
 ignored without extract, the info without expand, as the specification says. The base key is
 a CKK_HKDF or CKK_GENERIC_SECRET secret key of any length (like Kryoptic, tokenport does not
-hold it to the digest length: RFC 5869's own vectors use other lengths); a CKO_DATA object as
-input keying material, which the specification also allows, is not supported. The output
+hold it to the digest length: RFC 5869's own vectors use other lengths), or, as the
+specification allows, a CKO_DATA object whose value is the digest length, extracted with a
+salt (no CKA_DERIVE applies to it; the derived key is then never CKA_ALWAYS_SENSITIVE). The output
 is CKA_VALUE_LEN bytes (expand; default: the digest length) or the PRK (extract only: the
 digest length, and CKA_VALUE_LEN, if given, must say so). CKM_HKDF_DERIVE makes a secret key
 (its CKA_ALWAYS_SENSITIVE / CKA_NEVER_EXTRACTABLE follow the base key, done by the object
@@ -31,6 +32,7 @@ from tokenport.ck import CKA, CKF, CKK, CKM, CKO, CKP, CKZ
 from tokenport.errors import (
     AttributeValueInvalid,
     KeyFunctionNotPermitted,
+    KeySizeRange,
     MechanismParamInvalid,
     TemplateIncomplete,
     TemplateInconsistent,
@@ -108,6 +110,17 @@ def _salt(ctx: MechanismContext, param: HkdfParams, alg: HashName) -> bytes:
     raise MechanismParamInvalid("unknown ulSaltType")
 
 
+def _data_material(param: HkdfParams, data: KeyView, size: int) -> bytes:
+    """A CKO_DATA object as input keying material (3.2 s6.62.3): its value is exactly the
+    digest length, and it is extracted with a salt (CKF_HKDF_SALT_DATA or _KEY)."""
+    if not param.extract or param.salt_type == CKF.HKDF_SALT_NULL:
+        raise MechanismParamInvalid("a data object is extracted with a salt")
+    value = data.get(CKA.VALUE)
+    if not isinstance(value, bytes) or len(value) != size:
+        raise KeySizeRange("a data object's value must be the digest length")
+    return value
+
+
 def hkdf_derive(ctx: MechanismContext, key: KeyView, param: Params, length: int | None) -> bytes:
     """CKM_HKDF_DERIVE / CKM_HKDF_DATA: extract and/or expand the base key's value."""
     if not isinstance(param, HkdfParams):
@@ -116,9 +129,12 @@ def hkdf_derive(ctx: MechanismContext, key: KeyView, param: Params, length: int 
         raise MechanismParamInvalid("bExtract or bExpand must be set")
     alg = _prf(param.prf)
     size = digest_size(alg)
-    check_key(key, CKO.SECRET_KEY, HKDF_KEY_TYPES)
-    material = secret_value(key)
-    check_size(len(material), MIN_KEY_BYTES, MAX_KEY_BYTES)
+    if key.object_class == CKO.DATA:
+        material = _data_material(param, key, size)
+    else:
+        check_key(key, CKO.SECRET_KEY, HKDF_KEY_TYPES)
+        material = secret_value(key)
+        check_size(len(material), MIN_KEY_BYTES, MAX_KEY_BYTES)
     if param.expand:
         wanted = size if length is None else length
         if not 1 <= wanted <= 255 * size:
@@ -194,6 +210,7 @@ def register(registry: MechanismRegistry) -> None:
                 derive=hkdf_derive,
                 standard=HKDF_STANDARD,
                 derives_data=data,
+                data_base=True,
             )
         )
     registry.add(

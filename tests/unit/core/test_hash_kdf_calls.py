@@ -1,7 +1,8 @@
 """The core around the SHA-3 / HKDF / PBKDF2 mechanisms (PKCS #11 v3.0): C_DigestKey with
 SHA-3, HMAC keys of the new types, C_DeriveKey with CKM_HKDF_DERIVE (a salt key of the
 session, the derived key's CKA_ALWAYS_SENSITIVE / CKA_NEVER_EXTRACTABLE following the base,
-3.2 s6.62.3), CKM_HKDF_DATA making a CKO_DATA object (s6.62.4), and C_GenerateKey with
+3.2 s6.62.3; a data object as the base), CKM_HKDF_DATA making a CKO_DATA object (s6.62.4),
+and C_GenerateKey with
 CKM_PKCS5_PBKD2 making a key of the template's type (s6.37.4)."""
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from tokenport.ck import CKA, CKF, CKK, CKM, CKO, CKP, CKZ
 from tokenport.core.module import Module
 from tokenport.errors import (
     KeyHandleInvalid,
+    KeySizeRange,
     KeyTypeInconsistent,
+    MechanismParamInvalid,
     TemplateIncomplete,
     TemplateInconsistent,
 )
-from tokenport.mechanisms.params import HkdfParams, Mechanism, Pbkdf2Params
+from tokenport.mechanisms.params import Ecdh1DeriveParams, HkdfParams, Mechanism, Pbkdf2Params
 
 IKM = bytes.fromhex("0b" * 22)
 SALT = bytes.fromhex("000102030405060708090a0b0c")
@@ -155,3 +158,30 @@ def test_pbkd2_generates_a_key_of_the_template_type(module: Module, user: int) -
     assert len(module.encrypt(user, bytes(16))) == 16
     with pytest.raises(TemplateIncomplete):
         module.generate_key(user, mechanism, [(CKA.VALUE_LEN, 16)])
+
+
+def test_hkdf_takes_a_data_object_as_input_keying_material(module: Module, user: int) -> None:
+    """3.2 s6.62.3: a data object of the digest length, extracted with a salt."""
+    ikm = bytes(range(32))
+    data = module.create_object(user, [(CKA.CLASS, int(CKO.DATA)), (CKA.VALUE, ikm),
+                                       (CKA.PRIVATE, True)])
+    derived = module.derive_key(user, _hkdf(), data, [
+        (CKA.VALUE_LEN, 42), (CKA.SENSITIVE, False), (CKA.EXTRACTABLE, True),
+    ])
+    prk = hmac.new(SALT, ikm, "sha256").digest()
+    okm = hmac.new(prk, INFO + b"\x01", "sha256").digest()
+    okm += hmac.new(prk, okm + INFO + b"\x02", "sha256").digest()
+    assert _get(module, user, derived, CKA.VALUE) == okm[:42]
+    kept = module.derive_key(user, _hkdf(), data, [(CKA.VALUE_LEN, 16)])
+    assert _get(module, user, kept, CKA.ALWAYS_SENSITIVE) is False  # the base was never secret
+    with pytest.raises(MechanismParamInvalid):  # no salt
+        module.derive_key(user, _hkdf(CKF.HKDF_SALT_NULL, salt=b""), data, [])
+    short = module.create_object(user, [(CKA.CLASS, int(CKO.DATA)), (CKA.VALUE, b"short")])
+    with pytest.raises(KeySizeRange):
+        module.derive_key(user, _hkdf(), short, [])
+    with pytest.raises(KeyTypeInconsistent):  # other derivations take keys only
+        module.derive_key(user, Mechanism(CKM.ECDH1_DERIVE, Ecdh1DeriveParams(1, b"", b"\x04")),
+                          data, [])
+    aes = _secret(module, user, b"\x00" * 16, CKK.AES)
+    with pytest.raises(KeyTypeInconsistent):
+        module.derive_key(user, _hkdf(), aes, [])
