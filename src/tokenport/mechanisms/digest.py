@@ -39,7 +39,7 @@ DIGEST_MECHANISMS: dict[int, HashName] = {
 """Digest mechanism -> hash."""
 
 HASH_STANDARDS: dict[HashName, str] = {
-    "md5": "PKCS #11 v2.40 Historical s2.12; RFC 1321",
+    "md5": "PKCS #11 v2.40 Historical Mechanisms (MD5); RFC 1321",
     "sha1": "PKCS #11 v2.40 s2.20; FIPS 180-4",
     "sha224": "PKCS #11 v2.40 s2.21; FIPS 180-4",
     "sha256": "PKCS #11 v2.40 s2.22; FIPS 180-4",

@@ -90,9 +90,6 @@ HMAC_KEY_GEN: dict[int, tuple[int, HashName]] = {
 }
 """HMAC key generation mechanism (PKCS #11 v3.0) -> (key type it makes, its hash)."""
 
-HMAC_KEY_TYPES = frozenset(int(ktype) for _, ktype in HMAC_MECHANISMS.values())
-"""The dedicated HMAC key types of the mechanisms above."""
-
 
 def generate_generic_secret(
     ctx: MechanismContext, param: Params, template: AttrMap
