@@ -305,3 +305,22 @@ def test_mechanism_info(lib: P11) -> None:
     info = CK_MECHANISM_INFO()
     assert lib.C_GetMechanismInfo(slot, int(CKM.ECDSA_SHA3_256), ctypes.byref(info)) == 0
     assert info.flags & (CKF.SIGN | CKF.VERIFY) == CKF.SIGN | CKF.VERIFY
+
+
+def test_hkdf_from_a_data_object(session: int, lib: P11) -> None:
+    """A CKO_DATA object of the digest length as input keying material (3.2 s6.62.3)."""
+    keep = Keep()
+    ikm = bytes(range(32))
+    data = CK_ULONG()
+    attrs = template((int(CKA.CLASS), ulong_bytes(int(CKO.DATA)), None),
+                     (int(CKA.VALUE), ikm, None))
+    assert lib.C_CreateObject(session, attrs, 2, ctypes.byref(data)) == 0
+    rv, key = _derive(lib, session, mechanism(int(CKM.HKDF_DERIVE), bytes(_hkdf(keep))),
+                      int(data.value), [(CKA.VALUE_LEN, ulong_bytes(32)), *EXTRACTABLE])
+    assert rv == 0, hex(rv)
+    prk = hmac.new(SALT, ikm, "sha256").digest()
+    assert _value(lib, session, key) == hmac.new(prk, INFO + b"\x01", "sha256").digest()
+    no_salt = _hkdf(keep, salt_type=CKF.HKDF_SALT_NULL, salt=b"")
+    rv, _ = _derive(lib, session, mechanism(int(CKM.HKDF_DERIVE), bytes(no_salt)),
+                    int(data.value), [])
+    assert rv == INVALID
