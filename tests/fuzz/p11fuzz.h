@@ -209,6 +209,34 @@ typedef struct {
     CK_ULONG ulTagBits;
 } FZ_GCM_PARAMS_NO_IVBITS;
 
+/* PKCS #11 v3.0 key derivation (not in the v2.40 header): CK_HKDF_PARAMS for CKM_HKDF_DERIVE
+   and CKM_HKDF_DATA, CK_PKCS5_PBKD2_PARAMS2 for CKM_PKCS5_PBKD2. */
+#define FZ_CKM_HKDF_DERIVE 0x402AUL
+#define FZ_CKM_HKDF_DATA 0x402BUL
+#define FZ_CKM_PKCS5_PBKD2 0x3B0UL
+typedef struct {
+    CK_BBOOL bExtract;
+    CK_BBOOL bExpand;
+    CK_MECHANISM_TYPE prfHashMechanism;
+    CK_ULONG ulSaltType;
+    CK_BYTE_PTR pSalt;
+    CK_ULONG ulSaltLen;
+    CK_OBJECT_HANDLE hSaltKey;
+    CK_BYTE_PTR pInfo;
+    CK_ULONG ulInfoLen;
+} FZ_HKDF_PARAMS;
+typedef struct {
+    CK_ULONG saltSource;
+    CK_VOID_PTR pSaltSourceData;
+    CK_ULONG ulSaltSourceDataLen;
+    CK_ULONG iterations;
+    CK_ULONG prf;
+    CK_VOID_PTR pPrfData;
+    CK_ULONG ulPrfDataLen;
+    CK_UTF8CHAR_PTR pPassword;
+    CK_ULONG ulPasswordLen;
+} FZ_PBKD2_PARAMS2;
+
 /* ---- the functions the fuzzer calls --------------------------------------------------- */
 
 /* One id per CK_FUNCTION_LIST entry in list order, then the v3.0 interface functions. */

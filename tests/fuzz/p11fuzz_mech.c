@@ -286,6 +286,44 @@ static void *fz_ecdh(fz_state *st, CK_ULONG *plen)
     return fz_copy(st, &p, sizeof(p));
 }
 
+/* CK_HKDF_PARAMS: mostly SHA-1/2 PRFs and the three salt types, at times odd values. */
+static void *fz_hkdf(fz_state *st, CK_ULONG *plen)
+{
+    static const CK_ULONG salts[] = {1, 2, 4, 0, 3};
+    FZ_HKDF_PARAMS p;
+    CK_ULONG h = fz_below(&st->r, 5);
+
+    memset(&p, 0, sizeof(p));
+    p.bExtract = (CK_BBOOL)fz_below(&st->r, 2);
+    p.bExpand = fz_chance(&st->r, 800) ? 1 : (CK_BBOOL)fz_below(&st->r, 2);
+    p.prfHashMechanism = fz_hash_alg(st, h);
+    p.ulSaltType = fz_chance(&st->r, 900) ? salts[fz_below(&st->r, 3)]
+                                          : salts[fz_below(&st->r, FZ_N(salts))];
+    fz_inner(st, &p.pSalt, &p.ulSaltLen, p.ulSaltType == 2 ? 1 + (size_t)fz_below(&st->r, 64) : 0);
+    p.hSaltKey = fz_next(&st->r) % 64;
+    fz_inner(st, &p.pInfo, &p.ulInfoLen, (size_t)fz_below(&st->r, 40));
+    *plen = sizeof(p);
+    return fz_copy(st, &p, sizeof(p));
+}
+
+/* CK_PKCS5_PBKD2_PARAMS2: few iterations (the call must stay quick), at times odd values. */
+static void *fz_pbkd2(fz_state *st, CK_ULONG *plen)
+{
+    FZ_PBKD2_PARAMS2 p;
+
+    memset(&p, 0, sizeof(p));
+    p.saltSource = fz_chance(&st->r, 900) ? 1 : fz_odd(st);
+    fz_inner(st, (CK_BYTE_PTR *)&p.pSaltSourceData, &p.ulSaltSourceDataLen,
+             (size_t)fz_below(&st->r, 33));
+    p.iterations = fz_chance(&st->r, 900) ? 1 + fz_below(&st->r, 100) : fz_odd(st);
+    p.prf = fz_chance(&st->r, 900) ? 1 + fz_below(&st->r, 8) : fz_odd(st);
+    fz_inner(st, (CK_BYTE_PTR *)&p.pPrfData, &p.ulPrfDataLen,
+             fz_chance(&st->r, 900) ? 0 : (size_t)fz_below(&st->r, 9));
+    fz_inner(st, &p.pPassword, &p.ulPasswordLen, (size_t)fz_below(&st->r, 65));
+    *plen = sizeof(p);
+    return fz_copy(st, &p, sizeof(p));
+}
+
 static void *fz_eddsa(fz_state *st, CK_ULONG *plen)
 {
     CK_EDDSA_PARAMS p;
@@ -344,6 +382,11 @@ static void *fz_param(fz_state *st, CK_MECHANISM_TYPE mech, CK_ULONG *plen)
         return fz_ecdh(st, plen);
     case CKM_EDDSA:
         return fz_eddsa(st, plen);
+    case FZ_CKM_HKDF_DERIVE:
+    case FZ_CKM_HKDF_DATA:
+        return fz_hkdf(st, plen);
+    case FZ_CKM_PKCS5_PBKD2:
+        return fz_pbkd2(st, plen);
     default:
         *plen = 0;
         return NULL;
@@ -364,8 +407,13 @@ static int fz_struct_size(CK_MECHANISM_TYPE mech, CK_ULONG len)
         return len == sizeof(CK_ECDH1_DERIVE_PARAMS);
     case CKM_EDDSA:
         return len == sizeof(CK_EDDSA_PARAMS);
+    case FZ_CKM_HKDF_DERIVE:
+    case FZ_CKM_HKDF_DATA:
+        return len == sizeof(FZ_HKDF_PARAMS);
+    case FZ_CKM_PKCS5_PBKD2:
+        return len == sizeof(FZ_PBKD2_PARAMS2); /* the v2.40 layout has the same size */
     default:
-        return 0; /* CTR and PSS structures hold no pointers; others are bytes */
+        return 0; /* CTR, PSS and MAC-length structures hold no pointers; others are bytes */
     }
 }
 

@@ -45,6 +45,46 @@ typedef struct TP_GCM_PARAMS_NO_IVBITS {
 } TP_GCM_PARAMS_NO_IVBITS;
 """
 
+# PKCS #11 v3.0 key derivation parameters, under tokenport's own names (a 3.0 header may
+# define the CK_ names later): CK_HKDF_PARAMS, CK_PKCS5_PBKD2_PARAMS2, and the v2.40
+# CK_PKCS5_PBKD2_PARAMS whose ulPasswordLen is a pointer (see abi/marshal.py for how the two
+# PBKD2 layouts are told apart).
+KDF_PARAMS = """
+typedef struct TP_HKDF_PARAMS {
+    CK_BBOOL bExtract;
+    CK_BBOOL bExpand;
+    CK_MECHANISM_TYPE prfHashMechanism;
+    CK_ULONG ulSaltType;
+    CK_BYTE_PTR pSalt;
+    CK_ULONG ulSaltLen;
+    CK_OBJECT_HANDLE hSaltKey;
+    CK_BYTE_PTR pInfo;
+    CK_ULONG ulInfoLen;
+} TP_HKDF_PARAMS;
+typedef struct TP_PKCS5_PBKD2_PARAMS2 {
+    CK_ULONG saltSource;
+    CK_VOID_PTR pSaltSourceData;
+    CK_ULONG ulSaltSourceDataLen;
+    CK_ULONG iterations;
+    CK_ULONG prf;
+    CK_VOID_PTR pPrfData;
+    CK_ULONG ulPrfDataLen;
+    CK_UTF8CHAR_PTR pPassword;
+    CK_ULONG ulPasswordLen;
+} TP_PKCS5_PBKD2_PARAMS2;
+typedef struct TP_PKCS5_PBKD2_PARAMS {
+    CK_ULONG saltSource;
+    CK_VOID_PTR pSaltSourceData;
+    CK_ULONG ulSaltSourceDataLen;
+    CK_ULONG iterations;
+    CK_ULONG prf;
+    CK_VOID_PTR pPrfData;
+    CK_ULONG ulPrfDataLen;
+    CK_UTF8CHAR_PTR pPassword;
+    CK_ULONG_PTR ulPasswordLen;
+} TP_PKCS5_PBKD2_PARAMS;
+"""
+
 INIT_CODE = """\
 import sys
 from tokenport.abi.entry import attach
@@ -130,6 +170,7 @@ def make_ffibuilder() -> FFI:
     builder.cdef(
         _cdef_text(header)
         + GCM_NO_IVBITS
+        + KDF_PARAMS
         + externs
         + "\nvoid tp_mark_attached(void);\nvoid tp_gc_pause_after_fork_child(void);"
         + "\nvoid tp_gate_close(void);\nvoid tp_gate_open(void);\nvoid tp_gate_after_fork_child(void);"
@@ -163,6 +204,7 @@ def make_ffibuilder() -> FFI:
             f"#define TP_INTERFACE_NAME {_c_string(functions.INTERFACE_NAME)}",
             header,
             GCM_NO_IVBITS,
+            KDF_PARAMS,
             forward,
             SHIM.read_text(encoding="utf-8"),
             "/* ---- generated: one wrapper per Python-implemented entry ---- */",

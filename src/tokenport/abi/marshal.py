@@ -20,7 +20,7 @@ from tokenport.attributes.kinds import (
     decode_value,
     encode_value,
 )
-from tokenport.ck import CKR
+from tokenport.ck import CKF, CKR
 from tokenport.core.info import (
     AttributeResult,
     LibraryInfo,
@@ -47,12 +47,14 @@ from tokenport.mechanisms.params import (
     Ecdh1DeriveParams,
     EddsaParams,
     GcmParams,
+    HkdfParams,
     KeyHandleParam,
     MacGeneralParams,
     Mechanism,
     OaepParams,
     ParamKind,
     Params,
+    Pbkdf2Params,
     PssParams,
     SignAdditionalContext,
 )
@@ -308,6 +310,8 @@ def _sign_context(ptr: CData, length: int) -> SignAdditionalContext | None:
     context = ffi.cast("CK_BYTE_PTR *", base + context_at)[0]
     context_len = int(ffi.cast("CK_ULONG *", base + length_at)[0])
     return SignAdditionalContext(hedge=hedge, context=_param_bytes(context, context_len))
+
+
 def _ulong(ptr: CData, length: int) -> int:
     """A CK_ULONG parameter (CK_MAC_GENERAL_PARAMS, a CK_OBJECT_HANDLE)."""
     return int(_param_struct(ptr, length, "CK_ULONG")[0])
@@ -333,6 +337,65 @@ def _cbc_data(ctype: str) -> Callable[[CData, int], CbcEncryptDataParams]:
         return CbcEncryptDataParams(iv=bytes(ffi.buffer(p.iv)), data=_param_bytes(p.pData, p.length))
 
     return decode
+
+
+def _hkdf(ptr: CData, length: int) -> HkdfParams:
+    """CK_HKDF_PARAMS (PKCS #11 v3.0; 3.2 s6.62.2). pSalt is read only for the extract stage
+    with CKF_HKDF_SALT_DATA, and pInfo only for the expand stage (the specification says to
+    ignore them otherwise, so a client may leave them uninitialised); with
+    CKF_HKDF_SALT_NULL, pSalt must be NULL and ulSaltLen 0. NULL with a length, or a salt
+    given with CKF_HKDF_SALT_NULL, is MECHANISM_PARAM_INVALID."""
+    p = _param_struct(ptr, length, "TP_HKDF_PARAMS")
+    extract, expand = bool(p.bExtract), bool(p.bExpand)
+    salt_type = int(p.ulSaltType)
+    salt = b""
+    if extract and salt_type == CKF.HKDF_SALT_DATA:
+        salt = _param_bytes(p.pSalt, p.ulSaltLen)
+    elif extract and salt_type == CKF.HKDF_SALT_NULL and (p.pSalt != NULL or p.ulSaltLen):
+        raise MechanismParamInvalid()
+    return HkdfParams(
+        extract=extract,
+        expand=expand,
+        prf=int(p.prfHashMechanism),
+        salt_type=salt_type,
+        salt=salt,
+        salt_key=int(p.hSaltKey),
+        info=_param_bytes(p.pInfo, p.ulInfoLen) if expand else b"",
+    )
+
+
+PBKD2_POINTER_FLOOR = 1 << 16
+"""Where CK_PKCS5_PBKD2_PARAMS2 and the v2.40 CK_PKCS5_PBKD2_PARAMS have the same size
+(LP64: a CK_ULONG and a pointer are both 8 bytes), ulParameterLen cannot tell them apart;
+the last field can: a value below this floor is a password length (PARAMS2: no password is
+64 KiB long), one at or above it a pointer to the length (v2.40 PARAMS: Linux maps nothing
+below 64 KiB, vm.mmap_min_addr, so no valid pointer is smaller)."""
+
+
+def _pbkd2(ptr: CData, length: int) -> Pbkdf2Params:
+    """CK_PKCS5_PBKD2_PARAMS2 (PKCS #11 v3.0) or the v2.40 CK_PKCS5_PBKD2_PARAMS, told apart
+    by ulParameterLen where their sizes differ and by PBKD2_POINTER_FLOOR where not."""
+    two, one = ffi.sizeof("TP_PKCS5_PBKD2_PARAMS2"), ffi.sizeof("TP_PKCS5_PBKD2_PARAMS")
+    if ptr == NULL or length not in (two, one):
+        raise MechanismParamInvalid()
+    p2 = ffi.cast("TP_PKCS5_PBKD2_PARAMS2 *", ptr)
+    if length == two and (two != one or int(p2.ulPasswordLen) < PBKD2_POINTER_FLOOR):
+        password_len = int(p2.ulPasswordLen)
+    else:
+        p1 = ffi.cast("TP_PKCS5_PBKD2_PARAMS *", ptr)
+        if p1.ulPasswordLen == NULL:
+            raise MechanismParamInvalid()
+        password_len = int(p1.ulPasswordLen[0])
+    if password_len > MAX_PIN_BYTES:
+        raise MechanismParamInvalid()
+    return Pbkdf2Params(
+        salt_source=int(p2.saltSource),
+        salt=_param_bytes(p2.pSaltSourceData, p2.ulSaltSourceDataLen),
+        iterations=int(p2.iterations),
+        prf=int(p2.prf),
+        password=_param_bytes(p2.pPassword, password_len),
+        prf_data=_param_bytes(p2.pPrfData, p2.ulPrfDataLen),
+    )
 
 
 def _raw(ptr: CData, length: int, optional: bool) -> bytes | None:
@@ -361,6 +424,8 @@ _DECODERS: Mapping[ParamKind, Callable[[CData, int], Params]] = MappingProxyType
         ParamKind.DES_CBC_DATA: _cbc_data("CK_DES_CBC_ENCRYPT_DATA_PARAMS"),
         ParamKind.AES_CBC_DATA: _cbc_data("CK_AES_CBC_ENCRYPT_DATA_PARAMS"),
         ParamKind.OBJECT_HANDLE: lambda ptr, length: KeyHandleParam(_ulong(ptr, length)),
+        ParamKind.HKDF: _hkdf,
+        ParamKind.PBKD2: _pbkd2,
     }
 )
 

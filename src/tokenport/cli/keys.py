@@ -32,7 +32,8 @@ ML_DSA_SETS = {"ml-dsa-44": CKP_ML_DSA.ML_DSA_44, "ml-dsa-65": CKP_ML_DSA.ML_DSA
                "ml-dsa-87": CKP_ML_DSA.ML_DSA_87}
 ML_KEM_SETS = {"ml-kem-768": CKP_ML_KEM.ML_KEM_768, "ml-kem-1024": CKP_ML_KEM.ML_KEM_1024}
 KEY_TYPES = ("ec[:p256|p384|p521], rsa[:BITS], ed25519, aes[:128|192|256], des, des2, des3,"
-             " dsa[:2048|3072], dh[:1024|2048], ml-dsa-44|65|87, ml-kem-768|1024")
+             " dsa[:2048|3072], dh[:1024|2048], ml-dsa-44|65|87, ml-kem-768|1024,"
+             " hmac[:sha256|sha3-256|...][:BYTES], hkdf[:BYTES]")
 
 
 def _dsa_domain(module: Module, session: int, size: str) -> list[tuple[int, AttrValue]]:
@@ -69,6 +70,19 @@ DES_KEYS = {
 }
 """Legacy DES key types (v2.40 Current Mechanisms s2.18, Historical Mechanisms (DES)): fixed
 length, no size suffix."""
+HMAC_KEY_GEN = {
+    "sha1": CKM.SHA_1_KEY_GEN, "sha224": CKM.SHA224_KEY_GEN, "sha256": CKM.SHA256_KEY_GEN,
+    "sha384": CKM.SHA384_KEY_GEN, "sha512": CKM.SHA512_KEY_GEN,
+    "sha512-224": CKM.SHA512_224_KEY_GEN, "sha512-256": CKM.SHA512_256_KEY_GEN,
+    "sha3-224": CKM.SHA3_224_KEY_GEN, "sha3-256": CKM.SHA3_256_KEY_GEN,
+    "sha3-384": CKM.SHA3_384_KEY_GEN, "sha3-512": CKM.SHA3_512_KEY_GEN,
+}
+"""`hmac:HASH` -> the PKCS #11 v3.0 HMAC key generation mechanism (a CKK_*_HMAC key)."""
+HMAC_KEY_BYTES = {
+    "sha1": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64, "sha512-224": 28,
+    "sha512-256": 32, "sha3-224": 28, "sha3-256": 32, "sha3-384": 48, "sha3-512": 64,
+}
+"""Default HMAC key length: the digest length."""
 
 
 def generate(module: Module, session: int, spec: str, label: bytes, key_id: bytes,
@@ -143,8 +157,32 @@ def generate(module: Module, session: int, spec: str, label: bytes, key_id: byte
         return [module.generate_key(
             session, Mechanism(mechanism), private + [(CKA.KEY_TYPE, int(key_type))],
         )]
+    if family == "hmac":
+        digest, _, length = (size or "sha256").partition(":")
+        hmac_generation = HMAC_KEY_GEN.get(digest)
+        if hmac_generation is None:
+            fail(f"unknown HMAC hash {digest!r}; choose {', '.join(HMAC_KEY_GEN)}")
+        assert hmac_generation is not None
+        return [module.generate_key(
+            session, Mechanism(hmac_generation),
+            private + [(CKA.VALUE_LEN, _key_bytes(length, HMAC_KEY_BYTES[digest])),
+                       (CKA.SIGN, True), (CKA.VERIFY, True)],
+        )]
+    if family == "hkdf":
+        return [module.generate_key(
+            session, Mechanism(CKM.HKDF_KEY_GEN),
+            private + [(CKA.VALUE_LEN, _key_bytes(size, 32)), (CKA.DERIVE, True)],
+        )]
     fail(f"unknown key type {spec!r}; choose {KEY_TYPES}")
     raise AssertionError("unreachable")
+
+
+def _key_bytes(text: str, default: int) -> int:
+    """A secret key length in bytes from the command line (1 .. 512)."""
+    length = int(text) if text.isdigit() else (default if not text else 0)
+    if not 1 <= length <= 512:
+        fail("secret key lengths are 1 to 512 bytes")
+    return length
 
 
 @click.group("key")
@@ -166,6 +204,7 @@ def key_generate(slot: int | None, token_name: str | None, key_type: str, label:
                  pin_file: Path | None) -> None:
     """Generate a key pair (EC, RSA, Ed25519, DSA, DH, ML-DSA, ML-KEM) or an AES or DES key
     on the token."""
+    """Generate a key pair (EC, RSA, Ed25519) or an AES, HMAC or HKDF key on the token."""
     import secrets
 
     key_id = bytes.fromhex(id_hex) if id_hex else secrets.token_bytes(8)

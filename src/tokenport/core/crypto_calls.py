@@ -53,7 +53,9 @@ REAUTHENTICATED = frozenset({OpKind.SIGN, OpKind.DECRYPT})
 login (s4.9 table 32: "the user has to supply the PIN for each use (sign or decrypt)")."""
 GENERIC_SECRET_TYPES = frozenset(
     int(k) for k in (CKK.GENERIC_SECRET, CKK.SHA_1_HMAC, CKK.SHA224_HMAC, CKK.SHA256_HMAC,
-                     CKK.SHA384_HMAC, CKK.SHA512_HMAC)
+                     CKK.SHA384_HMAC, CKK.SHA512_HMAC, CKK.SHA512_224_HMAC,
+                     CKK.SHA512_256_HMAC, CKK.SHA3_224_HMAC, CKK.SHA3_256_HMAC,
+                     CKK.SHA3_384_HMAC, CKK.SHA3_512_HMAC, CKK.HKDF)
 )
 
 

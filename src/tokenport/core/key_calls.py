@@ -9,6 +9,8 @@ generation never holds up calls on other sessions.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 
 from tokenport.attributes.kinds import AttrValue, Template
 from tokenport.attributes.schema import Schema, schema_for
@@ -29,6 +31,7 @@ from tokenport.errors import (
     KeyFunctionNotPermitted,
     KeyHandleInvalid,
     KeyNotWrappable,
+    KeyTypeInconsistent,
     KeyUnextractable,
     ObjectHandleInvalid,
     SessionClosed,
@@ -39,7 +42,7 @@ from tokenport.errors import (
     WrappingKeyHandleInvalid,
     WrappingKeyTypeInconsistent,
 )
-from tokenport.mechanisms.base import MechanismSpec
+from tokenport.mechanisms.base import KeyView, MechanismSpec
 from tokenport.mechanisms.params import KeyHandleParam, KeyValueParam, Mechanism
 from tokenport.objects.model import TokenObject
 
@@ -62,7 +65,7 @@ class KeyCalls:
         self._state = state
 
     def _access_of(self, session: Session, template: dict[int, AttrValue], object_class: int,
-                   key_type: int) -> None:
+                   key_type: int | None) -> None:
         schema = schema_for(object_class, key_type)
         default_private = schema is not None and schema.rules[CKA.PRIVATE].default is True
         private = template.get(CKA.PRIVATE, default_private) is True
@@ -87,6 +90,11 @@ class KeyCalls:
             key_type = spec.generated_key_type
             asked = wanted.get(CKA.KEY_TYPE)
             if mechanism.type == CKM.GENERIC_SECRET_KEY_GEN and asked in GENERIC_SECRET_TYPES:
+                assert isinstance(asked, int)
+                key_type = asked
+            elif spec.key_type_from_template:  # CKM_PKCS5_PBKD2: any secret key type
+                if asked is None:
+                    raise TemplateIncomplete("CKA_KEY_TYPE is missing")
                 assert isinstance(asked, int)
                 key_type = asked
             object_class = spec.generated_class
@@ -245,7 +253,8 @@ class KeyCalls:
 
     def derive_key(self, session: int, mechanism: Mechanism, base_key: int, template: Template) -> int:
         """C_DeriveKey (s5.14): a secret key from the mechanism's output (CKA_VALUE_LEN bytes
-        when given; the mechanism truncates as its specification says)."""
+        when given; the mechanism truncates as its specification says), or a CKO_DATA object
+        for a mechanism that derives data (CKM_HKDF_DATA, PKCS #11 v3.0)."""
         # imported here: C_Initialize does not load mechanism families (issue 10)
         from tokenport.mechanisms.derive_data import check_protection
         from tokenport.mechanisms.des import DES_KEY_LENGTHS
@@ -254,7 +263,7 @@ class KeyCalls:
             current = self._state.session(session)
             spec = find_spec(self._state, mechanism, "derive")
             assert spec.derive is not None
-            base = find_key(self._state, current, base_key, spec, PRIVATE_SIDE, int(CKA.DERIVE))
+            base = self._derivation_base(current, spec, base_key)
             _refuse_unauthenticated_use(base)
             param, other = mechanism.param, None
             if isinstance(param, KeyHandleParam):  # CKM_CONCATENATE_BASE_AND_KEY's second key
@@ -266,17 +275,30 @@ class KeyCalls:
             wanted = template_dict(template)
             if spec.derive_keeps_protection:
                 check_protection(wanted, [b.attrs for b in (base, other) if b is not None])
-            key_type = wanted.get(CKA.KEY_TYPE, int(CKK.GENERIC_SECRET))
-            assert isinstance(key_type, int)
-            fixed: dict[int, AttrValue] = {CKA.CLASS: int(CKO.SECRET_KEY), CKA.KEY_TYPE: key_type}
+            fixed: dict[int, AttrValue]
+            if spec.derives_data:
+                length = wanted.pop(CKA.VALUE_LEN, None)  # the output length, not an attribute
+                object_class, key_type = int(CKO.DATA), None
+                # data objects are public by default; one derived from a private key is not
+                wanted.setdefault(CKA.PRIVATE, base.attrs.get(CKA.PRIVATE) is True)
+                fixed = {CKA.CLASS: object_class}
+            else:
+                object_class = int(CKO.SECRET_KEY)
+                asked = wanted.get(CKA.KEY_TYPE, int(CKK.GENERIC_SECRET))
+                assert isinstance(asked, int)
+                key_type = asked
+                length = wanted.get(CKA.VALUE_LEN, DES_KEY_LENGTHS.get(key_type))
+                fixed = {CKA.CLASS: object_class, CKA.KEY_TYPE: key_type}
             is_so = self._state.is_so(current)
             schema = self._state.factory.prepare(Origin.DERIVE, wanted, fixed, is_so=is_so)
-            self._access_of(current, wanted, CKO.SECRET_KEY, key_type)
-            length = wanted.get(CKA.VALUE_LEN, DES_KEY_LENGTHS.get(key_type))
+            self._access_of(current, wanted, object_class, key_type)
             assert length is None or isinstance(length, int)
+            context = replace(
+                self._state.mechanism_context(current.token),
+                key_lookup=partial(self._other_key, current),
+            )
             secret = spec.derive(
-                self._state.mechanism_context(current.token), self._state.view(current, base),
-                param, length,
+                context, self._state.view(current, base), param, length,
             )
             if length is not None and len(secret) != length:
                 raise TemplateInconsistent("the mechanism cannot derive CKA_VALUE_LEN bytes")
@@ -381,6 +403,25 @@ class KeyCalls:
         )
         with self._state.lock:
             return self._store_shared_secret(current, secret, wanted, fixed, schema, is_so, key)
+    def _derivation_base(self, session: Session, spec: MechanismSpec, handle: int) -> TokenObject:
+        """The base key of C_DeriveKey (handle, class and type, CKA_DERIVE: s5.1 order), or a
+        CKO_DATA object for a mechanism that takes one (MechanismSpec.data_base)."""
+        try:
+            return find_key(self._state, session, handle, spec, PRIVATE_SIDE, int(CKA.DERIVE))
+        except KeyTypeInconsistent:
+            if spec.data_base:
+                obj = self._state.object(session, handle)
+                if obj.object_class == CKO.DATA:
+                    return obj
+            raise
+
+    def _other_key(self, session: Session, handle: int) -> KeyView:
+        """A further key of a derivation (MechanismContext.key_lookup); lock held."""
+        try:
+            obj = self._state.object(session, handle)
+        except ObjectHandleInvalid:
+            raise KeyHandleInvalid() from None
+        return self._state.view(session, obj)
 
     # -- s5.15 random numbers ----------------------------------------------------------------
 

@@ -71,6 +71,10 @@ class MechanismContext:
 
     crypto: CryptoBackend
     random_bytes: Callable[[int], bytes]
+    key_lookup: Callable[[int], KeyView] | None = None
+    """C_DeriveKey only: a further key named by the mechanism parameter (hSaltKey of
+    CK_HKDF_PARAMS ...), looked up among the objects the calling session can see;
+    KeyHandleInvalid when the handle names none. None outside C_DeriveKey."""
 
 
 class DigestContext(Protocol):
@@ -169,6 +173,12 @@ class MechanismSpec:
     algorithm's own standard), for ``tokenport mechanisms`` and docs/mechanisms.md.
     ``encapsulate`` / ``decapsulate`` / ``ciphertext_length`` serve C_EncapsulateKey and
     C_DecapsulateKey (PKCS #11 v3.2 s5.18; flags CKF_ENCAPSULATE / CKF_DECAPSULATE).
+    ``derives_data``: C_DeriveKey makes a CKO_DATA object holding the output instead of a
+    secret key (CKM_HKDF_DATA); the template's CKA_VALUE_LEN, if any, is the wanted length.
+    ``key_type_from_template``: C_GenerateKey makes a secret key of the template's
+    CKA_KEY_TYPE (required) rather than ``generated_key_type`` (CKM_PKCS5_PBKD2).
+    ``data_base``: C_DeriveKey also takes a CKO_DATA object as its base (CKM_HKDF_DERIVE and
+    CKM_HKDF_DATA, PKCS #11 3.2 s6.62.3); the mechanism checks it.
     """
 
     mechanism: int
@@ -196,6 +206,9 @@ class MechanismSpec:
     """C_DeriveKey refuses a template making the new key less protected than its base keys
     (mechanisms.derive_data.check_protection): for derivations whose output reveals the
     base key (concatenation) or is chosen-plaintext encryption under it."""
+    derives_data: bool = False
+    key_type_from_template: bool = False
+    data_base: bool = False
 
 
 class MechanismRegistry:

@@ -67,6 +67,10 @@ ECDSA_HASHES: dict[int, HashName] = {
     CKM.ECDSA_SHA256: "sha256",
     CKM.ECDSA_SHA384: "sha384",
     CKM.ECDSA_SHA512: "sha512",
+    CKM.ECDSA_SHA3_224: "sha3_224",  # PKCS #11 v3.0
+    CKM.ECDSA_SHA3_256: "sha3_256",
+    CKM.ECDSA_SHA3_384: "sha3_384",
+    CKM.ECDSA_SHA3_512: "sha3_512",
 }
 """ECDSA-with-hash mechanism -> hash."""
 
@@ -76,6 +80,10 @@ KDF_HASHES: dict[int, HashName] = {
     CKD.SHA256_KDF: "sha256",
     CKD.SHA384_KDF: "sha384",
     CKD.SHA512_KDF: "sha512",
+    CKD.SHA3_224_KDF: "sha3_224",  # PKCS #11 v3.0
+    CKD.SHA3_256_KDF: "sha3_256",
+    CKD.SHA3_384_KDF: "sha3_384",
+    CKD.SHA3_512_KDF: "sha3_512",
 }
 """CKD_* X9.63 key derivation function -> hash."""
 

@@ -61,6 +61,13 @@ HMAC_KEY_TYPES = frozenset(
         CKK.SHA256_HMAC,
         CKK.SHA384_HMAC,
         CKK.SHA512_HMAC,
+        CKK.SHA512_224_HMAC,
+        CKK.SHA512_256_HMAC,
+        CKK.SHA3_224_HMAC,
+        CKK.SHA3_256_HMAC,
+        CKK.SHA3_384_HMAC,
+        CKK.SHA3_512_HMAC,
+        CKK.HKDF,
     }
 )
 

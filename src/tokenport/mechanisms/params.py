@@ -117,10 +117,40 @@ class KeyValueParam:
     value: bytes = field(repr=False)
 
 
+@dataclass(frozen=True)
+class HkdfParams:
+    """CK_HKDF_PARAMS (PKCS #11 v3.0; 3.2 s6.62.2): extract and/or expand, the PRF hash
+    (a CKM_SHA* digest mechanism), the salt (CKF_HKDF_SALT_NULL, _DATA with ``salt``, or
+    _KEY with the object handle ``salt_key``) and the expand stage's info string."""
+
+    extract: bool
+    expand: bool
+    prf: int
+    salt_type: int
+    salt: bytes = b""
+    salt_key: int = 0
+    info: bytes = b""
+
+
+@dataclass(frozen=True)
+class Pbkdf2Params:
+    """CK_PKCS5_PBKD2_PARAMS2 (PKCS #11 v3.0; 3.2 s6.37.3), also decoded from the v2.40
+    CK_PKCS5_PBKD2_PARAMS whose ulPasswordLen is a pointer: salt source (CKZ_SALT_SPECIFIED)
+    and salt, iteration count, PRF (CKP_PKCS5_PBKD2_*) and its extra data, and the password.
+    The password is a secret: it never appears in a repr."""
+
+    salt_source: int
+    salt: bytes
+    iterations: int
+    prf: int
+    password: bytes = field(repr=False)
+    prf_data: bytes = b""
+
+
 Params = (
     None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams | EddsaParams
     | SignAdditionalContext | MacGeneralParams | CbcEncryptDataParams | KeyHandleParam
-    | KeyValueParam
+    | KeyValueParam | HkdfParams | Pbkdf2Params
 )
 """Any decoded mechanism parameter. CK_KEY_DERIVATION_STRING_DATA (the *_ECB_ENCRYPT_DATA and
 CONCATENATE_*_DATA mechanisms) decodes to its bytes."""
@@ -152,6 +182,8 @@ class ParamKind(Enum):
     DES_CBC_DATA = "des_cbc_data"  # CK_DES_CBC_ENCRYPT_DATA_PARAMS
     AES_CBC_DATA = "aes_cbc_data"  # CK_AES_CBC_ENCRYPT_DATA_PARAMS
     OBJECT_HANDLE = "object_handle"  # a CK_OBJECT_HANDLE (CONCATENATE_BASE_AND_KEY)
+    HKDF = "hkdf"          # CK_HKDF_PARAMS
+    PBKD2 = "pbkd2"        # CK_PKCS5_PBKD2_PARAMS2 or the v2.40 CK_PKCS5_PBKD2_PARAMS
 
 
 PARAM_KINDS: dict[int, ParamKind] = {
@@ -189,6 +221,27 @@ PARAM_KINDS: dict[int, ParamKind] = {
     CKM.DES_CBC_ENCRYPT_DATA: ParamKind.DES_CBC_DATA,
     CKM.DES3_CBC_ENCRYPT_DATA: ParamKind.DES_CBC_DATA,
     CKM.CONCATENATE_BASE_AND_KEY: ParamKind.OBJECT_HANDLE,
+    # SHA-3 RSA-PSS (PKCS #11 v3.0)
+    CKM.SHA3_224_RSA_PKCS_PSS: ParamKind.PSS,
+    CKM.SHA3_256_RSA_PKCS_PSS: ParamKind.PSS,
+    CKM.SHA3_384_RSA_PKCS_PSS: ParamKind.PSS,
+    CKM.SHA3_512_RSA_PKCS_PSS: ParamKind.PSS,
+    # general-length HMACs
+    CKM.SHA_1_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA224_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA256_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA384_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA512_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA512_224_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA512_256_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA3_224_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA3_256_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA3_384_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    CKM.SHA3_512_HMAC_GENERAL: ParamKind.MAC_GENERAL,
+    # key derivation (PKCS #11 v3.0)
+    CKM.HKDF_DERIVE: ParamKind.HKDF,
+    CKM.HKDF_DATA: ParamKind.HKDF,
+    CKM.PKCS5_PBKD2: ParamKind.PBKD2,
 }
 
 

@@ -74,7 +74,13 @@ from tokenport.mechanisms.common import (
     unwrap_with,
     wrap_with,
 )
-from tokenport.mechanisms.digest import digest_size, mgf_hash, param_hash
+from tokenport.mechanisms.digest import (
+    OAEP_HASHES,
+    OAEP_MGF1_HASHES,
+    digest_size,
+    mgf_hash,
+    param_hash,
+)
 from tokenport.mechanisms.params import OaepParams, Params, PssParams
 from tokenport.ports.crypto import HashName, RsaKeyHandle, RsaPort, RsaPrivateKeyHandle
 
@@ -92,6 +98,12 @@ DIGEST_INFO_PREFIXES: dict[HashName, bytes] = {
     "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
     "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
     "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
+    "sha512_224": bytes.fromhex("302d300d06096086480165030402050500041c"),
+    "sha512_256": bytes.fromhex("3031300d060960864801650304020605000420"),
+    "sha3_224": bytes.fromhex("302d300d06096086480165030402070500041c"),
+    "sha3_256": bytes.fromhex("3031300d060960864801650304020805000420"),
+    "sha3_384": bytes.fromhex("3041300d060960864801650304020905000430"),
+    "sha3_512": bytes.fromhex("3051300d060960864801650304020a05000440"),
 }
 """DER DigestInfo headers of RFC 8017 s9.2 note 1 (the digest follows)."""
 
@@ -101,6 +113,10 @@ PKCS1_HASHES: dict[int, HashName] = {
     CKM.SHA256_RSA_PKCS: "sha256",
     CKM.SHA384_RSA_PKCS: "sha384",
     CKM.SHA512_RSA_PKCS: "sha512",
+    CKM.SHA3_224_RSA_PKCS: "sha3_224",  # PKCS #11 v3.0 (3.2 s6.1.x SHA-3 with RSA)
+    CKM.SHA3_256_RSA_PKCS: "sha3_256",
+    CKM.SHA3_384_RSA_PKCS: "sha3_384",
+    CKM.SHA3_512_RSA_PKCS: "sha3_512",
 }
 PSS_HASHES: dict[int, HashName] = {
     CKM.SHA1_RSA_PKCS_PSS: "sha1",
@@ -108,6 +124,10 @@ PSS_HASHES: dict[int, HashName] = {
     CKM.SHA256_RSA_PKCS_PSS: "sha256",
     CKM.SHA384_RSA_PKCS_PSS: "sha384",
     CKM.SHA512_RSA_PKCS_PSS: "sha512",
+    CKM.SHA3_224_RSA_PKCS_PSS: "sha3_224",  # PKCS #11 v3.0
+    CKM.SHA3_256_RSA_PKCS_PSS: "sha3_256",
+    CKM.SHA3_384_RSA_PKCS_PSS: "sha3_384",
+    CKM.SHA3_512_RSA_PKCS_PSS: "sha3_512",
 }
 
 
@@ -419,8 +439,8 @@ class _Oaep:
     def __init__(self, param: Params, rsa: _Key) -> None:
         if not isinstance(param, OaepParams):
             raise MechanismParamInvalid("RSA-OAEP needs CK_RSA_PKCS_OAEP_PARAMS")
-        self.alg = param_hash(param.hash_alg)
-        self.mgf = mgf_hash(param.mgf)
+        self.alg = param_hash(param.hash_alg, OAEP_HASHES)
+        self.mgf = mgf_hash(param.mgf, OAEP_MGF1_HASHES)
         if param.source == CKZ.DATA_SPECIFIED:
             self.label = param.source_data
         elif param.source == 0 and not param.source_data:

@@ -1,7 +1,8 @@
 """Where each mechanism of the original families comes from, for the mechanism list.
 
 A family registered later sets ``MechanismSpec.standard`` itself; this table fills it for the
-families that predate the field (digest, hmac, aes, ec, eddsa, rsa). Each entry names the
+mechanisms registered by the loops of the families that predate the field (digest, hmac, aes,
+ec, eddsa, rsa), the SHA-3 signature rows included. Each entry names the
 PKCS #11 document that defines the mechanism and the algorithm's own standard.
 """
 
@@ -31,6 +32,15 @@ STANDARDS: dict[int, str] = {
        for mechanism in (CKM.SHA1_RSA_PKCS_PSS, CKM.SHA224_RSA_PKCS_PSS,
                          CKM.SHA256_RSA_PKCS_PSS, CKM.SHA384_RSA_PKCS_PSS,
                          CKM.SHA512_RSA_PKCS_PSS)},
+    **{mechanism: f"{_V3}, SHA-3 with RSA (PKCS #1 v1.5); RFC 8017, FIPS 202"
+       for mechanism in (CKM.SHA3_224_RSA_PKCS, CKM.SHA3_256_RSA_PKCS, CKM.SHA3_384_RSA_PKCS,
+                         CKM.SHA3_512_RSA_PKCS)},
+    **{mechanism: f"{_V3}, SHA-3 with RSA (PSS); RFC 8017, FIPS 202"
+       for mechanism in (CKM.SHA3_224_RSA_PKCS_PSS, CKM.SHA3_256_RSA_PKCS_PSS,
+                         CKM.SHA3_384_RSA_PKCS_PSS, CKM.SHA3_512_RSA_PKCS_PSS)},
+    **{mechanism: f"{_V3}, ECDSA with SHA-3; FIPS 186-4, FIPS 202"
+       for mechanism in (CKM.ECDSA_SHA3_224, CKM.ECDSA_SHA3_256, CKM.ECDSA_SHA3_384,
+                         CKM.ECDSA_SHA3_512)},
     CKM.MD5: f"{_DIGEST}; RFC 1321",
     **{mechanism: f"{_DIGEST}; FIPS 180-4"
        for mechanism in (CKM.SHA_1, CKM.SHA224, CKM.SHA256, CKM.SHA384, CKM.SHA512)},

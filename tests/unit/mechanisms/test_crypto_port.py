@@ -14,7 +14,7 @@ from tokenport.ports import crypto as port
 
 FAMILIES = (port.DigestPort, port.MacPort, port.CipherPort, port.SealPort, port.EcPort,
             port.RsaPort, port.EdDsaPort, port.KeyEncodingPort, port.PqPort, port.DsaPort,
-            port.DhPort, port.DesPort)
+            port.DhPort, port.DesPort, port.KdfPort)
 
 
 def members(protocol: type) -> set[str]:

@@ -25,12 +25,14 @@ from tokenport.mechanisms.params import (
     Ecdh1DeriveParams,
     EddsaParams,
     GcmParams,
+    HkdfParams,
     KeyHandleParam,
     KeyValueParam,
     MacGeneralParams,
     OaepParams,
     ParamKind,
     Params,
+    Pbkdf2Params,
     PssParams,
     SignAdditionalContext,
     param_kind,
@@ -64,6 +66,9 @@ CANDIDATES: list[Params] = [
     CbcEncryptDataParams(iv=b"\x00" * 16, data=b"\x00" * 16),
     KeyHandleParam(1),
     KeyValueParam(b"\x05" * 16),
+    MacGeneralParams(16),
+    HkdfParams(extract=True, expand=True, prf=CKM.SHA256, salt_type=0x1),
+    Pbkdf2Params(0x1, b"salt", 1, 0x4, b"password"),
 ]
 """Parameters to offer: raw bytes of the sizes an IV may have, and one of each structure."""
 
@@ -82,6 +87,8 @@ ACCEPTED: dict[ParamKind, tuple[type, ...]] = {
     ParamKind.DES_CBC_DATA: (CbcEncryptDataParams,),  # 8-byte IV only, see _refused
     ParamKind.AES_CBC_DATA: (CbcEncryptDataParams,),
     ParamKind.OBJECT_HANDLE: (KeyValueParam,),  # the handle as the core resolves it
+    ParamKind.HKDF: (HkdfParams,),
+    ParamKind.PBKD2: (Pbkdf2Params,),
 }
 """Python types of a parameter the mechanism may accept, by the C structure it takes."""
 
@@ -173,6 +180,10 @@ TEMPLATES: dict[int, dict[int, AttrValue]] = {
     CKK.DES: {},
     CKK.DES2: {},
     CKK.DES3: {},
+    **{k: {CKA.VALUE_LEN: 16} for k in (
+        CKK.SHA_1_HMAC, CKK.SHA224_HMAC, CKK.SHA256_HMAC, CKK.SHA384_HMAC, CKK.SHA512_HMAC,
+        CKK.SHA512_224_HMAC, CKK.SHA512_256_HMAC, CKK.SHA3_224_HMAC, CKK.SHA3_256_HMAC,
+        CKK.SHA3_384_HMAC, CKK.SHA3_512_HMAC, CKK.HKDF)},
 }
 """A valid generation template per generated key type (so only the parameter can fail)."""
 

@@ -18,8 +18,9 @@ Diffie-Hellman group, "RSA" moduli are products of two consecutive odd numbers a
 count, and the key encodings are not DER. Never configure it for a real token: it is
 deliberately not registered as a crypto plug-in.
 
-Only the digests, HMAC and the X9.63 KDF are the real algorithms (hashlib / hmac), since the
-standard library has them; digest test vectors therefore hold.
+Only the digests, HMAC, the X9.63 KDF, HKDF and ``pbkdf2_hmac`` (the CKM_PKCS5_PBKD2
+primitive, not the record sealing's ``pbkdf2_sha256``) are the real algorithms (hashlib /
+hmac), since the standard library has them; their test vectors therefore hold.
 
 ``FakeRandom`` is a matching deterministic random source (the entropy port's RandomSource)
 for ``Module(random=...)``.
@@ -67,7 +68,9 @@ from tokenport.ports.crypto import (
 
 _BLOCK = 16
 _AES_KEY_SIZES = frozenset({16, 24, 32})
-_HASHES: frozenset[str] = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512"})
+_HASHES: frozenset[str] = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512",
+                                     "sha512_224", "sha512_256", "sha3_224", "sha3_256",
+                                     "sha3_384", "sha3_512"})
 _CURVES: dict[str, curves.Curve] = {c.name: c for c in curves.CURVES}
 _DH_PRIME = (1 << 255) - 19
 """The toy group behind the fake EC keys: x = 2^d mod p, so ECDH agrees on both sides."""
@@ -403,6 +406,27 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes):
         if iterations < 1 or length < 1:
             raise errors.ArgumentsBad("PBKDF2 parameters rejected")
         return _expand(secret, b"fake-pbkdf2" + _pack(salt, _int(iterations)), length)
+
+    # -- KDF (the real algorithms: hmac and hashlib have them) -----------------------------------
+    def hkdf_extract(self, alg: HashName, salt: bytes, ikm: bytes) -> bytes:
+        return hmac.new(salt, ikm, _hash_name(alg)).digest()
+
+    def hkdf_expand(self, alg: HashName, prk: bytes, info: bytes, length: int) -> bytes:
+        size = hashlib.new(_hash_name(alg)).digest_size
+        if not 1 <= length <= 255 * size:
+            raise errors.TemplateInconsistent("HKDF output length out of range")
+        out, block = b"", b""
+        for counter in range(1, -(-length // size) + 1):
+            block = hmac.new(prk, block + info + bytes([counter]), alg).digest()
+            out += block
+        return out[:length]
+
+    def pbkdf2_hmac(
+        self, alg: HashName, password: bytes, salt: bytes, iterations: int, length: int
+    ) -> bytes:
+        if iterations < 1 or length < 1:
+            raise errors.MechanismParamInvalid("PBKDF2 parameters rejected")
+        return hashlib.pbkdf2_hmac(_hash_name(alg), password, salt, iterations, length)
 
     def aes_gcm_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         if len(key) not in _AES_KEY_SIZES or not 8 <= len(nonce) <= 128:

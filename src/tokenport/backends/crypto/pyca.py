@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import cmac, hashes, hmac, keywrap, serializ
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.utils import CryptographyDeprecationWarning
@@ -93,6 +94,12 @@ _HASHES: dict[HashName, Callable[[], hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
+    "sha512_224": hashes.SHA512_224,
+    "sha512_256": hashes.SHA512_256,
+    "sha3_224": hashes.SHA3_224,
+    "sha3_256": hashes.SHA3_256,
+    "sha3_384": hashes.SHA3_384,
+    "sha3_512": hashes.SHA3_512,
 }
 _CURVES: dict[CurveName, Callable[[], ec.EllipticCurve]] = {
     "P-256": ec.SECP256R1,
@@ -145,6 +152,10 @@ def _translate(value_error: type[errors.PKCS11Error], message: str) -> Iterator[
 _HASHLIB: dict[str, Callable[[bytes], Any]] = {
     "md5": hashlib.md5, "sha1": hashlib.sha1, "sha224": hashlib.sha224,
     "sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512,
+    "sha3_224": hashlib.sha3_224, "sha3_256": hashlib.sha3_256, "sha3_384": hashlib.sha3_384,
+    "sha3_512": hashlib.sha3_512,
+    "sha512_224": lambda data: hashlib.new("sha512_224", data),
+    "sha512_256": lambda data: hashlib.new("sha512_256", data),
 }
 
 
@@ -397,6 +408,22 @@ class PycaCrypto(PycaPq, PycaDsa, PycaDh, PycaDes):
     def x963_kdf(self, alg: HashName, secret: bytes, shared_info: bytes, length: int) -> bytes:
         with _translate(errors.MechanismParamInvalid, "X9.63 KDF parameters rejected"):
             return X963KDF(_hash(alg), length, shared_info or None).derive(secret)
+
+    def hkdf_extract(self, alg: HashName, salt: bytes, ikm: bytes) -> bytes:
+        with _translate(errors.MechanismParamInvalid, "HKDF salt rejected"):
+            mac = hmac.HMAC(salt, _hash(alg))
+            mac.update(ikm)
+            return mac.finalize()
+
+    def hkdf_expand(self, alg: HashName, prk: bytes, info: bytes, length: int) -> bytes:
+        with _translate(errors.TemplateInconsistent, "HKDF output length out of range"):
+            return HKDFExpand(_hash(alg), length, info).derive(prk)
+
+    def pbkdf2_hmac(
+        self, alg: HashName, password: bytes, salt: bytes, iterations: int, length: int
+    ) -> bytes:
+        with _translate(errors.MechanismParamInvalid, "PBKDF2 parameters rejected"):
+            return PBKDF2HMAC(_hash(alg), length, salt, iterations).derive(password)
 
     # -- elliptic curves ------------------------------------------------------------------
     def _curve(self, curve: CurveName) -> ec.EllipticCurve:

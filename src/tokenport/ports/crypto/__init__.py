@@ -10,6 +10,7 @@ The port is a set of small protocols, one per family, each in its own module:
 ``CipherPort``      AES ECB / CBC / CTR, streaming AES-GCM, RFC 3394 / 5649 key wrap (``cipher``)
 ``DesPort``         DES / Triple-DES ECB and CBC, TDEA-CMAC (``cipher``)
 ``SealPort``        PBKDF2 + one-shot AES-GCM used to seal records at rest (``seal``)
+``KdfPort``         HKDF and PBKDF2-HMAC for the KDF mechanisms (``kdf``)
 ``EcPort``          EC keys, ECDSA, ECDH and the X9.63 KDF (``ec``)
 ``RsaPort``         RSA keys, PKCS #1 v1.5 / PSS / OAEP, raw RSA (``rsa``)
 ``EdDsaPort``       Ed25519 (``eddsa``)
@@ -84,6 +85,7 @@ from tokenport.ports.crypto.encoding import (
     RsaPrivateDecoded,
     RsaPublicDecoded,
 )
+from tokenport.ports.crypto.kdf import KdfPort
 from tokenport.ports.crypto.mac import MacPort
 from tokenport.ports.crypto.pq import PqPort
 from tokenport.ports.crypto.rsa import (
@@ -137,6 +139,7 @@ __all__ = [
     "EdDsaPort",
     "HashContext",
     "HashName",
+    "KdfPort",
     "KeyEncodingPort",
     "KeyKind",
     "MacPort",
@@ -162,6 +165,7 @@ class CryptoBackend(
     CipherPort,
     DesPort,
     SealPort,
+    KdfPort,
     EcPort,
     RsaPort,
     EdDsaPort,

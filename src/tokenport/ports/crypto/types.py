@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-HashName = Literal["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]
-"""Hash functions of the port (names as in hashlib)."""
+HashName = Literal[
+    "md5", "sha1", "sha224", "sha256", "sha384", "sha512",
+    "sha512_224", "sha512_256", "sha3_224", "sha3_256", "sha3_384", "sha3_512",
+]
+"""Hash functions of the port (names as in hashlib): MD5, SHA-1, SHA-2 including SHA-512/224
+and SHA-512/256 (FIPS 180-4), SHA-3 (FIPS 202)."""
 
 CurveName = Literal["P-256", "P-384", "P-521"]
 """Short-Weierstrass NIST curves of the port (FIPS 186-4 D.1.2)."""
@@ -26,6 +30,12 @@ DIGEST_SIZES: dict[HashName, int] = {
     "sha256": 32,
     "sha384": 48,
     "sha512": 64,
+    "sha512_224": 28,
+    "sha512_256": 32,
+    "sha3_224": 28,
+    "sha3_256": 32,
+    "sha3_384": 48,
+    "sha3_512": 64,
 }
 """Output length in bytes of each hash of the port."""
 
