@@ -195,7 +195,8 @@ RSA_PRIVATE = (
     _r(CKA.EXPONENT_2, ABSENT, PRIV & ~Rule.REQUIRED_CREATE),
     _r(CKA.COEFFICIENT, ABSENT, PRIV & ~Rule.REQUIRED_CREATE),
 )
-# Current Mechanisms s2.3.3-2.3.4 (EC) and PKCS #11 v3.0 s2.3.5-2.3.6 (Edwards).
+# Current Mechanisms s2.3.3-2.3.4 (EC), PKCS #11 v3.0 s2.3.5-2.3.6 (Edwards) and s2.3.7-2.3.8
+# (Montgomery): the same two attributes each.
 EC_PUBLIC = (
     _r(CKA.EC_PARAMS, ABSENT, Rule.REQUIRED_CREATE | Rule.REQUIRED_GENERATE),
     _r(CKA.EC_POINT, ABSENT, Rule.MATERIAL),
@@ -227,6 +228,8 @@ SCHEMAS: dict[tuple[int, int | None], tuple[AttributeRule, ...]] = {
     (CKO.PRIVATE_KEY, CKK.EC): STORAGE + KEY + PRIVATE_KEY + EC_PRIVATE,
     (CKO.PUBLIC_KEY, CKK.EC_EDWARDS): STORAGE + KEY + PUBLIC_KEY + EC_PUBLIC,
     (CKO.PRIVATE_KEY, CKK.EC_EDWARDS): STORAGE + KEY + PRIVATE_KEY + EC_PRIVATE,
+    (CKO.PUBLIC_KEY, CKK.EC_MONTGOMERY): STORAGE + KEY + PUBLIC_KEY + EC_PUBLIC,
+    (CKO.PRIVATE_KEY, CKK.EC_MONTGOMERY): STORAGE + KEY + PRIVATE_KEY + EC_PRIVATE,
     **{(CKO.SECRET_KEY, k): STORAGE + KEY + SECRET_KEY + SECRET_VALUE for k in SECRET_KEY_TYPES},
 }
 """(class, key type or certificate type) -> attribute rules; later sections win on overlap."""

@@ -10,10 +10,10 @@ from tokenport.mechanisms.base import MechanismRegistry
 
 
 def default_registry() -> MechanismRegistry:
-    """Every mechanism of digest, hmac, aes, ec, eddsa and rsa, registered once."""
-    from tokenport.mechanisms import aes, digest, ec, eddsa, hmac, rsa
+    """Every mechanism of digest, hmac, aes, ec, eddsa, montgomery and rsa, registered once."""
+    from tokenport.mechanisms import aes, digest, ec, eddsa, hmac, montgomery, rsa
 
     registry = MechanismRegistry()
-    for family in (digest, hmac, aes, ec, eddsa, rsa):
+    for family in (digest, hmac, aes, ec, eddsa, montgomery, rsa):
         family.register(registry)
     return registry

@@ -13,7 +13,8 @@ from tokenport.backends.crypto import pyca
 from tokenport.ports import crypto as port
 
 FAMILIES = (port.DigestPort, port.MacPort, port.CipherPort, port.SealPort, port.EcPort,
-            port.RsaPort, port.EdDsaPort, port.KeyEncodingPort)
+            port.RsaPort, port.EdDsaPort, port.Ed448Port, port.MontgomeryPort,
+            port.KeyEncodingPort)
 
 
 def members(protocol: type) -> set[str]:

@@ -124,6 +124,7 @@ TEMPLATES: dict[int, dict[int, AttrValue]] = {
     CKK.RSA: {CKA.MODULUS_BITS: 1024},
     CKK.EC: {CKA.EC_PARAMS: P256_PARAMS},
     CKK.EC_EDWARDS: {CKA.EC_PARAMS: ED25519_OID_PARAMS},
+    CKK.EC_MONTGOMERY: {CKA.EC_PARAMS: bytes.fromhex("06032b656e")},  # X25519
 }
 """A valid generation template per generated key type (so only the parameter can fail)."""
 
