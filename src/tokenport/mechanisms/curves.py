@@ -196,10 +196,19 @@ ED25519_PARAMS = ED25519.params
 ED25519_KEY_SIZE = 32
 
 
+MISENCODED_PARAMS: dict[bytes, bytes] = {bytes.fromhex("130b63757276653235353139"): b"curve25519"}
+"""Exact CKA_EC_PARAMS byte strings known clients send that are not valid DER, and the curve
+name they mean. OpenSC 0.23's pkcs11-tool (--key-type EC:curve25519) sends the PrintableString
+"curve25519" with a length byte of 11 for its 10 characters. Only these exact values are
+read; any other malformed value stays CKR_ATTRIBUTE_VALUE_INVALID."""
+
+
 def _identify(params: object) -> tuple[int, ...] | bytes:
     """The OID arcs or the PrintableString of a CKA_EC_PARAMS value."""
     if not isinstance(params, bytes) or not params:
         raise AttributeValueInvalid("CKA_EC_PARAMS must be a DER-encoded byte string")
+    if params in MISENCODED_PARAMS:
+        return MISENCODED_PARAMS[params]
     tag, start, end = der.read_tlv(params)
     if end != len(params):
         raise AttributeValueInvalid("CKA_EC_PARAMS has trailing bytes")

@@ -175,3 +175,17 @@ def test_mechanism_info(registry: MechanismRegistry) -> None:
     assert (s.min_key_size, s.max_key_size) == (256, 448)
     assert s.generated_key_type == CKK.EC_MONTGOMERY and "RFC 7748" in s.standard
     assert CKK.EC_MONTGOMERY in spec(registry, CKM.ECDH1_DERIVE).key_types
+
+
+def test_opensc_023_curve25519_params(registry: MechanismRegistry, ctx: MechanismContext) -> None:
+    """pkcs11-tool 0.23 sends 13 0b "curve25519" (one length byte too many): that exact value
+    names X25519 (and is kept as given); other malformed values are still refused."""
+    sent = bytes.fromhex("130b63757276653235353139")
+    pub, priv = key_pair(registry, ctx, CKM.EC_MONTGOMERY_KEY_PAIR_GEN, {CKA.EC_PARAMS: sent})
+    assert pub.attrs[CKA.EC_PARAMS] == sent and len(pub.attrs[CKA.EC_POINT]) == 34  # type: ignore[arg-type]
+    point = pub.attrs[CKA.EC_POINT]
+    assert isinstance(point, bytes)
+    assert len(derive(registry, ctx, priv, point)) == 32
+    for bad in (bytes.fromhex("130b637572766532353531"), bytes.fromhex("130b63757276653434383939")):
+        with pytest.raises(AttributeValueInvalid):
+            key_pair(registry, ctx, CKM.EC_MONTGOMERY_KEY_PAIR_GEN, {CKA.EC_PARAMS: bad})
