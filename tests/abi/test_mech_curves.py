@@ -70,12 +70,14 @@ def attribute(lib: P11, session: int, handle: int, kind: int) -> bytes:
     return ctypes.string_at(attrs[0].pValue, attrs[0].ulValueLen)
 
 
-def derive(lib: P11, session: int, private: int, peer: bytes, length: int) -> tuple[int, bytes]:
-    """(rv, CKA_VALUE) of CKM_ECDH1_DERIVE with CKD_NULL into an extractable secret."""
+def derive(lib: P11, session: int, private: int, peer: bytes, length: int,
+           kind: int = int(CKM.ECDH1_DERIVE)) -> tuple[int, bytes]:
+    """(rv, CKA_VALUE) of CKM_ECDH1_DERIVE (or ``kind``) with CKD_NULL into an extractable
+    secret."""
     peer_buffer = ctypes.create_string_buffer(peer, len(peer))
     param = CK_ECDH1_DERIVE_PARAMS(int(CKD.NULL), 0, None, len(peer),
                                    ctypes.cast(peer_buffer, ctypes.c_void_p))
-    mech = mechanism(int(CKM.ECDH1_DERIVE), param)
+    mech = mechanism(kind, param)
     out = template(
         (int(CKA.CLASS), ulong_bytes(int(CKO.SECRET_KEY)), None),
         (int(CKA.KEY_TYPE), ulong_bytes(int(CKK.GENERIC_SECRET)), None),
@@ -109,6 +111,7 @@ def test_mechanism_info(lib: P11) -> None:
         CKM.EC_KEY_PAIR_GEN: (192, 521, CKF.GENERATE_KEY_PAIR),
         CKM.ECDSA_SHA256: (192, 521, CKF.SIGN | CKF.VERIFY),
         CKM.ECDH1_DERIVE: (192, 521, CKF.DERIVE),
+        CKM.ECDH1_COFACTOR_DERIVE: (192, 521, CKF.DERIVE),
         CKM.EDDSA: (256, 456, CKF.SIGN | CKF.VERIFY),
         CKM.EC_EDWARDS_KEY_PAIR_GEN: (256, 456, CKF.GENERATE_KEY_PAIR),
         CKM.EC_MONTGOMERY_KEY_PAIR_GEN: (256, 448, CKF.GENERATE_KEY_PAIR),
@@ -216,3 +219,16 @@ def test_rsa_512_public_key_verifies_only(session: int, lib: P11) -> None:
         CKR.SIGNATURE_INVALID)
     encrypt = mechanism(int(CKM.RSA_PKCS))
     assert lib.C_EncryptInit(session, ctypes.byref(encrypt), key) == CKR.KEY_SIZE_RANGE
+
+
+def test_ecdh_and_cofactor_ecdh_on_secp256k1(session: int, lib: P11) -> None:
+    params = bytes.fromhex("06052b8104000a")
+    rv, a_pub, a_priv = key_pair(lib, session, int(CKM.EC_KEY_PAIR_GEN), params, int(CKA.DERIVE))
+    assert rv == 0
+    rv, b_pub, b_priv = key_pair(lib, session, int(CKM.EC_KEY_PAIR_GEN), params, int(CKA.DERIVE))
+    assert rv == 0
+    a_point, b_point = (attribute(lib, session, h, int(CKA.EC_POINT)) for h in (a_pub, b_pub))
+    rv, ab = derive(lib, session, a_priv, b_point, 32)
+    assert rv == 0 and len(ab) == 32
+    rv, ba = derive(lib, session, b_priv, a_point, 32, int(CKM.ECDH1_COFACTOR_DERIVE))
+    assert rv == 0 and ba == ab

@@ -23,8 +23,11 @@ natural size. With CKD_NULL that is Z (the x coordinate) truncated by removing l
 as the specification says of raw shared secrets; with a KDF it is X9.63 output of ``length``
 bytes (``len(Z)`` when no length was asked for).
 
-Not offered: CKM_ECDH1_COFACTOR_DERIVE (every curve offered has cofactor 1, where it equals
-CKM_ECDH1_DERIVE; pyca/cryptography has no cofactor variant to call), CKM_ECMQV_DERIVE, compressed points in generated keys
+CKM_ECDH1_COFACTOR_DERIVE (s2.3.16) takes the same parameter; every curve offered has cofactor
+h = 1, so cofactor Diffie-Hellman (SEC 1 s3.3.2: the product with h * d) is the plain one, and
+the mechanism runs the same computation (EC keys only: Montgomery keys use CKM_ECDH1_DERIVE).
+
+Not offered: CKM_ECMQV_DERIVE, compressed points in generated keys
 (compressed CKA_EC_POINT values are accepted on import), explicit curve parameters.
 """
 
@@ -218,6 +221,16 @@ def ecdh1_derive(
     return shape_secret(ctx, z, alg, param.shared_data, length)
 
 
+def ecdh1_cofactor_derive(
+    ctx: MechanismContext, key: KeyView, param: Params, length: int | None
+) -> bytes:
+    """CKM_ECDH1_COFACTOR_DERIVE: CKM_ECDH1_DERIVE on EC keys (cofactor 1 on every curve)."""
+    if not isinstance(param, Ecdh1DeriveParams):
+        raise MechanismParamInvalid("ECDH1 derivation needs CK_ECDH1_DERIVE_PARAMS")
+    check_key(key, CKO.PRIVATE_KEY, _EC)
+    return ecdh1_derive(ctx, key, param, length)
+
+
 def kdf_hash(param: Ecdh1DeriveParams) -> HashName | None:
     """The hash of the CKD_* KDF (None for CKD_NULL, which takes no shared data)."""
     if param.kdf == CKD.NULL:
@@ -280,5 +293,16 @@ def register(registry: MechanismRegistry) -> None:
             key_types=frozenset({CKK.EC, CKK.EC_MONTGOMERY}),
             derive=ecdh1_derive,
             standard=STANDARD + "; RFC 7748 (X25519, X448 keys, PKCS #11 v3.0 s2.3.7)",
+        )
+    )
+    registry.add(
+        MechanismSpec(
+            CKM.ECDH1_COFACTOR_DERIVE,
+            MIN_BITS,
+            MAX_BITS,
+            CKF.DERIVE | EC_FLAGS,
+            key_types=_EC,
+            derive=ecdh1_cofactor_derive,
+            standard=STANDARD + " (s2.3.16; cofactor 1 on every curve offered)",
         )
     )

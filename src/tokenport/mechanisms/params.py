@@ -115,6 +115,7 @@ PARAM_KINDS: dict[int, ParamKind] = {
     CKM.SHA512_RSA_PKCS_PSS: ParamKind.PSS,
     CKM.RSA_PKCS_OAEP: ParamKind.OAEP,
     CKM.ECDH1_DERIVE: ParamKind.ECDH1,
+    CKM.ECDH1_COFACTOR_DERIVE: ParamKind.ECDH1,
     CKM.EDDSA: ParamKind.EDDSA,
 }
 

@@ -18,6 +18,7 @@ from tokenport.errors import (
     AttributeValueInvalid,
     CurveNotSupported,
     DomainParamsInvalid,
+    KeyTypeInconsistent,
     MechanismParamInvalid,
     SignatureInvalid,
 )
@@ -278,3 +279,22 @@ def test_ecdh_on_p224_between_generated_keys(
     ab = s.derive(ctx, a_priv, Ecdh1DeriveParams(CKD.SHA256_KDF, b"info", b_point), 32)
     ba = s.derive(ctx, b_priv, Ecdh1DeriveParams(CKD.SHA256_KDF, b"info", a_point), 32)
     assert ab == ba and len(ab) == 32
+
+
+def test_cofactor_derive_equals_ecdh_on_cofactor_one_curves(
+    registry: MechanismRegistry, ctx: MechanismContext
+) -> None:
+    """CKM_ECDH1_COFACTOR_DERIVE (s2.3.16): h = 1 on every curve offered, so it gives the
+    CKM_ECDH1_DERIVE result (RFC 7027 brainpoolP256r1 vector); Montgomery keys are refused."""
+    (vector, *_) = records("curves/ecdh_brainpool_rfc7027.txt", "curve")
+    curve = curves.BRAINPOOL_P256R1
+    peer = public_key(curve, vector["x_qB"], vector["y_qB"]).attrs[CKA.EC_POINT]
+    assert isinstance(peer, bytes)
+    s = spec(registry, CKM.ECDH1_COFACTOR_DERIVE)
+    assert s.derive is not None and (s.min_key_size, s.max_key_size) == (192, 521)
+    z = s.derive(ctx, private_key(curve, vector["dA"]), Ecdh1DeriveParams(CKD.NULL, b"", peer), None)
+    assert z == int(vector["x_Z"], 16).to_bytes(32, "big")
+    montgomery = FakeKey(CKO.PRIVATE_KEY, CKK.EC_MONTGOMERY,
+                         {CKA.EC_PARAMS: curves.X25519.params, CKA.VALUE: b"\x05" * 32})
+    with pytest.raises(KeyTypeInconsistent):
+        s.derive(ctx, montgomery, Ecdh1DeriveParams(CKD.NULL, b"", b"\x09" * 32), None)
