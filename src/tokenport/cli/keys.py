@@ -81,7 +81,8 @@ def generate(module: Module, session: int, spec: str, label: bytes, key_id: byte
         return list(pair)
     if family in OCTET_CURVES and not size:
         mechanism, params = OCTET_CURVES[family]
-        usage: list[tuple[int, AttrValue]] = [(CKA.DERIVE, True)] if mechanism == CKM.EC_MONTGOMERY_KEY_PAIR_GEN else []
+        montgomery = mechanism == CKM.EC_MONTGOMERY_KEY_PAIR_GEN
+        usage: list[tuple[int, AttrValue]] = [(CKA.DERIVE, True)] if montgomery else []
         pair = module.generate_key_pair(
             session, Mechanism(mechanism), common + [(CKA.EC_PARAMS, params)], private + usage,
         )

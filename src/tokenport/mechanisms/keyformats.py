@@ -3,9 +3,10 @@
 * ``complete_key_attributes`` validates the material of a key being created (C_CreateObject,
   C_UnwrapKey) and returns the attributes the token derives from it: CKA_PUBLIC_KEY_INFO
   (PKCS #11 3.0 s4.8 / s4.9, the DER SubjectPublicKeyInfo) for RSA, EC, Edwards (Ed25519,
-  Ed448) and Montgomery (X25519, X448, 3.0 s2.3.7) public and private keys; CKA_MODULUS_BITS for RSA public keys (v2.40 Current Mechanisms s2.1.2);
-  CKA_VALUE_LEN for secret keys (v2.40 s4.10); CKA_EC_POINT in its DER OCTET STRING form
-  when it was given as a raw point (s2.3.3, s2.3.6 of 3.0 for Edwards keys).
+  Ed448) and Montgomery (X25519, X448, 3.0 s2.3.7) public and private keys;
+  CKA_MODULUS_BITS for RSA public keys (v2.40 Current Mechanisms s2.1.2); CKA_VALUE_LEN for
+  secret keys (v2.40 s4.10); CKA_EC_POINT in its DER OCTET STRING form when it was given as a
+  raw point (s2.3.3; s2.3.6 and s2.3.8 of 3.0 for Edwards and Montgomery keys).
 * ``encode_private_key_pkcs8`` / ``decode_private_key_pkcs8``: the private key encoding of
   C_WrapKey / C_UnwrapKey (v2.40 Current Mechanisms s2.7 "Wrapping/unwrapping private keys":
   an unencrypted PKCS #8 PrivateKeyInfo, RFC 5208). Secret keys are wrapped as their
@@ -139,8 +140,8 @@ def complete_key_attributes(
 
     Missing material raises TemplateIncomplete; malformed or inconsistent material
     AttributeValueInvalid (TemplateInconsistent for a contradicting CKA_MODULUS_BITS); a curve
-    tokenport does not offer CurveNotSupported, explicit domain parameters DomainParamsInvalid. Key types this
-    module does not know get only CKA_VALUE_LEN (secret keys) or nothing.
+    tokenport does not offer CurveNotSupported, explicit domain parameters DomainParamsInvalid.
+    Key types this module does not know get only CKA_VALUE_LEN (secret keys) or nothing.
     """
     if object_class == CKO.SECRET_KEY:
         return _secret(key_type, attrs)

@@ -305,7 +305,8 @@ def _check_rsa(numbers: RsaPrivateNumbers) -> None:
 
 class FakeCrypto(fake_octet.FakeOctetCurves):
     """Every family of the crypto port, deterministic and stdlib-only. NOT CRYPTOGRAPHY
-    (see the module docstring; Ed448, X25519 and X448 come from ``fake_octet``). ``seed`` varies the RSA keys ``rsa_generate`` makes."""
+    (see the module docstring; Ed448, X25519 and X448 come from ``fake_octet``). ``seed``
+    varies the RSA keys ``rsa_generate`` makes."""
 
     def __init__(self, seed: bytes = b"") -> None:
         self._seed = seed

@@ -1,9 +1,10 @@
 """Names and running-computation shapes shared by the crypto port's families.
 
 Hash and curve names are the spelling the port uses on every call (hashlib names; the NIST
-curve names of FIPS 186-4 D.1.2, the SEC 2 and RFC 5639 names of the others). The running computations (``HashContext``,
-``StreamCipher``, ``AeadEncryptor``) are what a multi-part PKCS #11 operation (v2.40 s5.2,
-C_DigestUpdate / C_SignUpdate / C_EncryptUpdate ...) keeps between calls.
+curve names of FIPS 186-4 D.1.2, the SEC 2 and RFC 5639 names of the others). The running
+computations (``HashContext``, ``StreamCipher``, ``AeadEncryptor``) are what a multi-part
+PKCS #11 operation (v2.40 s5.2, C_DigestUpdate / C_SignUpdate / C_EncryptUpdate ...) keeps
+between calls.
 """
 
 from __future__ import annotations
