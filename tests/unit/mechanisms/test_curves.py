@@ -168,6 +168,36 @@ def test_sigver_vectors_hold_both_outcomes() -> None:
     assert results == {"P", "F"} and sections == {"P-192", "P-224"} and len(SIGVER) == 60
 
 
+SIGGEN = records("curves/ecdsa_siggen_p192_p224.txt", "Msg")
+
+
+@pytest.mark.parametrize("vector", SIGGEN, ids=lambda v: v["section"])
+def test_cavp_siggen_p192_p224(
+    registry: MechanismRegistry, ctx: MechanismContext, crypto: CryptoBackend,
+    vector: dict[str, str],
+) -> None:
+    """NIST CAVP ECDSA SigGen: the private key d imports and gives Q; the published (R, S)
+    (made with a nonce k the token cannot be given) verifies; the token's own signature
+    verifies with pyca."""
+    curve_name, hash_name = vector["section"].split(",")
+    curve = CAVP_CURVES[curve_name]
+    mechanism, algorithm = HASHES[hash_name]
+    s = spec(registry, mechanism)
+    assert s.sign is not None and s.verify is not None
+    public, private = public_key(curve, vector["Qx"], vector["Qy"]), private_key(curve, vector["d"])
+    info = complete_key_attributes(crypto, CKO.PRIVATE_KEY, CKK.EC, private.attrs)
+    assert info == complete_key_attributes(crypto, CKO.PUBLIC_KEY, CKK.EC, public.attrs)
+    message = bytes.fromhex(vector["Msg"])
+    s.verify(ctx, public, None).once(message, raw_signature(curve, vector["R"], vector["S"]))
+    mine = s.sign(ctx, private, None).once(message)
+    size = curve.size
+    library = ec.EllipticCurvePublicNumbers(
+        int(vector["Qx"], 16), int(vector["Qy"], 16), pyca_curve(curve)).public_key()
+    library.verify(utils.encode_dss_signature(int.from_bytes(mine[:size], "big"),
+                                              int.from_bytes(mine[size:], "big")),
+                   message, ec.ECDSA(algorithm))
+
+
 SECP256K1_SIGGEN = records("curves/ecdsa_secp256k1_siggen.txt", "Msg")
 
 
