@@ -232,3 +232,35 @@ def test_ecdh_and_cofactor_ecdh_on_secp256k1(session: int, lib: P11) -> None:
     assert rv == 0 and len(ab) == 32
     rv, ba = derive(lib, session, b_priv, a_point, 32, int(CKM.ECDH1_COFACTOR_DERIVE))
     assert rv == 0 and ba == ab
+
+
+def test_imported_x448_key_derives_the_rfc7748_value(session: int, lib: P11) -> None:
+    """C_CreateObject of an X448 private key (RFC 7748 s5.2, first X448 vector) named by
+    curveName, then C_DeriveKey with the vector's u-coordinate: the vector's output."""
+    scalar = bytes.fromhex(
+        "3d262fddf9ec8e88495266fea19a34d28882acef045104d0d1aae121700a779c"
+        "984c24f8cdd78fbff44943eba368f54b29259a4f1c600ad3")
+    u = bytes.fromhex(
+        "06fce640fa3487bfda5f6cf2d5263f8aad88334cbd07437f020f08f9814dc031"
+        "ddbdc38c19c6da2583fa5429db94ada18aa7a7fb4ef8a086")
+    expected = bytes.fromhex(
+        "ce3e4ff95a60dc6697da1db1d85e6afbdf79b50a2412d7546d5f239fe14fbaad"
+        "eb445fc66a01b0779d98223961111e21766282f73dd96b6f")
+    attrs = template(
+        (int(CKA.CLASS), ulong_bytes(int(CKO.PRIVATE_KEY)), None),
+        (int(CKA.KEY_TYPE), ulong_bytes(int(CKK.EC_MONTGOMERY)), None),
+        (int(CKA.EC_PARAMS), b"\x13\x08curve448", None),
+        (int(CKA.VALUE), scalar, None),
+        (int(CKA.DERIVE), TRUE, None),
+    )
+    key = CK_ULONG()
+    assert lib.C_CreateObject(session, attrs, 5, ctypes.byref(key)) == 0
+    rv, value = derive(lib, session, int(key.value), u, 56)
+    assert rv == 0 and value == expected
+    short = template(
+        (int(CKA.CLASS), ulong_bytes(int(CKO.PRIVATE_KEY)), None),
+        (int(CKA.KEY_TYPE), ulong_bytes(int(CKK.EC_MONTGOMERY)), None),
+        (int(CKA.EC_PARAMS), b"\x13\x08curve448", None),
+        (int(CKA.VALUE), scalar[:32], None),
+    )
+    assert lib.C_CreateObject(session, short, 4, ctypes.byref(key)) == CKR.ATTRIBUTE_VALUE_INVALID
