@@ -233,7 +233,8 @@ def weierstrass_curve(params: object) -> Curve:
 def _octet_curve(params: object, choices: tuple[OctetCurve, ...]) -> OctetCurve | None:
     ident = _identify(params)
     for curve in choices:
-        if ident in curve.oids if isinstance(ident, tuple) else ident in curve.names:
+        known = curve.oids if isinstance(ident, tuple) else curve.names
+        if ident in known:
             return curve
     return None
 
