@@ -65,6 +65,10 @@ EXTRAS["CKM"].update({
     "HKDF_KEY_GEN": 0x402C,
 })
 EXTRAS["CKZ"] = {"SALT_SPECIFIED": 0x1}  # CK_PKCS5_PBKDF2_SALT_SOURCE_TYPE (an alias)
+# v3.0: Montgomery curves, and the EC flags that name a curve by OID or by name.
+EXTRAS["CKF"].update({"EC_OID": 0x800000, "EC_CURVENAME": 0x4000000})
+EXTRAS["CKK"]["EC_MONTGOMERY"] = 0x41
+EXTRAS["CKM"]["EC_MONTGOMERY_KEY_PAIR_GEN"] = 0x1056
 
 # v3.2 enumerations whose prefix or values collide with another group (OASIS pkcs11t.h).
 EXTRA_CLASSES: dict[str, tuple[str, dict[str, int]]] = {

@@ -256,6 +256,8 @@ class CKF(_IntFlagBody):
     HKDF_SALT_NULL = 0x1
     HKDF_SALT_DATA = 0x2
     HKDF_SALT_KEY = 0x4
+    EC_OID = 0x800000
+    EC_CURVENAME = 0x4000000
 
 
 @_int_enum
@@ -340,6 +342,7 @@ class CKK(_IntEnumBody):
     HKDF = 0x42
     SHA512_224_HMAC = 0x43
     SHA512_256_HMAC = 0x44
+    EC_MONTGOMERY = 0x41
 
 
 @_int_enum
@@ -722,6 +725,7 @@ class CKM(_IntEnumBody):
     HKDF_DERIVE = 0x402A
     HKDF_DATA = 0x402B
     HKDF_KEY_GEN = 0x402C
+    EC_MONTGOMERY_KEY_PAIR_GEN = 0x1056
 
 
 @_int_enum

@@ -350,6 +350,8 @@ class Provisioner:
                                         f"{MIN_RSA_BITS} bits, this one {bits}")
         elif decoded.kind != "ec":
             raise ProvisioningError(f"{what}: {decoded.kind} keys are refused ({DEVICE_KEY_KINDS})")
+        elif decoded.curve not in _ECDSA_SIGNING:  # the token has more curves than TLS uses
+            raise ProvisioningError(f"{what}: unsupported curve ({DEVICE_KEY_KINDS})")
 
     def _private_key(self, data: bytes, password: bytes | None) -> tuple[list[Template], bytes]:
         """Templates for the device key pair and its SubjectPublicKeyInfo."""
@@ -607,7 +609,9 @@ class Provisioner:
             return f"RSA {self.crypto.rsa_public_numbers(decoded.key)[0].bit_length()}"
         if decoded.kind == "ec":
             return f"EC {decoded.curve}"
-        return "Ed25519"
+        if decoded.kind == "xdh":
+            return decoded.curve
+        return "Ed448" if decoded.kind == "ed448" else "Ed25519"
 
     def _describe(self, label: str, handle: int) -> ObjectInfo:
         values = self._read(handle, [CKA.CLASS, CKA.ID, CKA.VALUE, CKA.PUBLIC_KEY_INFO,

@@ -379,6 +379,7 @@ static void *fz_param(fz_state *st, CK_MECHANISM_TYPE mech, CK_ULONG *plen)
     case CKM_RSA_PKCS_OAEP:
         return fz_oaep(st, plen);
     case CKM_ECDH1_DERIVE:
+    case CKM_ECDH1_COFACTOR_DERIVE:
         return fz_ecdh(st, plen);
     case CKM_EDDSA:
         return fz_eddsa(st, plen);
@@ -404,6 +405,7 @@ static int fz_struct_size(CK_MECHANISM_TYPE mech, CK_ULONG len)
     case CKM_RSA_PKCS_OAEP:
         return len == sizeof(CK_RSA_PKCS_OAEP_PARAMS);
     case CKM_ECDH1_DERIVE:
+    case CKM_ECDH1_COFACTOR_DERIVE:
         return len == sizeof(CK_ECDH1_DERIVE_PARAMS);
     case CKM_EDDSA:
         return len == sizeof(CK_EDDSA_PARAMS);

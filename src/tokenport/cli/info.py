@@ -90,7 +90,7 @@ def mechanisms_command(as_json: bool, markdown: bool) -> None:
         sizes = f"{row['min_key_size']}-{row['max_key_size']}" if row["max_key_size"] else "-"
         operations = row["operations"]
         assert isinstance(operations, list)
-        click.echo(f"{row['mechanism']:<28} 0x{row['value']:05x}  keys {sizes:<11} "
+        click.echo(f"{row['mechanism']:<34} 0x{row['value']:05x}  keys {sizes:<11} "
                    f"{', '.join(operations):<40} {row['standard']}")
 
 

@@ -19,21 +19,34 @@ from tokenport.cli.common import (
     user_session,
 )
 from tokenport.core.module import Module
+from tokenport.mechanisms import curves
 from tokenport.mechanisms.dh import FFDHE2048_P
 from tokenport.mechanisms.params import Mechanism
 
-CURVES = {
-    "p256": bytes.fromhex("06082a8648ce3d030107"),
-    "p384": bytes.fromhex("06052b81040022"),
-    "p521": bytes.fromhex("06052b81040023"),
+
+def _ec_curve_table() -> dict[str, bytes]:
+    """Curve spellings of ``ec:CURVE`` -> CKA_EC_PARAMS (the named-curve OID): p192 .. p521,
+    and every curve's SEC 2 / X9.62 / RFC 5639 name (secp256k1, prime256v1, brainpoolp256r1)."""
+    table: dict[str, bytes] = {}
+    for curve in curves.CURVES:
+        if curve.name.startswith("P-"):
+            table["p" + curve.name[2:]] = curve.params
+        for name in (curve.name, *(n.decode() for n in curve.names)):
+            table[name.lower()] = curve.params
+    return table
+
+
+CURVES = _ec_curve_table()
+OCTET_CURVES = {
+    "ed25519": (CKM.EC_EDWARDS_KEY_PAIR_GEN, curves.ED25519.params),
+    "ed448": (CKM.EC_EDWARDS_KEY_PAIR_GEN, curves.ED448.params),
+    "x25519": (CKM.EC_MONTGOMERY_KEY_PAIR_GEN, curves.X25519.params),
+    "x448": (CKM.EC_MONTGOMERY_KEY_PAIR_GEN, curves.X448.params),
 }
-ED25519_PARAMS = bytes.fromhex("06032b6570")
+"""Edwards (signing) and Montgomery (key agreement: CKA_DERIVE) key types, by name."""
 ML_DSA_SETS = {"ml-dsa-44": CKP_ML_DSA.ML_DSA_44, "ml-dsa-65": CKP_ML_DSA.ML_DSA_65,
                "ml-dsa-87": CKP_ML_DSA.ML_DSA_87}
 ML_KEM_SETS = {"ml-kem-768": CKP_ML_KEM.ML_KEM_768, "ml-kem-1024": CKP_ML_KEM.ML_KEM_1024}
-KEY_TYPES = ("ec[:p256|p384|p521], rsa[:BITS], ed25519, aes[:128|192|256], des, des2, des3,"
-             " dsa[:2048|3072], dh[:1024|2048], ml-dsa-44|65|87, ml-kem-768|1024,"
-             " hmac[:sha256|sha3-256|...][:BYTES], hkdf[:BYTES]")
 
 
 def _dsa_domain(module: Module, session: int, size: str) -> list[tuple[int, AttrValue]]:
@@ -83,19 +96,27 @@ HMAC_KEY_BYTES = {
     "sha512-256": 32, "sha3-224": 28, "sha3-256": 32, "sha3-384": 48, "sha3-512": 64,
 }
 """Default HMAC key length: the digest length."""
+ED25519_PARAMS = curves.ED25519.params
+KEY_TYPES = ("ec[:p256|p384|p521|p192|p224|secp256k1|brainpoolP256r1|brainpoolP384r1|"
+             "brainpoolP512r1], secp256k1, brainpoolP256r1 .., rsa[:BITS], ed25519, ed448, "
+             "x25519, x448, aes[:128|192|256], des, des2, des3, dsa[:2048|3072], dh[:1024|2048],"
+             " ml-dsa-44|65|87, ml-kem-768|1024, hmac[:sha256|sha3-256|...][:BYTES], hkdf[:BYTES]")
 
 
 def generate(module: Module, session: int, spec: str, label: bytes, key_id: bytes,
              extractable: bool) -> list[int]:
     """Generate the key (pair) described by ``spec`` ("ec:p256", "rsa:2048", ...)."""
     family, _, size = spec.lower().partition(":")
+    if family in CURVES and family not in ("p192", "p224", "p256", "p384", "p521") and not size:
+        family, size = "ec", family  # a bare curve name: secp256k1, brainpoolp256r1 ...
     common: list[tuple[int, AttrValue]] = [(CKA.LABEL, label), (CKA.ID, key_id), (CKA.TOKEN, True)]
     private = common + [(CKA.PRIVATE, True), (CKA.SENSITIVE, not extractable),
                         (CKA.EXTRACTABLE, extractable)]
     if family == "ec":
         curve = CURVES.get(size or "p256")
         if curve is None:
-            fail(f"unknown curve {size!r}; choose p256, p384 or p521")
+            fail(f"unknown curve {size!r}; choose p256, p384, p521, p192, p224, secp256k1, "
+                 "brainpoolP256r1, brainpoolP384r1 or brainpoolP512r1")
         assert curve is not None
         pair = module.generate_key_pair(
             session, Mechanism(CKM.EC_KEY_PAIR_GEN), common + [(CKA.EC_PARAMS, curve)],
@@ -112,10 +133,12 @@ def generate(module: Module, session: int, spec: str, label: bytes, key_id: byte
             private,
         )
         return list(pair)
-    if family == "ed25519" and not size:
+    if family in OCTET_CURVES and not size:
+        mechanism, params = OCTET_CURVES[family]
+        montgomery = mechanism == CKM.EC_MONTGOMERY_KEY_PAIR_GEN
+        usage: list[tuple[int, AttrValue]] = [(CKA.DERIVE, True)] if montgomery else []
         pair = module.generate_key_pair(
-            session, Mechanism(CKM.EC_EDWARDS_KEY_PAIR_GEN), common + [(CKA.EC_PARAMS, ED25519_PARAMS)],
-            private,
+            session, Mechanism(mechanism), common + [(CKA.EC_PARAMS, params)], private + usage,
         )
         return list(pair)
     if family in ML_DSA_SETS and not size:  # PKCS #11 v3.2 s6.67
@@ -202,9 +225,8 @@ def key_group() -> None:
 def key_generate(slot: int | None, token_name: str | None, key_type: str, label: str,
                  id_hex: str | None, extractable: bool, pin: str | None, pin_env: str | None,
                  pin_file: Path | None) -> None:
-    """Generate a key pair (EC, RSA, Ed25519, DSA, DH, ML-DSA, ML-KEM) or an AES or DES key
-    on the token."""
-    """Generate a key pair (EC, RSA, Ed25519) or an AES, HMAC or HKDF key on the token."""
+    """Generate a key pair (EC, RSA, Ed25519, Ed448, X25519, X448, DSA, DH, ML-DSA, ML-KEM)
+    or a secret key (AES, DES, HMAC, HKDF) on the token."""
     import secrets
 
     key_id = bytes.fromhex(id_hex) if id_hex else secrets.token_bytes(8)

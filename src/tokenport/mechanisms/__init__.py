@@ -14,7 +14,7 @@ from tokenport.mechanisms.base import MechanismRegistry
 
 FAMILIES: tuple[str, ...] = (
     "digest", "hmac", "aes", "ec", "eddsa", "rsa",
-    "mldsa", "mlkem", "dsa", "dh", "des", "derive_data", "kdf",
+    "mldsa", "mlkem", "dsa", "dh", "des", "derive_data", "kdf", "montgomery",
 )
 """The family modules of tokenport.mechanisms, in registration order."""
 

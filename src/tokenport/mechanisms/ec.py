@@ -6,7 +6,14 @@ uncompressed point), CKM_ECDSA ("ECDSA without hashing": single-part, over a cal
 hash of any length, signature r || s each as long as the order), CKM_ECDSA_SHA1 and the
 SHA-224/256/384/512 variants ("ECDSA with hashing": single- and multi-part),
 CKM_ECDH1_DERIVE (CK_ECDH1_DERIVE_PARAMS; CKD_NULL and the ANSI X9.63 CKD_SHA*_KDF
-functions; the peer's public value as a raw point or a DER OCTET STRING). Curves: P-256, P-384, P-521; key sizes in CK_MECHANISM_INFO are in bits.
+functions; the peer's public value as a raw point or a DER OCTET STRING). Curves: P-192,
+P-224, P-256, P-384, P-521 (FIPS 186-4), secp256k1 (SEC 2), brainpoolP256r1, brainpoolP384r1,
+brainpoolP512r1 (RFC 5639), named by OID or by curve name (see ``curves``); key sizes in
+CK_MECHANISM_INFO are in bits (192..521). CKM_ECDH1_DERIVE also takes X25519 / X448 keys
+(CKK_EC_MONTGOMERY, PKCS #11 v3.0 s2.3.7): those go to ``montgomery.xdh_derive``.
+
+Public keys are checked when created (C_CreateObject, C_UnwrapKey): the point must lie on
+the curve (the crypto library refuses it otherwise: CKR_ATTRIBUTE_VALUE_INVALID).
 
 Randomness: the private scalar comes from the token's random source (FIPS 186-4 B.4.1,
 extra random bits); ECDSA signing nonces are generated inside the crypto library.
@@ -16,7 +23,11 @@ natural size. With CKD_NULL that is Z (the x coordinate) truncated by removing l
 as the specification says of raw shared secrets; with a KDF it is X9.63 output of ``length``
 bytes (``len(Z)`` when no length was asked for).
 
-Not offered: CKM_ECDH1_COFACTOR_DERIVE, CKM_ECMQV_DERIVE, compressed points in generated keys
+CKM_ECDH1_COFACTOR_DERIVE (s2.3.16) takes the same parameter; every curve offered has cofactor
+h = 1, so cofactor Diffie-Hellman (SEC 1 s3.3.2: the product with h * d) is the plain one, and
+the mechanism runs the same computation (EC keys only: Montgomery keys use CKM_ECDH1_DERIVE).
+
+Not offered: CKM_ECMQV_DERIVE, compressed points in generated keys
 (compressed CKA_EC_POINT values are accepted on import), explicit curve parameters.
 """
 
@@ -34,7 +45,7 @@ from tokenport.errors import (
     TemplateIncomplete,
     TemplateInconsistent,
 )
-from tokenport.mechanisms import curves, keys
+from tokenport.mechanisms import curves, keys, montgomery
 from tokenport.mechanisms.base import (
     AttrMap,
     KeyView,
@@ -55,10 +66,13 @@ from tokenport.mechanisms.common import (
 from tokenport.mechanisms.params import Ecdh1DeriveParams, Params
 from tokenport.ports.crypto import EcPort, HashName
 
-MIN_BITS = 256
-MAX_BITS = 521
-EC_FLAGS = CKF.EC_F_P | CKF.EC_NAMEDCURVE | CKF.EC_UNCOMPRESS
+MIN_BITS = curves.MIN_BITS
+MAX_BITS = curves.MAX_BITS
+EC_FLAGS = CKF.EC_F_P | CKF.EC_OID | CKF.EC_CURVENAME | CKF.EC_UNCOMPRESS
+"""Prime-field curves, named by OID or by curveName, uncompressed points (generated keys;
+compressed points are accepted on import and in ECDH)."""
 KDF_OUTPUT_BYTES = 512
+STANDARD = "PKCS #11 v3.0 Current Mechanisms s2.3; ANSI X9.62, FIPS 186-4, SEC 1, RFC 5639"
 _EC = frozenset({CKK.EC})
 
 ECDSA_HASHES: dict[int, HashName] = {
@@ -182,6 +196,7 @@ def _register_hashed(registry: MechanismRegistry, mechanism: int, alg: HashName)
             key_types=_EC,
             sign=sign,
             verify=verify,
+            standard=STANDARD,
         )
     )
 
@@ -192,27 +207,53 @@ def _register_hashed(registry: MechanismRegistry, mechanism: int, alg: HashName)
 def ecdh1_derive(
     ctx: MechanismContext, key: KeyView, param: Params, length: int | None
 ) -> bytes:
-    """CKM_ECDH1_DERIVE: Z, or X9.63 KDF output over Z and the shared data."""
+    """CKM_ECDH1_DERIVE: Z, or X9.63 KDF output over Z and the shared data (Montgomery
+    keys: the X25519 / X448 result, see ``montgomery.xdh_derive``)."""
     if not isinstance(param, Ecdh1DeriveParams):
         raise MechanismParamInvalid("ECDH1 derivation needs CK_ECDH1_DERIVE_PARAMS")
+    alg = kdf_hash(param)
+    if key.key_type == CKK.EC_MONTGOMERY:
+        z = montgomery.xdh_derive(ctx, key, param)
+    else:
+        check_key(key, CKO.PRIVATE_KEY, _EC)
+        curve = keys.ec_key_curve(key)
+        check_size(curve.bits, MIN_BITS, MAX_BITS)
+        private = keys.ec_private_key(ctx.crypto, key)
+        try:
+            point = curves.unwrap_point(param.public_data, curves.weierstrass_point_lengths(curve))
+            peer = ctx.crypto.ec_public_from_point(curve.name, point)
+        except AttributeValueInvalid:
+            raise MechanismParamInvalid(
+                "the peer's public value is not a point on the curve") from None
+        z = ctx.crypto.ecdh(private, peer)
+    return shape_secret(ctx, z, alg, param.shared_data, length)
+
+
+def ecdh1_cofactor_derive(
+    ctx: MechanismContext, key: KeyView, param: Params, length: int | None
+) -> bytes:
+    """CKM_ECDH1_COFACTOR_DERIVE: CKM_ECDH1_DERIVE on EC keys (cofactor 1 on every curve)."""
+    if not isinstance(param, Ecdh1DeriveParams):
+        raise MechanismParamInvalid("ECDH1 derivation needs CK_ECDH1_DERIVE_PARAMS")
+    check_key(key, CKO.PRIVATE_KEY, _EC)
+    return ecdh1_derive(ctx, key, param, length)
+
+
+def kdf_hash(param: Ecdh1DeriveParams) -> HashName | None:
+    """The hash of the CKD_* KDF (None for CKD_NULL, which takes no shared data)."""
     if param.kdf == CKD.NULL:
         if param.shared_data:
             raise MechanismParamInvalid("CKD_NULL takes no shared data")
-        alg: HashName | None = None
-    elif param.kdf in KDF_HASHES:
-        alg = KDF_HASHES[param.kdf]
-    else:
-        raise MechanismParamInvalid("key derivation function not supported")
-    check_key(key, CKO.PRIVATE_KEY, _EC)
-    curve = keys.ec_key_curve(key)
-    check_size(curve.bits, MIN_BITS, MAX_BITS)
-    private = keys.ec_private_key(ctx.crypto, key)
-    try:
-        point = curves.unwrap_point(param.public_data, curves.weierstrass_point_lengths(curve))
-        peer = ctx.crypto.ec_public_from_point(curve.name, point)
-    except AttributeValueInvalid:
-        raise MechanismParamInvalid("the peer's public value is not a point on the curve") from None
-    z = ctx.crypto.ecdh(private, peer)
+        return None
+    if param.kdf in KDF_HASHES:
+        return KDF_HASHES[param.kdf]
+    raise MechanismParamInvalid("key derivation function not supported")
+
+
+def shape_secret(
+    ctx: MechanismContext, z: bytes, alg: HashName | None, shared_data: bytes, length: int | None
+) -> bytes:
+    """The derived key value from the shared secret Z (see the module docstring)."""
     if alg is None:
         if length is None:
             return z
@@ -221,7 +262,7 @@ def ecdh1_derive(
         return z[len(z) - length :]
     if length is not None and not 0 < length <= KDF_OUTPUT_BYTES:
         raise TemplateInconsistent("CKA_VALUE_LEN is out of range for the KDF")
-    return ctx.crypto.x963_kdf(alg, z, param.shared_data, length or len(z))
+    return ctx.crypto.x963_kdf(alg, z, shared_data, length or len(z))
 
 
 def register(registry: MechanismRegistry) -> None:
@@ -234,6 +275,7 @@ def register(registry: MechanismRegistry) -> None:
             CKF.GENERATE_KEY_PAIR | EC_FLAGS,
             generated_key_type=CKK.EC,
             generate_key_pair=generate_ec_key_pair,
+            standard=STANDARD,
         )
     )
     registry.add(
@@ -245,6 +287,7 @@ def register(registry: MechanismRegistry) -> None:
             key_types=_EC,
             sign=ecdsa_sign,
             verify=ecdsa_verify,
+            standard=STANDARD,
         )
     )
     for mechanism, alg in ECDSA_HASHES.items():
@@ -255,7 +298,19 @@ def register(registry: MechanismRegistry) -> None:
             MIN_BITS,
             MAX_BITS,
             CKF.DERIVE | EC_FLAGS,
-            key_types=_EC,
+            key_types=frozenset({CKK.EC, CKK.EC_MONTGOMERY}),
             derive=ecdh1_derive,
+            standard=STANDARD + "; RFC 7748 (X25519, X448 keys, PKCS #11 v3.0 s2.3.7)",
+        )
+    )
+    registry.add(
+        MechanismSpec(
+            CKM.ECDH1_COFACTOR_DERIVE,
+            MIN_BITS,
+            MAX_BITS,
+            CKF.DERIVE | EC_FLAGS,
+            key_types=_EC,
+            derive=ecdh1_cofactor_derive,
+            standard=STANDARD + " (s2.3.16; cofactor 1 on every curve offered)",
         )
     )

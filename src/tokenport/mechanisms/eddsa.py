@@ -1,30 +1,44 @@
-"""Edwards curves: CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA for Ed25519.
+"""Edwards curves: CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA for Ed25519 and Ed448.
 
-PKCS #11 3.0 Current Mechanisms s2.3 (Edwards Elliptic curve key pair generation;
-CKA_EC_PARAMS from the public template: the OID 1.3.101.112, OpenSC's older 1.3.6.1.4.1.11591.15.1, or the PrintableString
-"edwards25519"; CKA_EC_POINT is the DER OCTET STRING of the 32-byte public key, CKA_VALUE the
-32-byte private key) and CKM_EDDSA (RFC 8032 pure Ed25519). Key sizes in
-CK_MECHANISM_INFO are in bits (256 for Ed25519).
+PKCS #11 3.0 Current Mechanisms s2.3.5-2.3.6 (Edwards keys) and s2.3.14 (CKM_EDDSA).
+CKA_EC_PARAMS from the public template names the curve: for Ed25519 the OID 1.3.101.112,
+OpenSC's older 1.3.6.1.4.1.11591.15.1 or the PrintableString "edwards25519"; for Ed448 the
+OID 1.3.101.113 or the PrintableString "edwards448". CKA_EC_POINT is the DER OCTET STRING of
+the RFC 8032 public key (32 bytes for Ed25519, 57 for Ed448; raw values are accepted on
+input), CKA_VALUE the private key (32 or 57 bytes). Key sizes in CK_MECHANISM_INFO are in bits
+of the private key: 256 (Ed25519) to 456 (Ed448).
 
-The parameter chooses the RFC 8032 scheme (PKCS #11 3.0 Current Mechanisms s2.3.14, table
-"Mapping to RFC 8032 Signature Schemes"): Ed25519 (pure) is the mechanism *without* a
-parameter; a CK_EDDSA_PARAMS with phFlag FALSE selects Ed25519ctx and with phFlag TRUE
-Ed25519ph, the context data being optional in both. So a CK_EDDSA_PARAMS with phFlag FALSE
-and no context data is Ed25519ctx with an empty context, which is not pure Ed25519: RFC 8032
-s5.1 prefixes dom2(0, "") to every hash of Ed25519ctx (and pkcs11-provider and the Rust
-cryptoki crate send exactly that structure for Ed25519ctx). Ed25519ph and Ed25519ctx are not
-offered (the crypto library has no interface for them), so *any* CK_EDDSA_PARAMS raises
-MechanismParamInvalid at C_SignInit / C_VerifyInit rather than producing or accepting a pure
-Ed25519 signature in place of the scheme asked for. The same holds for keys whose
-CKA_EC_PARAMS is the RFC 8410 OID, for which the specification says the curve implies pure
-mode: a parameter that names another scheme is refused, never ignored. Ed448 is not offered
-(CurveNotSupported).
+The parameter chooses the RFC 8032 scheme (s2.3.14, table "Mapping to RFC 8032 Signature
+Schemes"):
+
+=========== ================= ======== ============ ===========================================
+scheme      CK_EDDSA_PARAMS   phFlag   context      tokenport
+=========== ================= ======== ============ ===========================================
+Ed25519     not required      --       --           no parameter: yes
+Ed25519ctx  required          FALSE    optional     MechanismParamInvalid (not in pyca)
+Ed25519ph   required          TRUE     optional     MechanismParamInvalid (not in pyca)
+Ed448       required          FALSE    optional     empty context: yes; a context string:
+                                                    MechanismParamInvalid (not in pyca)
+Ed448ph     required          TRUE     optional     MechanismParamInvalid (not in pyca)
+=========== ================= ======== ============ ===========================================
+
+For Ed25519 a CK_EDDSA_PARAMS with phFlag FALSE and no context data is Ed25519ctx with an
+empty context, which is not pure Ed25519 (RFC 8032 s5.1 prefixes dom2(0, "") to every hash
+of Ed25519ctx), so *any* parameter is refused for Ed25519 keys rather than producing or
+accepting a pure Ed25519 signature in place of the scheme asked for. For Ed448 the scheme
+always carries a context (RFC 8032 s5.2: dom4(0, context)), and Ed448 with an empty context
+is exactly what pyca/cryptography computes; so Ed448 keys take CK_EDDSA_PARAMS {FALSE, empty}
+(what pkcs11-provider sends) or no parameter at all (what pkcs11-tool and python-pkcs11
+send, and what SoftHSM and Kryoptic accept as Ed448). pyca/cryptography (up to 48 at least)
+signs Ed448 and Ed25519 without context or pre-hash only: ``Ed448PrivateKey.sign(data)``.
 
 Pure EdDSA reads the message twice, so multi-part signing and verification buffer the whole
 message until final(). The private key (seed) comes from the token's random source.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKF, CKK, CKM, CKO
@@ -39,67 +53,81 @@ from tokenport.mechanisms.base import (
 )
 from tokenport.mechanisms.common import check_key, no_param
 from tokenport.mechanisms.params import EddsaParams, Params
-from tokenport.ports.crypto import Ed25519PrivateKeyHandle, Ed25519PublicKeyHandle, EdDsaPort
 
 KEY_BITS = 256
+"""Ed25519 (the smallest Edwards key, in bits)."""
+MAX_KEY_BITS = curves.ED448.bits
+"""Ed448: 57-byte keys, 456 bits."""
 SIGNATURE_BYTES = 64
+SIGNATURE_SIZES = {"Ed25519": 64, "Ed448": 114}
+STANDARD = "PKCS #11 v3.0 Current Mechanisms s2.3.5, s2.3.14; RFC 8032"
 _EDWARDS = frozenset({CKK.EC_EDWARDS})
 
 
-def generate_ed25519_key_pair(
+def generate_edwards_key_pair(
     ctx: MechanismContext, param: Params, public_template: AttrMap, private_template: AttrMap
 ) -> tuple[dict[int, AttrValue], dict[int, AttrValue]]:
-    """CKM_EC_EDWARDS_KEY_PAIR_GEN for Ed25519."""
+    """CKM_EC_EDWARDS_KEY_PAIR_GEN for Ed25519 and Ed448."""
     no_param(param)
     params = public_template.get(CKA.EC_PARAMS)
     if params is None:
         raise TemplateIncomplete("CKA_EC_PARAMS is required in the public key template")
-    curves.require_ed25519(params)
+    curve = curves.edwards_curve(params)
     assert isinstance(params, bytes)
-    seed = ctx.random_bytes(curves.ED25519_KEY_SIZE)
-    private = ctx.crypto.ed25519_private_from_seed(seed)
-    public = ctx.crypto.ed25519_public_bytes(private)
+    seed = ctx.random_bytes(curve.private_size)
+    if curve is curves.ED448:
+        public = ctx.crypto.ed448_public_bytes(ctx.crypto.ed448_private_from_seed(seed))
+    else:
+        public = ctx.crypto.ed25519_public_bytes(ctx.crypto.ed25519_private_from_seed(seed))
     return (
         {CKA.EC_PARAMS: params, CKA.EC_POINT: curves.encode_point(public)},
         {CKA.EC_PARAMS: params, CKA.VALUE: seed},
     )
 
 
-def _check_param(param: Params) -> None:
-    """Only pure Ed25519, i.e. no parameter (see the module docstring for the spec table)."""
+generate_ed25519_key_pair = generate_edwards_key_pair
+"""The former name (Ed25519 was the only Edwards curve)."""
+
+
+def _check_param(param: Params, curve: curves.OctetCurve) -> None:
+    """Pure Ed25519 (no parameter) or Ed448 with an empty context (see the module table)."""
     if param is None:
         return
     if not isinstance(param, EddsaParams):
         raise MechanismParamInvalid("CKM_EDDSA takes an optional CK_EDDSA_PARAMS")
-    raise MechanismParamInvalid(
-        "CK_EDDSA_PARAMS selects Ed25519ph or Ed25519ctx, which are not supported"
-    )
+    if curve is curves.ED25519:
+        raise MechanismParamInvalid(
+            "CK_EDDSA_PARAMS selects Ed25519ph or Ed25519ctx, which are not supported"
+        )
+    if param.prehash:
+        raise MechanismParamInvalid("Ed448ph is not supported")
+    if param.context:
+        raise MechanismParamInvalid("Ed448 with a context string is not supported")
 
 
 class EddsaSign:
-    """Pure Ed25519 signing; multi-part input is buffered."""
+    """Pure EdDSA signing; multi-part input is buffered."""
 
-    def __init__(self, crypto: EdDsaPort, private: Ed25519PrivateKeyHandle) -> None:
-        self._crypto = crypto
-        self._private = private
+    def __init__(self, sign: Callable[[bytes], bytes]) -> None:
+        self._sign = sign
         self._message = bytearray()
 
     def update(self, data: bytes) -> None:
         self._message += data
 
     def final(self) -> bytes:
-        return self._crypto.ed25519_sign(self._private, bytes(self._message))
+        return self._sign(bytes(self._message))
 
     def once(self, data: bytes) -> bytes:
-        return self._crypto.ed25519_sign(self._private, data)
+        return self._sign(data)
 
 
 class EddsaVerify:
-    """Pure Ed25519 verification; multi-part input is buffered."""
+    """Pure EdDSA verification; multi-part input is buffered."""
 
-    def __init__(self, crypto: EdDsaPort, public: Ed25519PublicKeyHandle) -> None:
-        self._crypto = crypto
-        self._public = public
+    def __init__(self, verify: Callable[[bytes, bytes], None], signature_bytes: int) -> None:
+        self._verify = verify
+        self._size = signature_bytes
         self._message = bytearray()
 
     def update(self, data: bytes) -> None:
@@ -109,43 +137,62 @@ class EddsaVerify:
         self.once(bytes(self._message), signature)
 
     def once(self, data: bytes, signature: bytes) -> None:
-        if len(signature) != SIGNATURE_BYTES:
-            raise SignatureLenRange("an Ed25519 signature is 64 bytes")
-        self._crypto.ed25519_verify(self._public, signature, data)
+        if len(signature) != self._size:
+            raise SignatureLenRange(f"an EdDSA signature on this curve is {self._size} bytes")
+        self._verify(signature, data)
 
 
 def eddsa_sign(ctx: MechanismContext, key: KeyView, param: Params) -> EddsaSign:
-    _check_param(param)
+    if param is not None and not isinstance(param, EddsaParams):
+        raise MechanismParamInvalid("CKM_EDDSA takes an optional CK_EDDSA_PARAMS")
     check_key(key, CKO.PRIVATE_KEY, _EDWARDS)
-    return EddsaSign(ctx.crypto, keys.ed25519_private_key(ctx.crypto, key))
+    curve = keys.edwards_key_curve(key)
+    _check_param(param, curve)
+    crypto = ctx.crypto
+    if curve is curves.ED448:
+        ed448 = keys.ed448_private_key(crypto, key)
+        return EddsaSign(lambda data: crypto.ed448_sign(ed448, data))
+    ed25519 = keys.ed25519_private_key(crypto, key)
+    return EddsaSign(lambda data: crypto.ed25519_sign(ed25519, data))
 
 
 def eddsa_verify(ctx: MechanismContext, key: KeyView, param: Params) -> EddsaVerify:
-    _check_param(param)
+    if param is not None and not isinstance(param, EddsaParams):
+        raise MechanismParamInvalid("CKM_EDDSA takes an optional CK_EDDSA_PARAMS")
     check_key(key, CKO.PUBLIC_KEY, _EDWARDS)
-    return EddsaVerify(ctx.crypto, keys.ed25519_public_key(ctx.crypto, key))
+    curve = keys.edwards_key_curve(key)
+    _check_param(param, curve)
+    crypto = ctx.crypto
+    size = SIGNATURE_SIZES[curve.name]
+    if curve is curves.ED448:
+        ed448 = keys.ed448_public_key(crypto, key)
+        return EddsaVerify(lambda sig, data: crypto.ed448_verify(ed448, sig, data), size)
+    ed25519 = keys.ed25519_public_key(crypto, key)
+    return EddsaVerify(lambda sig, data: crypto.ed25519_verify(ed25519, sig, data), size)
 
 
 def register(registry: MechanismRegistry) -> None:
-    """Add the Ed25519 mechanisms (key size in bits)."""
+    """Add the Edwards mechanisms (key sizes in bits)."""
     registry.add(
         MechanismSpec(
             CKM.EC_EDWARDS_KEY_PAIR_GEN,
             KEY_BITS,
-            KEY_BITS,
+            MAX_KEY_BITS,
             CKF.GENERATE_KEY_PAIR,
             generated_key_type=CKK.EC_EDWARDS,
-            generate_key_pair=generate_ed25519_key_pair,
+            generate_key_pair=generate_edwards_key_pair,
+            standard=STANDARD,
         )
     )
     registry.add(
         MechanismSpec(
             CKM.EDDSA,
             KEY_BITS,
-            KEY_BITS,
+            MAX_KEY_BITS,
             CKF.SIGN | CKF.VERIFY,
             key_types=_EDWARDS,
             sign=eddsa_sign,
             verify=eddsa_verify,
+            standard=STANDARD,
         )
     )

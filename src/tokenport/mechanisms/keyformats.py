@@ -2,10 +2,11 @@
 
 * ``complete_key_attributes`` validates the material of a key being created (C_CreateObject,
   C_UnwrapKey) and returns the attributes the token derives from it: CKA_PUBLIC_KEY_INFO
-  (PKCS #11 3.0 s4.8 / s4.9, the DER SubjectPublicKeyInfo) for RSA, EC and Ed25519 public and
-  private keys; CKA_MODULUS_BITS for RSA public keys (v2.40 Current Mechanisms s2.1.2);
-  CKA_VALUE_LEN for secret keys (v2.40 s4.10); CKA_EC_POINT in its DER OCTET STRING form
-  when it was given as a raw point (s2.3.3, s2.3.6 of 3.0 for Edwards keys). DSA keys
+  (PKCS #11 3.0 s4.8 / s4.9, the DER SubjectPublicKeyInfo) for RSA, EC, Edwards (Ed25519,
+  Ed448) and Montgomery (X25519, X448, 3.0 s2.3.7) public and private keys;
+  CKA_MODULUS_BITS for RSA public keys (v2.40 Current Mechanisms s2.1.2); CKA_VALUE_LEN for
+  secret keys (v2.40 s4.10); CKA_EC_POINT in its DER OCTET STRING form when it was given as a
+  raw point (s2.3.3; s2.3.6 and s2.3.8 of 3.0 for Edwards and Montgomery keys). DSA keys
   (Current Mechanisms s2.2) are checked and get CKA_PUBLIC_KEY_INFO; PKCS #3 DH keys (s2.4)
   are checked and private ones get CKA_VALUE_BITS (``tokenport.mechanisms.dsa`` / ``dh``).
 * ``complete_domain_parameters``: the same for CKO_DOMAIN_PARAMETERS objects (v2.40 s4.11).
@@ -39,15 +40,20 @@ from tokenport.ports.crypto import (
     DhPort,
     DsaPort,
     EcPort,
+    Ed448Port,
     EdDsaPort,
     KeyEncodingPort,
+    MontgomeryPort,
     PrivateKeyHandle,
     PublicKeyHandle,
     RsaPort,
 )
 
 
-class KeyMaterialCrypto(RsaPort, EcPort, EdDsaPort, KeyEncodingPort, DsaPort, DhPort, Protocol):
+class KeyMaterialCrypto(
+    RsaPort, EcPort, EdDsaPort, Ed448Port, MontgomeryPort, KeyEncodingPort, DsaPort, DhPort,
+    Protocol,
+):
     """The crypto port families this module uses (every CryptoBackend is one)."""
 
 
@@ -107,8 +113,18 @@ def _public(
         out = _ec_point_attrs(get_bytes(get, CKA.EC_POINT, TemplateIncomplete), point)
         return {CKA.PUBLIC_KEY_INFO: crypto.public_key_info(obj), **out}
     if key_type == CKK.EC_EDWARDS:
-        obj = keys.build_ed25519_public(crypto, get, TemplateIncomplete)
-        point = keys.ed25519_point(get, TemplateIncomplete)
+        edwards = curves.edwards_curve(get_bytes(get, CKA.EC_PARAMS, TemplateIncomplete))
+        point = keys.octet_point(get, edwards, TemplateIncomplete)
+        if edwards is curves.ED448:
+            obj = keys.build_ed448_public(crypto, get, TemplateIncomplete)
+        else:
+            obj = keys.build_ed25519_public(crypto, get, TemplateIncomplete)
+        out = _ec_point_attrs(get_bytes(get, CKA.EC_POINT, TemplateIncomplete), point)
+        return {CKA.PUBLIC_KEY_INFO: crypto.public_key_info(obj), **out}
+    if key_type == CKK.EC_MONTGOMERY:
+        montgomery = keys.montgomery_curve(get, TemplateIncomplete)
+        point = keys.octet_point(get, montgomery, TemplateIncomplete)
+        obj = keys.build_xdh_public(crypto, get, TemplateIncomplete)
         out = _ec_point_attrs(get_bytes(get, CKA.EC_POINT, TemplateIncomplete), point)
         return {CKA.PUBLIC_KEY_INFO: crypto.public_key_info(obj), **out}
     if key_type == CKK.DSA:
@@ -128,7 +144,13 @@ def _private(
     elif key_type == CKK.EC:
         obj = keys.build_ec_private(crypto, get, TemplateIncomplete)
     elif key_type == CKK.EC_EDWARDS:
-        obj = keys.build_ed25519_private(crypto, get, TemplateIncomplete)
+        edwards = curves.edwards_curve(get_bytes(get, CKA.EC_PARAMS, TemplateIncomplete))
+        if edwards is curves.ED448:
+            obj = keys.build_ed448_private(crypto, get, TemplateIncomplete)
+        else:
+            obj = keys.build_ed25519_private(crypto, get, TemplateIncomplete)
+    elif key_type == CKK.EC_MONTGOMERY:
+        obj = keys.build_xdh_private(crypto, get, TemplateIncomplete)
     elif key_type == CKK.DSA:
         return dsa.complete_private(crypto, get)
     elif key_type == CKK.DH:
@@ -145,8 +167,8 @@ def complete_key_attributes(
 
     Missing material raises TemplateIncomplete; malformed or inconsistent material
     AttributeValueInvalid (TemplateInconsistent for a contradicting CKA_MODULUS_BITS); a curve
-    other than P-256/P-384/P-521 (EC) or Ed25519 (Edwards) CurveNotSupported. Key types this
-    module does not know get only CKA_VALUE_LEN (secret keys) or nothing.
+    tokenport does not offer CurveNotSupported, explicit domain parameters DomainParamsInvalid.
+    Key types this module does not know get only CKA_VALUE_LEN (secret keys) or nothing.
     """
     if object_class == CKO.SECRET_KEY:
         return _secret(key_type, attrs)
@@ -168,7 +190,7 @@ def complete_domain_parameters(key_type: int, attrs: Mapping[int, AttrValue]) ->
 
 
 def encode_private_key_pkcs8(crypto: KeyMaterialCrypto, key: KeyView) -> bytes:
-    """The DER PKCS #8 PrivateKeyInfo of an RSA, EC or Ed25519 private key object."""
+    """The DER PKCS #8 PrivateKeyInfo of an RSA, EC, Edwards or Montgomery private key."""
     if key.object_class != CKO.PRIVATE_KEY:
         raise KeyNotWrappable("only private keys are encoded as PKCS #8")
     obj: PrivateKeyHandle
@@ -177,7 +199,12 @@ def encode_private_key_pkcs8(crypto: KeyMaterialCrypto, key: KeyView) -> bytes:
     elif key.key_type == CKK.EC:
         obj = keys.ec_private_key(crypto, key)
     elif key.key_type == CKK.EC_EDWARDS:
-        obj = keys.ed25519_private_key(crypto, key)
+        if keys.edwards_key_curve(key) is curves.ED448:
+            obj = keys.ed448_private_key(crypto, key)
+        else:
+            obj = keys.ed25519_private_key(crypto, key)
+    elif key.key_type == CKK.EC_MONTGOMERY:
+        obj = keys.xdh_private_key(crypto, key)
     elif key.key_type == CKK.DSA:
         return dsa.encode_pkcs8(crypto, key)
     elif key.key_type == CKK.DH:
@@ -190,8 +217,8 @@ def encode_private_key_pkcs8(crypto: KeyMaterialCrypto, key: KeyView) -> bytes:
 def decode_private_key_pkcs8(crypto: KeyMaterialCrypto, der: bytes) -> tuple[int, dict[int, AttrValue]]:
     """(CKK_*, key material attributes) of a DER PKCS #8 PrivateKeyInfo.
 
-    WrappedKeyInvalid if it is not a PKCS #8 RSA, EC or Ed25519 key; CurveNotSupported for an
-    EC key on another curve.
+    WrappedKeyInvalid if it is not a PKCS #8 RSA, EC, Edwards or Montgomery key;
+    CurveNotSupported for an EC key on another curve.
     """
     try:
         decoded = crypto.pkcs8_decode(der)
@@ -217,6 +244,12 @@ def decode_private_key_pkcs8(crypto: KeyMaterialCrypto, der: bytes) -> tuple[int
         curve = next(c for c in curves.CURVES if c.name == decoded.curve)
         d = crypto.ec_private_scalar(decoded.key)
         return CKK.EC, {CKA.EC_PARAMS: curve.params, CKA.VALUE: int_bytes(d, curve.size)}
+    if decoded.kind == "ed448":
+        return CKK.EC_EDWARDS, {CKA.EC_PARAMS: curves.ED448.params,
+                                CKA.VALUE: crypto.ed448_seed(decoded.key)}
+    if decoded.kind == "xdh":
+        return CKK.EC_MONTGOMERY, {CKA.EC_PARAMS: _xdh_params(decoded.curve),
+                                   CKA.VALUE: crypto.xdh_private_bytes(decoded.key)}
     return CKK.EC_EDWARDS, {
         CKA.EC_PARAMS: curves.ED25519_PARAMS,
         CKA.VALUE: crypto.ed25519_seed(decoded.key),
@@ -233,8 +266,19 @@ def public_attributes_of_pkcs8(crypto: KeyMaterialCrypto, der: bytes) -> dict[in
         curve = next(c for c in curves.CURVES if c.name == decoded.curve)
         return {CKA.EC_PARAMS: curve.params,
                 CKA.EC_POINT: curves.encode_point(crypto.ec_public_point(decoded.key))}
+    if decoded.kind == "ed448":
+        return {CKA.EC_PARAMS: curves.ED448.params,
+                CKA.EC_POINT: curves.encode_point(crypto.ed448_public_bytes(decoded.key))}
+    if decoded.kind == "xdh":
+        return {CKA.EC_PARAMS: _xdh_params(decoded.curve),
+                CKA.EC_POINT: curves.encode_point(crypto.xdh_public_bytes(decoded.key))}
     public = crypto.ed25519_public_bytes(decoded.key)
     return {CKA.EC_PARAMS: curves.ED25519_PARAMS, CKA.EC_POINT: curves.encode_point(public)}
+
+
+def _xdh_params(curve: str) -> bytes:
+    return (curves.X448 if curve == "X448" else curves.X25519).params
+
 
 def decode_public_key_info(crypto: KeyMaterialCrypto, spki: bytes) -> tuple[int, dict[int, AttrValue]]:
     """(CKK_*, public key material attributes) of a DER SubjectPublicKeyInfo."""
@@ -246,5 +290,15 @@ def decode_public_key_info(crypto: KeyMaterialCrypto, spki: bytes) -> tuple[int,
         curve = next(c for c in curves.CURVES if c.name == decoded.curve)
         return CKK.EC, {CKA.EC_PARAMS: curve.params,
                         CKA.EC_POINT: curves.encode_point(crypto.ec_public_point(decoded.key))}
+    if decoded.kind == "ed448":
+        return CKK.EC_EDWARDS, {
+            CKA.EC_PARAMS: curves.ED448.params,
+            CKA.EC_POINT: curves.encode_point(crypto.ed448_public_bytes(decoded.key)),
+        }
+    if decoded.kind == "xdh":
+        return CKK.EC_MONTGOMERY, {
+            CKA.EC_PARAMS: _xdh_params(decoded.curve),
+            CKA.EC_POINT: curves.encode_point(crypto.xdh_public_bytes(decoded.key)),
+        }
     return CKK.EC_EDWARDS, {CKA.EC_PARAMS: curves.ED25519_PARAMS,
                             CKA.EC_POINT: curves.encode_point(crypto.ed25519_public_bytes(decoded.key))}

@@ -1,5 +1,6 @@
 """From key attributes to the crypto port's key objects (PKCS #11 v2.40 s4.8-4.9, Current
-Mechanisms s2.1.2-2.1.3 RSA, s2.3.3-2.3.4 EC; PKCS #11 3.0 s2.3.5-2.3.6 Edwards keys).
+Mechanisms s2.1.2-2.1.3 RSA, s2.3.3-2.3.4 EC; PKCS #11 3.0 s2.3.5-2.3.6 Edwards keys,
+s2.3.7-2.3.8 Montgomery keys).
 
 The ``build_*`` functions read attributes through a getter, so they serve both key objects
 (KeyView.get, at operation time) and templates (Mapping.get, when keyformats validates a key
@@ -21,13 +22,20 @@ from tokenport.ports.crypto import (
     EcPort,
     EcPrivateKeyHandle,
     EcPublicKeyHandle,
+    Ed448Port,
+    Ed448PrivateKeyHandle,
+    Ed448PublicKeyHandle,
     Ed25519PrivateKeyHandle,
     Ed25519PublicKeyHandle,
     EdDsaPort,
+    MontgomeryPort,
     RsaPort,
     RsaPrivateKeyHandle,
     RsaPrivateNumbers,
     RsaPublicKeyHandle,
+    XdhCurveName,
+    XdhPrivateKeyHandle,
+    XdhPublicKeyHandle,
 )
 
 # -- RSA --------------------------------------------------------------------------------------
@@ -187,4 +195,86 @@ def ed25519_private_key(crypto: EdDsaPort, key: KeyView) -> Ed25519PrivateKeyHan
 def ed25519_public_key(crypto: EdDsaPort, key: KeyView) -> Ed25519PublicKeyHandle:
     return key.cached(
         "ed25519.public", lambda: build_ed25519_public(crypto, key.get, KeyTypeInconsistent)
+    )
+
+
+# -- Edwards and Montgomery curves (key bytes as RFC 8032 / RFC 7748 encode them) ------------------
+
+
+def edwards_key_curve(key: KeyView) -> curves.OctetCurve:
+    """Ed25519 or Ed448 from an Edwards key's CKA_EC_PARAMS."""
+    return key.cached(
+        "edwards.curve",
+        lambda: curves.edwards_curve(get_bytes(key.get, CKA.EC_PARAMS, KeyTypeInconsistent)),
+    )
+
+
+def octet_point(get: Getter, curve: curves.OctetCurve, missing: type[PKCS11Error]) -> bytes:
+    """The public key bytes inside CKA_EC_POINT (DER OCTET STRING or raw)."""
+    value = get_bytes(get, CKA.EC_POINT, missing)
+    return curves.unwrap_point(value, frozenset({curve.public_size}))
+
+
+def octet_private_value(get: Getter, curve: curves.OctetCurve, missing: type[PKCS11Error]) -> bytes:
+    """CKA_VALUE of an Edwards or Montgomery private key, checked for the curve's length."""
+    value = get_bytes(get, CKA.VALUE, missing)
+    if len(value) != curve.private_size:
+        raise AttributeValueInvalid(f"an {curve.name} private key is {curve.private_size} bytes")
+    return value
+
+
+def build_ed448_private(
+    crypto: Ed448Port, get: Getter, missing: type[PKCS11Error]
+) -> Ed448PrivateKeyHandle:
+    if curves.edwards_curve(get_bytes(get, CKA.EC_PARAMS, missing)) is not curves.ED448:
+        raise KeyTypeInconsistent("not an Ed448 key")
+    return crypto.ed448_private_from_seed(octet_private_value(get, curves.ED448, missing))
+
+
+def build_ed448_public(
+    crypto: Ed448Port, get: Getter, missing: type[PKCS11Error]
+) -> Ed448PublicKeyHandle:
+    if curves.edwards_curve(get_bytes(get, CKA.EC_PARAMS, missing)) is not curves.ED448:
+        raise KeyTypeInconsistent("not an Ed448 key")
+    return crypto.ed448_public_from_bytes(octet_point(get, curves.ED448, missing))
+
+
+def ed448_private_key(crypto: Ed448Port, key: KeyView) -> Ed448PrivateKeyHandle:
+    return key.cached(
+        "ed448.private", lambda: build_ed448_private(crypto, key.get, KeyTypeInconsistent)
+    )
+
+
+def ed448_public_key(crypto: Ed448Port, key: KeyView) -> Ed448PublicKeyHandle:
+    return key.cached(
+        "ed448.public", lambda: build_ed448_public(crypto, key.get, KeyTypeInconsistent)
+    )
+
+
+def montgomery_curve(get: Getter, missing: type[PKCS11Error]) -> curves.OctetCurve:
+    """X25519 or X448 from a Montgomery key's CKA_EC_PARAMS."""
+    return curves.montgomery_curve(get_bytes(get, CKA.EC_PARAMS, missing))
+
+
+def _xdh_name(curve: curves.OctetCurve) -> XdhCurveName:
+    return "X448" if curve is curves.X448 else "X25519"
+
+
+def build_xdh_private(
+    crypto: MontgomeryPort, get: Getter, missing: type[PKCS11Error]
+) -> XdhPrivateKeyHandle:
+    curve = montgomery_curve(get, missing)
+    return crypto.xdh_private_from_bytes(_xdh_name(curve), octet_private_value(get, curve, missing))
+
+
+def build_xdh_public(
+    crypto: MontgomeryPort, get: Getter, missing: type[PKCS11Error]
+) -> XdhPublicKeyHandle:
+    curve = montgomery_curve(get, missing)
+    return crypto.xdh_public_from_bytes(_xdh_name(curve), octet_point(get, curve, missing))
+
+
+def xdh_private_key(crypto: MontgomeryPort, key: KeyView) -> XdhPrivateKeyHandle:
+    return key.cached(
+        "xdh.private", lambda: build_xdh_private(crypto, key.get, KeyTypeInconsistent)
     )

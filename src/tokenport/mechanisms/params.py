@@ -201,6 +201,7 @@ PARAM_KINDS: dict[int, ParamKind] = {
     CKM.SHA512_RSA_PKCS_PSS: ParamKind.PSS,
     CKM.RSA_PKCS_OAEP: ParamKind.OAEP,
     CKM.ECDH1_DERIVE: ParamKind.ECDH1,
+    CKM.ECDH1_COFACTOR_DERIVE: ParamKind.ECDH1,
     CKM.EDDSA: ParamKind.EDDSA,
     CKM.ML_DSA: ParamKind.SIGN_CONTEXT,
     CKM.DH_PKCS_DERIVE: ParamKind.BYTES,  # the other party's public value (v2.40 Current Mechanisms s2.4)

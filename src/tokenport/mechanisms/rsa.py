@@ -10,6 +10,16 @@ hashAlg's length), CKM_RSA_X_509 (raw RSA, single-part), CKM_SHA1_RSA_PKCS / SHA
 SHA384 / SHA512 (multi-part) and their _PSS counterparts (hashAlg must be the mechanism's
 hash). Key sizes in CK_MECHANISM_INFO are modulus bits.
 
+Key sizes: generation makes 1024..4096-bit keys; signing, decryption, encryption and
+unwrapping take 1024..16384-bit keys, and CK_MECHANISM_INFO says 1024..16384. Verification
+alone also takes public keys from 512 bits (VERIFY_MIN_BITS), so that signatures in old
+certificates (512- to 1023-bit RSA keys, still met in legacy PKIs) can be checked, as with
+SoftHSM: C_CreateObject stores such a public key, C_VerifyInit accepts it, every other use
+of it gives CKR_KEY_SIZE_RANGE. CK_MECHANISM_INFO has one range per mechanism, so it states
+the range of the operations that protect something (1024 up); the verification-only lower
+bound is documented here and in docs. Imported keys may have any public exponent the crypto
+library accepts (odd, 3 <= e < n: 3, 65537 or larger); generation offers 3 and 65537.
+
 CKM_RSA_PKCS signing uses the crypto library's RSASSA-PKCS1-v1_5 when the input is a DigestInfo
 for a known hash, and EMSA-PKCS1-v1_5 type-1 padding plus the backend's blinded raw RSA
 private operation otherwise. Verification recovers the encoded message with the public key
@@ -85,6 +95,8 @@ from tokenport.mechanisms.params import OaepParams, Params, PssParams
 from tokenport.ports.crypto import HashName, RsaKeyHandle, RsaPort, RsaPrivateKeyHandle
 
 MIN_BITS = 1024
+VERIFY_MIN_BITS = 512
+"""Smallest modulus C_VerifyInit accepts (old certificates); everything else needs MIN_BITS."""
 MAX_BITS = 16384
 KEYGEN_MAX_BITS = 4096
 DEFAULT_EXPONENT = 65537
@@ -174,11 +186,13 @@ def generate_rsa_key_pair(
 class _Key:
     """An RSA key checked for an operation: the backend object, n and k (bytes of n)."""
 
-    def __init__(self, crypto: RsaPort, key: KeyView, private: bool) -> None:
+    def __init__(
+        self, crypto: RsaPort, key: KeyView, private: bool, *, verify: bool = False
+    ) -> None:
         check_key(key, CKO.PRIVATE_KEY if private else CKO.PUBLIC_KEY, _RSA)
         self.n = key.cached("rsa.n", lambda: get_int(key.get, CKA.MODULUS, KeyTypeInconsistent))
         bits = self.n.bit_length()
-        check_size(bits, MIN_BITS, MAX_BITS)
+        check_size(bits, VERIFY_MIN_BITS if verify else MIN_BITS, MAX_BITS)
         self.crypto = crypto
         self.bits = bits
         self.k = (bits + 7) // 8
@@ -250,7 +264,7 @@ def rsa_pkcs_sign(ctx: MechanismContext, key: KeyView, param: Params) -> SingleP
 
 def rsa_pkcs_verify(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePartVerify:
     no_param(param)
-    return SinglePartVerify(_pkcs1_verifier(_Key(ctx.crypto, key, False)))
+    return SinglePartVerify(_pkcs1_verifier(_Key(ctx.crypto, key, False, verify=True)))
 
 
 def rsa_pkcs_encrypt(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePartCipher:
@@ -299,7 +313,7 @@ def _register_pkcs1_hashed(registry: MechanismRegistry, mechanism: int, alg: Has
 
     def verify(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenVerify:
         no_param(param)
-        rsa = _Key(ctx.crypto, key, False)
+        rsa = _Key(ctx.crypto, key, False, verify=True)
 
         def check(digest: bytes, signature: bytes) -> None:
             if len(signature) != rsa.k:
@@ -332,7 +346,7 @@ def rsa_x509_sign(ctx: MechanismContext, key: KeyView, param: Params) -> SingleP
 
 def rsa_x509_verify(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePartVerify:
     no_param(param)
-    rsa = _Key(ctx.crypto, key, False)
+    rsa = _Key(ctx.crypto, key, False, verify=True)
 
     def verify(data: bytes, signature: bytes) -> None:
         if len(signature) != rsa.k:
@@ -409,7 +423,7 @@ def rsa_pss_sign(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePa
 
 
 def rsa_pss_verify(ctx: MechanismContext, key: KeyView, param: Params) -> SinglePartVerify:
-    pss = _Pss(param, _Key(ctx.crypto, key, False), None)
+    pss = _Pss(param, _Key(ctx.crypto, key, False, verify=True), None)
     return SinglePartVerify(lambda data, sig: pss.verify(pss.check_digest(data), sig))
 
 
@@ -420,7 +434,7 @@ def _register_pss_hashed(registry: MechanismRegistry, mechanism: int, alg: HashN
                             partial(ctx.crypto.digest, alg))
 
     def verify(ctx: MechanismContext, key: KeyView, param: Params) -> HashThenVerify:
-        pss = _Pss(param, _Key(ctx.crypto, key, False), alg)
+        pss = _Pss(param, _Key(ctx.crypto, key, False, verify=True), alg)
         return HashThenVerify(partial(ctx.crypto.hash_new, alg), pss.verify,
                               partial(ctx.crypto.digest, alg))
 

@@ -192,7 +192,7 @@ def test_ec_refuses_bad_scalars_points_and_handles(fake: FakeCrypto) -> None:
     with pytest.raises(AttributeValueInvalid):
         fake.ec_public_from_point("P-256", bytes(point))
     with pytest.raises(CurveNotSupported):
-        fake.ec_private_from_scalar("P-192", 3)  # type: ignore[arg-type]
+        fake.ec_private_from_scalar("secp192k1", 3)  # type: ignore[arg-type]
     rsa = fake.rsa_generate(1024, 65537)
     with pytest.raises(KeyTypeInconsistent):
         fake.ecdsa_sign_hash(rsa, b"h" * 32)  # type: ignore[arg-type]

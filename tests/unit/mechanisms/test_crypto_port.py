@@ -13,8 +13,9 @@ from tokenport.backends.crypto import pyca
 from tokenport.ports import crypto as port
 
 FAMILIES = (port.DigestPort, port.MacPort, port.CipherPort, port.SealPort, port.EcPort,
-            port.RsaPort, port.EdDsaPort, port.KeyEncodingPort, port.PqPort, port.DsaPort,
-            port.DhPort, port.DesPort, port.KdfPort)
+            port.RsaPort, port.EdDsaPort, port.Ed448Port, port.MontgomeryPort,
+            port.KeyEncodingPort, port.PqPort, port.DsaPort, port.DhPort, port.DesPort,
+            port.KdfPort)
 
 
 def members(protocol: type) -> set[str]:

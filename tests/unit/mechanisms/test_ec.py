@@ -17,6 +17,7 @@ from tokenport.ck import CKA, CKD, CKK, CKM, CKO
 from tokenport.errors import (
     CurveNotSupported,
     DataLenRange,
+    DomainParamsInvalid,
     FunctionNotSupported,
     KeyTypeInconsistent,
     MechanismParamInvalid,
@@ -116,9 +117,9 @@ def test_curve_orders_match_the_library() -> None:
     ("params", "error"),
     [
         (None, TemplateIncomplete),
-        (bytes.fromhex("06052b8104000a"), CurveNotSupported),  # secp256k1
+        (bytes.fromhex("06052b8104001f"), CurveNotSupported),  # secp192k1
         (ED25519_OID_PARAMS, CurveNotSupported),
-        (bytes.fromhex("3000"), CurveNotSupported),  # explicit parameters
+        (bytes.fromhex("3000"), DomainParamsInvalid),  # explicit parameters (s2.3.1)
         (b"\x06\x08\x2a", Exception),
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKK, CKO
@@ -31,6 +31,14 @@ from .helpers import (
     P384_PARAMS,
     FakeKey,
 )
+
+SECP192K1_PKCS8 = (
+    "3036020100301006072a8648ce3d020106052b8104001f041f301d0201010418"
+    + "01" * 24
+)
+"""A PKCS #8 EC key on secp192k1, a curve the crypto library does not offer."""
+UNKNOWN_ALGORITHM_PKCS8 = "3018020100300b06092b0601040182db7f01" + "0406" + "00" * 6
+"""A PKCS #8 key of an algorithm (1.3.6.1.4.1.44543.1) nobody knows."""
 
 Pair = tuple[FakeKey, FakeKey]
 SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -179,7 +187,7 @@ def test_raw_point_starting_like_der(crypto: CryptoBackend) -> None:
             AttributeValueInvalid,
         ),
         (
-            {CKA.EC_PARAMS: bytes.fromhex("06052b8104000a"), CKA.EC_POINT: b"\x04"},
+            {CKA.EC_PARAMS: bytes.fromhex("06052b8104001f"), CKA.EC_POINT: b"\x04"},
             CurveNotSupported,
         ),
         ({CKA.EC_PARAMS: ED25519_OID_PARAMS, CKA.EC_POINT: b"\x04"}, CurveNotSupported),
@@ -271,7 +279,7 @@ def test_ed25519(crypto: CryptoBackend) -> None:
             CKO.PRIVATE_KEY,
             CKK.EC_EDWARDS,
             {
-                CKA.EC_PARAMS: bytes.fromhex("06032b6571"),
+                CKA.EC_PARAMS: bytes.fromhex("06032b656f"),  # X448, not an Edwards curve
                 CKA.VALUE: b"\x11" * 57,
             },
         )
@@ -327,14 +335,9 @@ def test_pkcs8_errors(crypto: CryptoBackend, p256: Pair) -> None:
         decode_private_key_pkcs8(crypto, b"\x30\x03\x02\x01\x00")
     with pytest.raises(WrappedKeyInvalid):
         decode_private_key_pkcs8(crypto, b"")
-    fmt = (
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    k1 = ec.generate_private_key(ec.SECP256K1()).private_bytes(*fmt)
+    k1 = bytes.fromhex(SECP192K1_PKCS8)
     with pytest.raises(CurveNotSupported):
         decode_private_key_pkcs8(crypto, k1)
-    xk = x25519.X25519PrivateKey.generate().private_bytes(*fmt)
+    xk = bytes.fromhex(UNKNOWN_ALGORITHM_PKCS8)
     with pytest.raises(WrappedKeyInvalid):
         decode_private_key_pkcs8(crypto, xk)

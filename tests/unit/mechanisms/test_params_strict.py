@@ -184,6 +184,7 @@ TEMPLATES: dict[int, dict[int, AttrValue]] = {
         CKK.SHA_1_HMAC, CKK.SHA224_HMAC, CKK.SHA256_HMAC, CKK.SHA384_HMAC, CKK.SHA512_HMAC,
         CKK.SHA512_224_HMAC, CKK.SHA512_256_HMAC, CKK.SHA3_224_HMAC, CKK.SHA3_256_HMAC,
         CKK.SHA3_384_HMAC, CKK.SHA3_512_HMAC, CKK.HKDF)},
+    CKK.EC_MONTGOMERY: {CKA.EC_PARAMS: bytes.fromhex("06032b656e")},  # X25519
 }
 """A valid generation template per generated key type (so only the parameter can fail)."""
 

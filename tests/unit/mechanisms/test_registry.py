@@ -38,6 +38,8 @@ REQUIRED = {
     CKM.SHA512_RSA_PKCS_PSS,
     CKM.EC_EDWARDS_KEY_PAIR_GEN,
     CKM.EDDSA,
+    CKM.EC_MONTGOMERY_KEY_PAIR_GEN,
+    CKM.ECDH1_COFACTOR_DERIVE,
     CKM.AES_KEY_GEN,
     CKM.AES_ECB,
     CKM.AES_CBC,
@@ -159,6 +161,7 @@ EC_MECHANISMS = {
     CKM.ECDSA_SHA3_384,
     CKM.ECDSA_SHA3_512,
     CKM.ECDH1_DERIVE,
+    CKM.ECDH1_COFACTOR_DERIVE,
 }
 OPERATION_FLAGS = {
     "digest": CKF.DIGEST,
@@ -214,8 +217,9 @@ def test_key_size_units(registry: MechanismRegistry) -> None:
     get = registry.specs.__getitem__
     assert _info(get(CKM.AES_GCM)) == (16, 32)  # bytes
     assert _info(get(CKM.SHA256_HMAC)) == (1, 512)  # bytes
-    assert _info(get(CKM.ECDSA)) == (256, 521)  # bits
-    assert _info(get(CKM.EDDSA)) == (256, 256)  # bits
+    assert _info(get(CKM.ECDSA)) == (192, 521)  # bits: P-192 .. P-521
+    assert _info(get(CKM.EDDSA)) == (256, 456)  # bits: Ed25519 .. Ed448 (57-byte keys)
+    assert _info(get(CKM.EC_MONTGOMERY_KEY_PAIR_GEN)) == (256, 448)  # bits: X25519 .. X448
     assert _info(get(CKM.RSA_PKCS_KEY_PAIR_GEN)) == (1024, 4096)  # bits
     assert _info(get(CKM.RSA_PKCS)) == (1024, 16384)
     assert _info(get(CKM.SHA256)) == (0, 0)

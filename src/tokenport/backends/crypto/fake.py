@@ -35,6 +35,7 @@ import math
 from dataclasses import dataclass, field
 
 from tokenport import errors
+from tokenport.backends.crypto import fake_octet
 from tokenport.backends.crypto.fake_des import FakeDes
 from tokenport.backends.crypto.fake_dsadh import FakeDsaDh
 from tokenport.backends.crypto.fake_pq import FakePq
@@ -74,6 +75,8 @@ _HASHES: frozenset[str] = frozenset({"md5", "sha1", "sha224", "sha256", "sha384"
 _CURVES: dict[str, curves.Curve] = {c.name: c for c in curves.CURVES}
 _DH_PRIME = (1 << 255) - 19
 """The toy group behind the fake EC keys: x = 2^d mod p, so ECDH agrees on both sides."""
+_SMALL_DH_PRIMES = {"P-192": (1 << 192) - (1 << 64) - 1, "P-224": (1 << 224) - (1 << 96) + 1}
+"""Curves whose coordinates are shorter than 2^255 - 19: their own field prime instead."""
 _DH_GENERATOR = 2
 
 
@@ -273,8 +276,12 @@ def _ec_y(curve: CurveName, x: bytes) -> bytes:
     return _expand(x, b"fake-ec-y" + curve.encode(), _curve(curve).size)
 
 
+def _dh_prime(curve: CurveName) -> int:
+    return _SMALL_DH_PRIMES.get(curve, _DH_PRIME)
+
+
 def _ec_point(curve: CurveName, d: int) -> bytes:
-    x = pow(_DH_GENERATOR, d, _DH_PRIME).to_bytes(_curve(curve).size, "big")
+    x = pow(_DH_GENERATOR, d, _dh_prime(curve)).to_bytes(_curve(curve).size, "big")
     return b"\x04" + x + _ec_y(curve, x)
 
 
@@ -302,9 +309,10 @@ def _check_rsa(numbers: RsaPrivateNumbers) -> None:
         raise errors.AttributeValueInvalid("inconsistent RSA private key")
 
 
-class FakeCrypto(FakePq, FakeDsaDh, FakeDes):
+class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves):
     """Every family of the crypto port, deterministic and stdlib-only. NOT CRYPTOGRAPHY
-    (see the module docstring). ``seed`` varies the RSA keys ``rsa_generate`` makes."""
+    (see the module docstring; Ed448, X25519 and X448 come from ``fake_octet``). ``seed``
+    varies the RSA keys ``rsa_generate`` makes."""
 
     def __init__(self, seed: bytes = b"") -> None:
         self._seed = seed
@@ -454,7 +462,7 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes):
     def ec_public_from_point(self, curve: CurveName, point: bytes) -> EcPublicKeyHandle:
         size = _curve(curve).size
         x = point[1 : 1 + size]
-        if len(x) == size and 0 < int.from_bytes(x, "big") < _DH_PRIME:
+        if len(x) == size and 0 < int.from_bytes(x, "big") < _dh_prime(curve):
             y = _ec_y(curve, x)
             if point == b"\x04" + x + y:
                 return EcPublicKeyHandle(_EcKey(curve, point))
@@ -492,7 +500,8 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes):
             raise errors.MechanismParamInvalid("peer key not on the same curve")
         size = _curve(private.curve).size
         assert private.d is not None
-        shared = pow(int.from_bytes(peer.point[1 : 1 + size], "big"), private.d, _DH_PRIME)
+        peer_x = int.from_bytes(peer.point[1 : 1 + size], "big")
+        shared = pow(peer_x, private.d, _dh_prime(private.curve))
         return shared.to_bytes(size, "big")
 
     def x963_kdf(self, alg: HashName, secret: bytes, shared_info: bytes, length: int) -> bytes:
@@ -682,7 +691,10 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes):
             return _pack(b"fake-spki-ec", key.curve.encode(), key.point)
         if isinstance(key, _EdKey):
             return _pack(b"fake-spki-ed25519", key.public)
-        raise errors.KeyTypeInconsistent("expected an RSA, EC or Ed25519 key object")
+        octet = fake_octet.fake_public_info(key)
+        if octet is not None:
+            return _pack(*octet)
+        raise errors.KeyTypeInconsistent("expected an RSA, EC, Edwards or Montgomery key")
 
     def pkcs8_encode(self, key: PrivateKeyHandle) -> bytes:
         if isinstance(key, _RsaKey) and key.numbers is not None:
@@ -693,6 +705,9 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes):
             return _pack(b"fake-pkcs8-ec", key.curve.encode(), _int(key.d))
         if isinstance(key, _EdKey) and key.seed is not None:
             return _pack(b"fake-pkcs8-ed25519", key.seed)
+        octet = fake_octet.fake_private_info(key)
+        if octet is not None:
+            return _pack(*octet)
         raise errors.KeyNotWrappable("not a private key object")
 
     def pkcs8_decode(self, der: bytes) -> DecodedPrivateKey:
@@ -715,6 +730,11 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes):
                 private = self.ec_private_from_scalar(curve, int.from_bytes(parts[2], "big"))
                 return EcPrivateDecoded(private, curve)
             return Ed25519PrivateDecoded(self.ed25519_private_from_seed(parts[1]))
+        for count in (2, 3):
+            parts = _unpack(der, count)
+            found = None if parts is None else fake_octet.fake_decode_private(self, parts)
+            if found is not None:
+                return found
         raise errors.WrappedKeyInvalid("not a fake PKCS #8 private key")
 
     def public_key_decode(self, der: bytes) -> DecodedPublicKey:
@@ -729,6 +749,11 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes):
                 curve = self._curve_name(parts[1])
                 return EcPublicDecoded(self.ec_public_from_point(curve, parts[2]), curve)
             return Ed25519PublicDecoded(self.ed25519_public_from_bytes(parts[1]))
+        for count in (2, 3):
+            parts = _unpack(der, count)
+            found = None if parts is None else fake_octet.fake_decode_public(self, parts)
+            if found is not None:
+                return found
         raise errors.AttributeValueInvalid("not a fake SubjectPublicKeyInfo")
 
     @staticmethod

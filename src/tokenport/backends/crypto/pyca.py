@@ -6,8 +6,8 @@ error messages are fixed strings, never library text or data.
 
 Randomness. The mechanisms take the random inputs they can from the token's DRBG
 (``MechanismContext.random_bytes``): AES / generic secret key values, EC private scalars,
-Ed25519 seeds, IVs. pyca/cryptography gives no way to inject randomness into the following,
-which therefore use OpenSSL's own CSPRNG:
+Ed25519 and Ed448 seeds, X25519 and X448 private keys, IVs. pyca/cryptography gives no way
+to inject randomness into the following, which therefore use OpenSSL's own CSPRNG:
 
 * RSA key generation (prime search);
 * ECDSA per-signature nonces (k);
@@ -44,9 +44,11 @@ from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.utils import CryptographyDeprecationWarning
 
 from tokenport import errors
+from tokenport.backends.crypto import pyca_octet
 from tokenport.backends.crypto.pyca_des import PycaDes
 from tokenport.backends.crypto.pyca_dh import PycaDh
 from tokenport.backends.crypto.pyca_dsa import PycaDsa
+from tokenport.backends.crypto.pyca_octet import PycaOctetCurves
 from tokenport.backends.crypto.pyca_pq import PycaPq
 from tokenport.ports.crypto import (
     AeadEncryptor,
@@ -105,11 +107,23 @@ _CURVES: dict[CurveName, Callable[[], ec.EllipticCurve]] = {
     "P-256": ec.SECP256R1,
     "P-384": ec.SECP384R1,
     "P-521": ec.SECP521R1,
+    "P-192": ec.SECP192R1,
+    "P-224": ec.SECP224R1,
+    "secp256k1": ec.SECP256K1,
+    "brainpoolP256r1": ec.BrainpoolP256R1,
+    "brainpoolP384r1": ec.BrainpoolP384R1,
+    "brainpoolP512r1": ec.BrainpoolP512R1,
 }
 _CURVE_BY_PYCA_NAME: dict[str, CurveName] = {
     "secp256r1": "P-256",
     "secp384r1": "P-384",
     "secp521r1": "P-521",
+    "secp192r1": "P-192",
+    "secp224r1": "P-224",
+    "secp256k1": "secp256k1",
+    "brainpoolP256r1": "brainpoolP256r1",
+    "brainpoolP384r1": "brainpoolP384r1",
+    "brainpoolP512r1": "brainpoolP512r1",
 }
 _PREHASH_SIZES: tuple[tuple[int, Callable[[], hashes.HashAlgorithm]], ...] = (
     (20, hashes.SHA1),
@@ -306,8 +320,28 @@ def _rsa_public(key: object) -> rsa.RSAPublicKey:
     return _RSA_PUBLIC.of(key)
 
 
-class PycaCrypto(PycaPq, PycaDsa, PycaDh, PycaDes):
-    """CryptoBackend on pyca/cryptography (OpenSSL): every family of the crypto port.
+_ID_EC_PUBLIC_KEY = bytes.fromhex("06072a8648ce3d0201")
+"""DER of id-ecPublicKey (RFC 5480), the algorithm of EC keys in PKCS #8 and SPKI."""
+
+_Loaded = TypeVar("_Loaded")
+
+
+def _load_keeping_curve_errors(load: Callable[[], _Loaded], der_bytes: bytes) -> _Loaded:
+    """``load()``, where an EC key on a curve the library lacks is CurveNotSupported and a key
+    algorithm it lacks a ValueError (the caller's "not a key we know"), not FunctionFailed:
+    the library says UnsupportedAlgorithm for both; the algorithm identifier near the start
+    of both encodings tells them apart."""
+    try:
+        return load()
+    except pyca_exceptions.UnsupportedAlgorithm:
+        if _ID_EC_PUBLIC_KEY in der_bytes[:40]:
+            raise errors.CurveNotSupported("curve of the key not supported") from None
+        raise ValueError("key algorithm not supported") from None
+
+
+class PycaCrypto(PycaPq, PycaDsa, PycaDh, PycaDes, PycaOctetCurves):
+    """CryptoBackend on pyca/cryptography (OpenSSL): every family of the crypto port
+    (Ed448, X25519 and X448 come from ``pyca_octet.PycaOctetCurves``).
 
     Key handles are pyca key objects (``EcPrivateKeyHandle`` wraps an
     ``EllipticCurvePrivateKey`` ...); a handle of the wrong family raises
@@ -663,20 +697,23 @@ class PycaCrypto(PycaPq, PycaDsa, PycaDh, PycaDes):
     def public_key_info(self, key: AnyKeyHandle) -> bytes:
         public: object = key
         if isinstance(
-            key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
+            key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+                  *pyca_octet.PRIVATE_TYPES)
         ):
             public = key.public_key()
         if not isinstance(
-            public, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)
+            public, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey,
+                     *pyca_octet.PUBLIC_TYPES)
         ):
-            raise errors.KeyTypeInconsistent("expected an RSA, EC or Ed25519 key object")
+            raise errors.KeyTypeInconsistent("expected an RSA, EC, Edwards or Montgomery key")
         return public.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
     def pkcs8_encode(self, key: PrivateKeyHandle) -> bytes:
         if not isinstance(
-            key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
+            key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+                  *pyca_octet.PRIVATE_TYPES)
         ):
             raise errors.KeyNotWrappable("not a private key object")
         return key.private_bytes(
@@ -687,7 +724,8 @@ class PycaCrypto(PycaPq, PycaDsa, PycaDh, PycaDes):
 
     def pkcs8_decode(self, der_bytes: bytes) -> DecodedPrivateKey:
         with _translate(errors.WrappedKeyInvalid, "not a DER PKCS #8 private key"):
-            key = serialization.load_der_private_key(der_bytes, password=None)
+            key = _load_keeping_curve_errors(
+                lambda: serialization.load_der_private_key(der_bytes, password=None), der_bytes)
         if isinstance(key, rsa.RSAPrivateKey):
             return RsaPrivateDecoded(RsaPrivateKeyHandle(key))
         if isinstance(key, ec.EllipticCurvePrivateKey):
@@ -697,11 +735,15 @@ class PycaCrypto(PycaPq, PycaDsa, PycaDh, PycaDes):
             return EcPrivateDecoded(EcPrivateKeyHandle(key), curve)
         if isinstance(key, ed25519.Ed25519PrivateKey):
             return Ed25519PrivateDecoded(Ed25519PrivateKeyHandle(key))
+        octet = pyca_octet.decoded_private(key)
+        if octet is not None:
+            return octet
         raise errors.WrappedKeyInvalid("wrapped private key type not supported")
 
     def public_key_decode(self, der_bytes: bytes) -> DecodedPublicKey:
         with _translate(errors.AttributeValueInvalid, "not a DER SubjectPublicKeyInfo"):
-            key = serialization.load_der_public_key(der_bytes)
+            key = _load_keeping_curve_errors(
+                lambda: serialization.load_der_public_key(der_bytes), der_bytes)
         if isinstance(key, rsa.RSAPublicKey):
             return RsaPublicDecoded(RsaPublicKeyHandle(key))
         if isinstance(key, ec.EllipticCurvePublicKey):
@@ -711,6 +753,9 @@ class PycaCrypto(PycaPq, PycaDsa, PycaDh, PycaDes):
             return EcPublicDecoded(EcPublicKeyHandle(key), curve)
         if isinstance(key, ed25519.Ed25519PublicKey):
             return Ed25519PublicDecoded(Ed25519PublicKeyHandle(key))
+        octet = pyca_octet.decoded_public(key)
+        if octet is not None:
+            return octet
         raise errors.AttributeValueInvalid("public key type not supported")
 
     # -- not part of the port ----------------------------------------------------------------

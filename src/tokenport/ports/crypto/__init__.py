@@ -14,6 +14,8 @@ The port is a set of small protocols, one per family, each in its own module:
 ``EcPort``          EC keys, ECDSA, ECDH and the X9.63 KDF (``ec``)
 ``RsaPort``         RSA keys, PKCS #1 v1.5 / PSS / OAEP, raw RSA (``rsa``)
 ``EdDsaPort``       Ed25519 (``eddsa``)
+``Ed448Port``       Ed448, pure with an empty context (``eddsa``)
+``MontgomeryPort``  X25519 and X448 key agreement (``montgomery``)
 ``KeyEncodingPort`` SubjectPublicKeyInfo and PKCS #8 of the key handles (``encoding``)
 ``PqPort``          ML-DSA (FIPS 204) and ML-KEM (FIPS 203), PKCS #11 v3.2 (``pq``)
 ``DsaPort``         DSA parameters, keys and signatures, their encodings (``dsa``)
@@ -66,6 +68,10 @@ from tokenport.ports.crypto.ec import (
     EcPublicKeyHandle,
 )
 from tokenport.ports.crypto.eddsa import (
+    Ed448KeyHandle,
+    Ed448Port,
+    Ed448PrivateKeyHandle,
+    Ed448PublicKeyHandle,
     Ed25519KeyHandle,
     Ed25519PrivateKeyHandle,
     Ed25519PublicKeyHandle,
@@ -77,6 +83,8 @@ from tokenport.ports.crypto.encoding import (
     DecodedPublicKey,
     EcPrivateDecoded,
     EcPublicDecoded,
+    Ed448PrivateDecoded,
+    Ed448PublicDecoded,
     Ed25519PrivateDecoded,
     Ed25519PublicDecoded,
     KeyEncodingPort,
@@ -84,9 +92,17 @@ from tokenport.ports.crypto.encoding import (
     PublicKeyHandle,
     RsaPrivateDecoded,
     RsaPublicDecoded,
+    XdhPrivateDecoded,
+    XdhPublicDecoded,
 )
 from tokenport.ports.crypto.kdf import KdfPort
 from tokenport.ports.crypto.mac import MacPort
+from tokenport.ports.crypto.montgomery import (
+    MontgomeryPort,
+    XdhKeyHandle,
+    XdhPrivateKeyHandle,
+    XdhPublicKeyHandle,
+)
 from tokenport.ports.crypto.pq import PqPort
 from tokenport.ports.crypto.rsa import (
     RsaKeyHandle,
@@ -103,7 +119,9 @@ from tokenport.ports.crypto.types import (
     HashContext,
     HashName,
     KeyKind,
+    OctetCurveName,
     StreamCipher,
+    XdhCurveName,
 )
 
 __all__ = [
@@ -131,6 +149,12 @@ __all__ = [
     "EcPrivateKeyHandle",
     "EcPublicDecoded",
     "EcPublicKeyHandle",
+    "Ed448KeyHandle",
+    "Ed448Port",
+    "Ed448PrivateDecoded",
+    "Ed448PrivateKeyHandle",
+    "Ed448PublicDecoded",
+    "Ed448PublicKeyHandle",
     "Ed25519KeyHandle",
     "Ed25519PrivateDecoded",
     "Ed25519PrivateKeyHandle",
@@ -143,6 +167,8 @@ __all__ = [
     "KeyEncodingPort",
     "KeyKind",
     "MacPort",
+    "MontgomeryPort",
+    "OctetCurveName",
     "PqPort",
     "PrivateKeyHandle",
     "PublicKeyHandle",
@@ -155,6 +181,12 @@ __all__ = [
     "RsaPublicKeyHandle",
     "SealPort",
     "StreamCipher",
+    "XdhCurveName",
+    "XdhKeyHandle",
+    "XdhPrivateDecoded",
+    "XdhPrivateKeyHandle",
+    "XdhPublicDecoded",
+    "XdhPublicKeyHandle",
 ]
 
 
@@ -169,6 +201,8 @@ class CryptoBackend(
     EcPort,
     RsaPort,
     EdDsaPort,
+    Ed448Port,
+    MontgomeryPort,
     KeyEncodingPort,
     PqPort,
     DsaPort,

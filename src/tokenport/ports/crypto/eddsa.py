@@ -39,3 +39,40 @@ class EdDsaPort(Protocol):
     def ed25519_verify(self, key: Ed25519KeyHandle, signature: bytes, message: bytes) -> None:
         """Raises SignatureInvalid unless the signature is valid."""
         ...
+
+
+Ed448PrivateKeyHandle = NewType("Ed448PrivateKeyHandle", object)
+"""An Ed448 private key as the backend represents it."""
+
+Ed448PublicKeyHandle = NewType("Ed448PublicKeyHandle", object)
+"""An Ed448 public key as the backend represents it."""
+
+Ed448KeyHandle = Ed448PrivateKeyHandle | Ed448PublicKeyHandle
+"""Either half of an Ed448 key pair."""
+
+
+@runtime_checkable
+class Ed448Port(Protocol):
+    """Ed448 keys from their RFC 8032 encodings (57-byte private key and public key), pure
+    Ed448 with an empty context (RFC 8032 s5.2) -- the only Ed448 form pyca/cryptography
+    offers: neither Ed448 with a context string nor Ed448ph."""
+
+    def ed448_private_from_seed(self, seed: bytes) -> Ed448PrivateKeyHandle:
+        """The Ed448 private key with this 57-byte seed (RFC 8032 s5.2.5)."""
+        ...
+
+    def ed448_public_from_bytes(self, public: bytes) -> Ed448PublicKeyHandle: ...
+
+    def ed448_seed(self, key: Ed448PrivateKeyHandle) -> bytes: ...
+
+    def ed448_public_bytes(self, key: Ed448KeyHandle) -> bytes:
+        """The 57-byte encoded public key of a public or private key."""
+        ...
+
+    def ed448_sign(self, key: Ed448PrivateKeyHandle, message: bytes) -> bytes:
+        """Ed448 (RFC 8032 s5.2.6) with an empty context: a 114-byte signature."""
+        ...
+
+    def ed448_verify(self, key: Ed448KeyHandle, signature: bytes, message: bytes) -> None:
+        """Raises SignatureInvalid unless the signature is valid."""
+        ...

@@ -1,7 +1,7 @@
 """Key encoding family of the crypto port: the DER forms the core itself needs.
 
 * SubjectPublicKeyInfo (RFC 5280 s4.1.2.7) for CKA_PUBLIC_KEY_INFO (PKCS #11 3.0 s4.8,
-  s4.9), computed for every RSA, EC and Ed25519 key the token creates;
+  s4.9), computed for every RSA, EC, Ed25519, Ed448, X25519 and X448 key the token creates;
 * PKCS #8 PrivateKeyInfo (RFC 5208), the private key encoding of C_WrapKey / C_UnwrapKey
   (v2.40 Current Mechanisms s2.7 "Wrapping/unwrapping private keys").
 
@@ -15,14 +15,26 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from tokenport.ports.crypto.ec import EcPrivateKeyHandle, EcPublicKeyHandle
-from tokenport.ports.crypto.eddsa import Ed25519PrivateKeyHandle, Ed25519PublicKeyHandle
+from tokenport.ports.crypto.eddsa import (
+    Ed448PrivateKeyHandle,
+    Ed448PublicKeyHandle,
+    Ed25519PrivateKeyHandle,
+    Ed25519PublicKeyHandle,
+)
+from tokenport.ports.crypto.montgomery import XdhPrivateKeyHandle, XdhPublicKeyHandle
 from tokenport.ports.crypto.rsa import RsaPrivateKeyHandle, RsaPublicKeyHandle
-from tokenport.ports.crypto.types import CurveName
+from tokenport.ports.crypto.types import CurveName, XdhCurveName
 
-PrivateKeyHandle = RsaPrivateKeyHandle | EcPrivateKeyHandle | Ed25519PrivateKeyHandle
+PrivateKeyHandle = (
+    RsaPrivateKeyHandle | EcPrivateKeyHandle | Ed25519PrivateKeyHandle | Ed448PrivateKeyHandle
+    | XdhPrivateKeyHandle
+)
 """A private key of any family the port knows."""
 
-PublicKeyHandle = RsaPublicKeyHandle | EcPublicKeyHandle | Ed25519PublicKeyHandle
+PublicKeyHandle = (
+    RsaPublicKeyHandle | EcPublicKeyHandle | Ed25519PublicKeyHandle | Ed448PublicKeyHandle
+    | XdhPublicKeyHandle
+)
 """A public key of any family the port knows."""
 
 AnyKeyHandle = PrivateKeyHandle | PublicKeyHandle
@@ -63,7 +75,33 @@ class Ed25519PrivateDecoded:
         return "Ed25519PrivateDecoded(<secret>)"
 
 
-DecodedPrivateKey = RsaPrivateDecoded | EcPrivateDecoded | Ed25519PrivateDecoded
+@dataclass(frozen=True, repr=False)
+class Ed448PrivateDecoded:
+    """An Ed448 private key read from PKCS #8."""
+
+    key: Ed448PrivateKeyHandle
+    kind: Literal["ed448"] = field(default="ed448", init=False)
+
+    def __repr__(self) -> str:
+        return "Ed448PrivateDecoded(<secret>)"
+
+
+@dataclass(frozen=True, repr=False)
+class XdhPrivateDecoded:
+    """An X25519 or X448 private key read from PKCS #8, with its curve."""
+
+    key: XdhPrivateKeyHandle
+    curve: XdhCurveName
+    kind: Literal["xdh"] = field(default="xdh", init=False)
+
+    def __repr__(self) -> str:
+        return f"XdhPrivateDecoded(curve={self.curve!r}, <secret>)"
+
+
+DecodedPrivateKey = (
+    RsaPrivateDecoded | EcPrivateDecoded | Ed25519PrivateDecoded | Ed448PrivateDecoded
+    | XdhPrivateDecoded
+)
 """A private key read from PKCS #8: ``kind`` tells the family (and narrows the type)."""
 
 
@@ -92,7 +130,27 @@ class Ed25519PublicDecoded:
     kind: Literal["ed25519"] = field(default="ed25519", init=False)
 
 
-DecodedPublicKey = RsaPublicDecoded | EcPublicDecoded | Ed25519PublicDecoded
+@dataclass(frozen=True)
+class Ed448PublicDecoded:
+    """An Ed448 public key read from a SubjectPublicKeyInfo."""
+
+    key: Ed448PublicKeyHandle
+    kind: Literal["ed448"] = field(default="ed448", init=False)
+
+
+@dataclass(frozen=True)
+class XdhPublicDecoded:
+    """An X25519 or X448 public key read from a SubjectPublicKeyInfo, with its curve."""
+
+    key: XdhPublicKeyHandle
+    curve: XdhCurveName
+    kind: Literal["xdh"] = field(default="xdh", init=False)
+
+
+DecodedPublicKey = (
+    RsaPublicDecoded | EcPublicDecoded | Ed25519PublicDecoded | Ed448PublicDecoded
+    | XdhPublicDecoded
+)
 """A public key read from a SubjectPublicKeyInfo: ``kind`` tells the family."""
 
 

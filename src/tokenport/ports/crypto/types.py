@@ -1,9 +1,10 @@
 """Names and running-computation shapes shared by the crypto port's families.
 
 Hash and curve names are the spelling the port uses on every call (hashlib names; the NIST
-curve names of FIPS 186-4 D.1.2). The running computations (``HashContext``,
-``StreamCipher``, ``AeadEncryptor``) are what a multi-part PKCS #11 operation (v2.40 s5.2,
-C_DigestUpdate / C_SignUpdate / C_EncryptUpdate ...) keeps between calls.
+curve names of FIPS 186-4 D.1.2, the SEC 2 and RFC 5639 names of the others). The running
+computations (``HashContext``, ``StreamCipher``, ``AeadEncryptor``) are what a multi-part
+PKCS #11 operation (v2.40 s5.2, C_DigestUpdate / C_SignUpdate / C_EncryptUpdate ...) keeps
+between calls.
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ HashName = Literal[
 """Hash functions of the port (names as in hashlib): MD5, SHA-1, SHA-2 including SHA-512/224
 and SHA-512/256 (FIPS 180-4), SHA-3 (FIPS 202)."""
 
-CurveName = Literal["P-256", "P-384", "P-521"]
-"""Short-Weierstrass NIST curves of the port (FIPS 186-4 D.1.2)."""
+CurveName = Literal[
+    "P-256", "P-384", "P-521", "P-192", "P-224", "secp256k1",
+    "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1",
+]
+"""Short-Weierstrass curves of the port: NIST (FIPS 186-4 D.1.2), SEC 2 secp256k1 and the
+Brainpool curves of RFC 5639."""
 
-KeyKind = Literal["rsa", "ec", "ed25519"]
+OctetCurveName = Literal["Ed25519", "Ed448", "X25519", "X448"]
+"""Edwards (RFC 8032) and Montgomery (RFC 7748) curves, whose keys are octet strings."""
+
+XdhCurveName = Literal["X25519", "X448"]
+"""The Montgomery curves of the port's key agreement (RFC 7748)."""
+
+KeyKind = Literal["rsa", "ec", "ed25519", "ed448", "xdh"]
 """The asymmetric key families the port knows."""
 
 DIGEST_SIZES: dict[HashName, int] = {
