@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tokenport.abi import calls_crypto, calls_general
+from tokenport.abi import calls_crypto, calls_general, calls_v3
 from tokenport.abi.functions import (
     CALLBACK_PREFIX,
     OPERATION_OF,
@@ -82,7 +82,7 @@ def guard(name: str, handler: Handler, library: Library) -> Callable[..., int]:
 
 def handlers() -> Mapping[str, Handler]:
     """Every handler by C function name; exactly the Python-implemented function list entries."""
-    table = {**calls_general.HANDLERS, **calls_crypto.HANDLERS}
+    table = {**calls_general.HANDLERS, **calls_crypto.HANDLERS, **calls_v3.HANDLERS}
     missing = set(PYTHON_FUNCTIONS) - set(table)
     extra = set(table) - set(PYTHON_FUNCTIONS)
     if missing or extra:
