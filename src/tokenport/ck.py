@@ -198,6 +198,15 @@ class CKF(IntFlag):
     UNWRAP = 0x40000
     DERIVE = 0x80000
     EXTENSION = 0x80000000
+    # v3.0: C_SessionCancel's operation flags, message-based mechanism flags, interfaces
+    FIND_OBJECTS = 0x40
+    MESSAGE_ENCRYPT = 0x2
+    MESSAGE_DECRYPT = 0x4
+    MESSAGE_SIGN = 0x8
+    MESSAGE_VERIFY = 0x10
+    MULTI_MESSAGE = 0x20
+    END_OF_MESSAGE = 0x1
+    INTERFACE_FORK_SAFE = 0x1
     EC_F_P = 0x100000
     EC_NAMEDCURVE = 0x800000
     EC_UNCOMPRESS = 0x1000000

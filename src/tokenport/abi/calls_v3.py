@@ -14,7 +14,11 @@ from typing import Any
 
 from tokenport.abi.functions import NOT_SUPPORTED
 from tokenport.abi.library import Library
+from tokenport.abi.marshal import CData, read_pin
+from tokenport.ck import CKR
 from tokenport.errors import FunctionNotSupported
+
+OK = int(CKR.OK)
 
 Handler = Callable[..., int]
 
@@ -32,7 +36,32 @@ def _not_supported(name: str) -> Handler:
     return handler
 
 
+# -- v3.0 s5.6 session management ----------------------------------------------------------
+
+
+def C_LoginUser(
+    lib: Library, session: int, user_type: int, pin: CData, pin_len: int, username: CData,
+    username_len: int,
+) -> int:
+    """v3.0 s5.6 C_LoginUser: C_Login with a user name (SessionCalls.login_user says which
+    names a tokenport token knows). NULL with a non-zero length is CKR_ARGUMENTS_BAD for the
+    PIN and the name alike."""
+    module = lib.module()
+    name = read_pin(username, username_len)
+    module.session_calls.login_user(session, user_type, read_pin(pin, pin_len), name)
+    return OK
+
+
+def C_SessionCancel(lib: Library, session: int, flags: int) -> int:
+    """v3.0 s5.6 C_SessionCancel: end the active operations ``flags`` names."""
+    lib.module().session_calls.session_cancel(session, flags)
+    return OK
+
+
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
-    {name: _not_supported(name) for name in sorted(NOT_SUPPORTED)}
+    {
+        **{name: _not_supported(name) for name in sorted(NOT_SUPPORTED)},
+        **{handler.__name__: handler for handler in (C_LoginUser, C_SessionCancel)},
+    }
 )
 """The handlers of this module by C function name."""

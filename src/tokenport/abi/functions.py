@@ -177,8 +177,6 @@ NOT_SUPPORTED: frozenset[str] = frozenset(
         "C_VerifyMessageBegin",
         "C_VerifyMessageNext",
         "C_MessageVerifyFinal",
-        "C_LoginUser",
-        "C_SessionCancel",
         "C_EncapsulateKey",
         "C_DecapsulateKey",
     }

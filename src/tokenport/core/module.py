@@ -149,6 +149,12 @@ class Module:
     def login(self, session: int, user_type: int, pin: bytes) -> None:
         self.session_calls.login(session, user_type, pin)
 
+    def login_user(self, session: int, user_type: int, pin: bytes, username: bytes) -> None:
+        self.session_calls.login_user(session, user_type, pin, username)
+
+    def session_cancel(self, session: int, flags: int) -> None:
+        self.session_calls.session_cancel(session, flags)
+
     def logout(self, session: int) -> None:
         self.session_calls.logout(session)
 

@@ -117,14 +117,17 @@ class Operation:
         if self.session.operations.get(self.kind) is self:
             del self.session.operations[self.kind]
 
-    def abort(self) -> None:
+    def abort(self) -> bool:
         """End the operation after a failed call that the core did not see (the C ABI
-        refused its arguments, s5.2), unless another thread's call is running it."""
+        refused its arguments, s5.2), or for C_SessionCancel (v3.0 s5.6), unless another
+        thread's call is running it; True when it ended."""
         if self._running.acquire(blocking=False):
             try:
                 self.end()
             finally:
                 self._running.release()
+            return True
+        return False
 
     def _enter(self) -> None:
         if not self._running.acquire(blocking=False):
