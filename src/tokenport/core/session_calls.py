@@ -22,8 +22,8 @@ from tokenport.core.session import Session
 from tokenport.core.state import CoreState
 from tokenport.core.token import Token
 from tokenport.errors import (
-    FunctionNotSupported,
     ArgumentsBad,
+    FunctionNotSupported,
     MechanismInvalid,
     NoEvent,
     OperationCancelFailed,
