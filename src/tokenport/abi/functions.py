@@ -177,8 +177,6 @@ NOT_SUPPORTED: frozenset[str] = frozenset(
         "C_VerifyMessageBegin",
         "C_VerifyMessageNext",
         "C_MessageVerifyFinal",
-        "C_EncapsulateKey",
-        "C_DecapsulateKey",
     }
 )
 """The v3.x entries tokenport does not implement: each is exported and in its lists, and
