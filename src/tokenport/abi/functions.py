@@ -167,16 +167,6 @@ NOT_SUPPORTED: frozenset[str] = frozenset(
         "C_DecryptMessageBegin",
         "C_DecryptMessageNext",
         "C_MessageDecryptFinal",
-        "C_MessageSignInit",
-        "C_SignMessage",
-        "C_SignMessageBegin",
-        "C_SignMessageNext",
-        "C_MessageSignFinal",
-        "C_MessageVerifyInit",
-        "C_VerifyMessage",
-        "C_VerifyMessageBegin",
-        "C_VerifyMessageNext",
-        "C_MessageVerifyFinal",
     }
 )
 """The v3.x entries tokenport does not implement: each is exported and in its lists, and
@@ -230,6 +220,20 @@ OPERATION_OF: dict[str, str] = {
 }
 """Calls that continue an active operation, and its kind: any error other than
 CKR_BUFFER_TOO_SMALL ends that operation (PKCS #11 v2.40 s5.2)."""
+
+MESSAGE_CALLS: dict[str, str] = {
+    **{name: "message_sign" for name in ("C_SignMessage", "C_SignMessageBegin",
+                                         "C_SignMessageNext")},
+    **{name: "message_verify" for name in ("C_VerifyMessage", "C_VerifyMessageBegin",
+                                           "C_VerifyMessageNext")},
+    **{name: "message_encrypt" for name in ("C_EncryptMessage", "C_EncryptMessageBegin",
+                                            "C_EncryptMessageNext")},
+    **{name: "message_decrypt" for name in ("C_DecryptMessage", "C_DecryptMessageBegin",
+                                            "C_DecryptMessageNext")},
+}
+"""Calls about one message of a message-based operation (v3.0 s5.13-5.15), and the kind of
+the operation: any error other than CKR_BUFFER_TOO_SMALL ends that message, not the
+operation."""
 
 INIT_OF: dict[str, str] = {
     f"C_{verb}Init": verb.lower() for verb in ("Encrypt", "Decrypt", "Digest", "Sign", "Verify")

@@ -42,6 +42,12 @@ class OpKind(str, Enum):
     DIGEST = "digest"
     SIGN = "sign"
     VERIFY = "verify"
+    # v3.0 message-based operations (tokenport.core.message): slots of their own, so a
+    # session may run C_SignInit .. and C_MessageSignInit .. side by side
+    MESSAGE_ENCRYPT = "message_encrypt"
+    MESSAGE_DECRYPT = "message_decrypt"
+    MESSAGE_SIGN = "message_sign"
+    MESSAGE_VERIFY = "message_verify"
 
 
 class Step(str, Enum):

@@ -17,6 +17,7 @@ from tokenport.core.info import (
     TokenInfo,
     Version,
 )
+from tokenport.core.message import message_flags
 from tokenport.core.operation import OpKind
 from tokenport.core.session import Session
 from tokenport.core.state import CoreState
@@ -56,6 +57,10 @@ CANCELLABLE: dict[int, OpKind | None] = {
     int(CKF.SIGN): OpKind.SIGN,
     int(CKF.VERIFY): OpKind.VERIFY,
     int(CKF.FIND_OBJECTS): None,  # the session's search (FindCursor)
+    int(CKF.MESSAGE_ENCRYPT): OpKind.MESSAGE_ENCRYPT,
+    int(CKF.MESSAGE_DECRYPT): OpKind.MESSAGE_DECRYPT,
+    int(CKF.MESSAGE_SIGN): OpKind.MESSAGE_SIGN,
+    int(CKF.MESSAGE_VERIFY): OpKind.MESSAGE_VERIFY,
     # single-call functions in tokenport: never active between calls, nothing to cancel
     int(CKF.SIGN_RECOVER): None,
     int(CKF.VERIFY_RECOVER): None,
@@ -66,8 +71,8 @@ CANCELLABLE: dict[int, OpKind | None] = {
     int(CKF.DERIVE): None,
 }
 """C_SessionCancel's flags (v3.0 s5.6 C_SessionCancel: the CKF_ mechanism flags of the
-operations to cancel, and CKF_FIND_OBJECTS) and the operation slot each names. The message
-operations add theirs (MESSAGE_KINDS)."""
+operations to cancel, CKF_FIND_OBJECTS, and the CKF_MESSAGE_* flags of the message-based
+operations) and the operation slot each names."""
 
 
 class SessionCalls:
@@ -167,7 +172,7 @@ class SessionCalls:
         spec = self._state.registry.get(mechanism_type)
         if spec is None:
             raise MechanismInvalid()
-        return MechanismInfo(spec.min_key_size, spec.max_key_size, spec.flags)
+        return MechanismInfo(spec.min_key_size, spec.max_key_size, spec.flags | message_flags(spec))
 
     def init_token(self, slot_id: int, so_pin: bytes, label: bytes) -> None:
         """C_InitToken: initialize the free slot's token, or re-initialize one (SO PIN)."""
