@@ -226,6 +226,17 @@ class CKG(IntEnum):
     MGF1_SHA512 = 0x4
 
 
+class CKGen(IntEnum):
+    """IV / nonce generator functions, CK_GENERATOR_FUNCTION (PKCS #11 v3.0 message-based AEAD
+    parameters, CK_GCM_MESSAGE_PARAMS / CK_CCM_MESSAGE_PARAMS; CKG_ prefix, a namespace apart from the MGF values of CKG)."""
+
+    NO_GENERATE = 0x0
+    GENERATE = 0x1
+    GENERATE_COUNTER = 0x2
+    GENERATE_RANDOM = 0x3
+    GENERATE_COUNTER_XOR = 0x4
+
+
 class CKH(IntEnum):
     """Hardware feature types (section 4.3)."""
 
@@ -281,6 +292,7 @@ class CKK(IntEnum):
     GOSTR3411 = 0x31
     GOST28147 = 0x32
     EC_EDWARDS = 0x40
+    CHACHA20 = 0x33  # v3.0
     VENDOR_DEFINED = 0x80000000
 
 
@@ -559,6 +571,8 @@ class CKM(IntEnum):
     AES_CTR = 0x1086
     AES_GCM = 0x1087
     AES_CCM = 0x1088
+    CHACHA20_KEY_GEN = 0x1225  # v3.0
+    CHACHA20_POLY1305 = 0x4021  # v3.0
     AES_CTS = 0x1089
     AES_CMAC = 0x108A
     AES_CMAC_GENERAL = 0x108B
@@ -661,6 +675,7 @@ class CKR(IntEnum):
     DEVICE_ERROR = 0x30
     DEVICE_MEMORY = 0x31
     DEVICE_REMOVED = 0x32
+    AEAD_DECRYPT_FAILED = 0x35  # v3.0
     ENCRYPTED_DATA_INVALID = 0x40
     ENCRYPTED_DATA_LEN_RANGE = 0x41
     FUNCTION_CANCELED = 0x50

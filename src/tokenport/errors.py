@@ -109,6 +109,12 @@ class ActionProhibited(PKCS11Error):
     rv = CKR.ACTION_PROHIBITED
 
 
+class AeadDecryptFailed(PKCS11Error):
+    """CKR_AEAD_DECRYPT_FAILED (v3.0: a message-based decryption whose tag does not verify)."""
+
+    rv = CKR.AEAD_DECRYPT_FAILED
+
+
 class DataInvalid(PKCS11Error):
     """CKR_DATA_INVALID."""
 
@@ -684,6 +690,7 @@ ERROR_BY_RV: dict[int, type[PKCS11Error]] = {
     PublicKeyInvalid.rv: PublicKeyInvalid,
     FunctionRejected.rv: FunctionRejected,
     OperationCancelFailed.rv: OperationCancelFailed,
+    AeadDecryptFailed.rv: AeadDecryptFailed,
 }
 
 

@@ -157,16 +157,6 @@ NOT_SUPPORTED: frozenset[str] = frozenset(
         "C_AsyncJoin",
         "C_WrapKeyAuthenticated",
         "C_UnwrapKeyAuthenticated",
-        "C_MessageEncryptInit",
-        "C_EncryptMessage",
-        "C_EncryptMessageBegin",
-        "C_EncryptMessageNext",
-        "C_MessageEncryptFinal",
-        "C_MessageDecryptInit",
-        "C_DecryptMessage",
-        "C_DecryptMessageBegin",
-        "C_DecryptMessageNext",
-        "C_MessageDecryptFinal",
     }
 )
 """The v3.x entries tokenport does not implement: each is exported and in its lists, and

@@ -42,6 +42,8 @@ from tokenport.errors import (
 from tokenport.mechanisms.base import MAX_DATA_LEN
 from tokenport.mechanisms.params import (
     PARAM_KINDS,
+    CcmParams,
+    ChaChaPolyParams,
     CtrParams,
     Ecdh1DeriveParams,
     EddsaParams,
@@ -275,6 +277,23 @@ def _raw(ptr: CData, length: int, optional: bool) -> bytes | None:
     return _param_bytes(ptr, length)
 
 
+def _ccm(ptr: CData, length: int) -> CcmParams:
+    p = _param_struct(ptr, length, "CK_CCM_PARAMS")
+    return CcmParams(
+        data_len=int(p.ulDataLen),
+        nonce=_param_bytes(p.pNonce, p.ulNonceLen),
+        aad=_param_bytes(p.pAAD, p.ulAADLen),
+        mac_len=int(p.ulMACLen),
+    )
+
+
+def _chacha_poly(ptr: CData, length: int) -> ChaChaPolyParams:
+    p = _param_struct(ptr, length, "CK_SALSA20_CHACHA20_POLY1305_PARAMS")
+    return ChaChaPolyParams(
+        nonce=_param_bytes(p.pNonce, p.ulNonceLen), aad=_param_bytes(p.pAAD, p.ulAADLen)
+    )
+
+
 _DECODERS: Mapping[ParamKind, Callable[[CData, int], Params]] = MappingProxyType(
     {
         ParamKind.NONE: lambda ptr, length: _raw(ptr, length, optional=True),
@@ -285,6 +304,8 @@ _DECODERS: Mapping[ParamKind, Callable[[CData, int], Params]] = MappingProxyType
         ParamKind.OAEP: _oaep,
         ParamKind.ECDH1: _ecdh1,
         ParamKind.EDDSA: _eddsa,
+        ParamKind.CCM: _ccm,
+        ParamKind.CHACHA_POLY: _chacha_poly,
     }
 )
 

@@ -1,6 +1,14 @@
-"""Message-based signing and verification (PKCS #11 v3.0 s5.14 and s5.15 of the base
-specification: C_MessageSignInit .. C_MessageVerifyFinal) as a service over CoreState.
+"""Message-based operations (PKCS #11 v3.0 base specification s5.13-5.15: C_MessageEncryptInit
+.. C_MessageVerifyFinal) as a service over CoreState.
 
+AEAD (MESSAGE_ENCRYPT / MESSAGE_DECRYPT): the operation's context is the mechanism's
+MessageAead (tokenport.mechanisms.aead: per-message parameters, IV generation and the counter
+state). Ciphertext and plaintext are as long as their input, so the s5.2 length protocol
+needs no kept result: a length query does nothing else. A message in parts (Begin, Next ..)
+is buffered and done at the part flagged CKF_END_OF_MESSAGE, which produces all the output,
+the tag and (encryption) the IV used.
+
+Signatures (MESSAGE_SIGN / MESSAGE_VERIFY):
 A message-based operation is started once with a mechanism and a key and then signs (or
 verifies) any number of messages, each one signature with the same key, until its Final call.
 It lives in its own operation slot (OpKind.MESSAGE_SIGN / MESSAGE_VERIFY), so a session can
@@ -21,13 +29,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tokenport.ck import CKA, CKF
 from tokenport.core.crypto_calls import KEY_USE, REAUTHENTICATED, find_key
 from tokenport.core.operation import Operation, OperationContext, OpKind, Produced, Step
-from tokenport.errors import MechanismInvalid, OperationActive, OperationNotInitialized
-from tokenport.mechanisms.base import MechanismSpec
+from tokenport.errors import (
+    DataLenRange,
+    MechanismInvalid,
+    OperationActive,
+    OperationNotInitialized,
+)
+from tokenport.mechanisms.aead import MESSAGE_AEAD, MessageAead, MessageParams, Sealed
+from tokenport.mechanisms.base import MAX_DATA_LEN, MechanismSpec
 from tokenport.mechanisms.params import Mechanism
 
 if TYPE_CHECKING:
@@ -49,8 +63,11 @@ attribute it uses."""
 def message_flags(spec: MechanismSpec) -> int:
     """The CKF_MESSAGE_* flags C_GetMechanismInfo adds to a mechanism's own (v3.0 s3.5
     CK_MECHANISM_INFO): every mechanism that signs or verifies can do so message by
-    message (MessageCalls uses the same factories)."""
+    message (MessageCalls uses the same factories), and the AEAD mechanisms of MESSAGE_AEAD
+encrypt and decrypt messages."""
     flags = 0
+    if spec.mechanism in MESSAGE_AEAD:
+        flags |= CKF.MESSAGE_ENCRYPT | CKF.MESSAGE_DECRYPT
     if spec.sign is not None:
         flags |= CKF.MESSAGE_SIGN
     if spec.verify is not None:
@@ -62,7 +79,7 @@ class MessageOperation(Operation):
     """A message-based operation (see the module docstring); ``message`` is the message in
     progress (a length query of a single-part call, or a Begin .. Next sequence)."""
 
-    __slots__ = ("final_data", "in_parts", "message")
+    __slots__ = ("aad", "final_data", "in_parts", "message", "parts", "start")
 
     def __init__(self, session: Session, kind: OpKind, mechanism: int,
                  restart: Callable[[], OperationContext], *, needs_login: bool = False) -> None:
@@ -70,6 +87,9 @@ class MessageOperation(Operation):
         self.message: Operation | None = None
         self.in_parts = False
         self.final_data: bytes | None = None
+        self.parts = bytearray()  # AEAD: the message in parts so far
+        self.aad = b""
+        self.start: MessageParams | None = None
 
     def _call(self, body: Callable[[], R]) -> R:
         """Run one call of this operation: one call at a time; an error ends the message
@@ -85,6 +105,7 @@ class MessageOperation(Operation):
 
     def _forget(self) -> None:
         self.message, self.in_parts, self.final_data = None, False, None
+        self.parts, self.aad, self.start = bytearray(), b"", None
 
     def _fresh(self) -> Operation:
         # detached: never in the session's slots, so its end() leaves them alone
@@ -186,6 +207,73 @@ class MessageOperation(Operation):
 
         self._call(body)
 
+    # -- AEAD (MESSAGE_ENCRYPT / MESSAGE_DECRYPT) ----------------------------------------------
+
+    def _aead(self) -> MessageAead:
+        return cast(MessageAead, self.context)
+
+    def _crypt(self, params: MessageParams, aad: bytes, data: bytes) -> tuple[bytes, Sealed]:
+        if self.kind is OpKind.MESSAGE_ENCRYPT:
+            sealed = self._aead().encrypt(params, aad, data)
+            return sealed.ciphertext, sealed
+        plain = self._aead().decrypt(params, aad, data)
+        return plain, Sealed(plain, params.nonce, params.tag)
+
+    def crypt(self, params: MessageParams, aad: bytes, data: bytes,
+              capacity: int | None) -> tuple[Produced, Sealed | None]:
+        """C_EncryptMessage / C_DecryptMessage: the output, and (encryption) the IV used and
+        the tag; a length query (no or too small a buffer) only measures."""
+
+        def body() -> tuple[Produced, Sealed | None]:
+            if self.in_parts:
+                raise OperationActive("a message begun with C_*MessageBegin is in progress")
+            if capacity is None or capacity < len(data):
+                return Produced(len(data), None), None
+            output, sealed = self._crypt(params, aad, data)
+            return Produced(len(output), output), sealed
+
+        return self._call(body)
+
+    def begin_parts(self, params: MessageParams, aad: bytes) -> None:
+        """C_EncryptMessageBegin / C_DecryptMessageBegin: the message's parameter and
+        associated data; its parts follow."""
+
+        def body() -> None:
+            if self.in_parts:
+                raise OperationActive("a message begun with C_*MessageBegin is in progress")
+            self._forget()
+            self.in_parts, self.start, self.aad = True, params, aad
+
+        self._call(body)
+
+    def crypt_part(self, params: MessageParams, data: bytes, capacity: int | None,
+                   last: bool) -> tuple[Produced, Sealed | None]:
+        """C_EncryptMessageNext / C_DecryptMessageNext: a part (no output until the last);
+        the last part (CKF_END_OF_MESSAGE) gives the whole output, with the s5.2 length
+        protocol (a length query consumes nothing). The tag to check comes with the last
+        part's parameter; the IV is the Begin one's (generated at the end)."""
+
+        def body() -> tuple[Produced, Sealed | None]:
+            start = self.start
+            if not self.in_parts or start is None:
+                raise OperationNotInitialized("no message was begun (C_*MessageBegin)")
+            if len(self.parts) + len(data) > MAX_DATA_LEN:
+                raise DataLenRange("an AEAD message holds at most MAX_DATA_LEN bytes")
+            if not last:
+                self.parts += data
+                return Produced(0, b""), None
+            whole = bytes(self.parts) + data
+            if capacity is None or capacity < len(whole):
+                return Produced(len(whole), None), None
+            use = MessageParams(start.nonce, start.tag_len, start.fixed_bits, start.generator,
+                                params.tag or start.tag, start.data_len)
+            aad = self.aad
+            self._forget()
+            output, sealed = self._crypt(use, aad, whole)
+            return Produced(len(output), output), sealed
+
+        return self._call(body)
+
     def finish(self) -> None:
         """C_MessageSignFinal / C_MessageVerifyFinal: end the operation (and any message)."""
 
@@ -212,14 +300,21 @@ class MessageCalls:
         plain = MESSAGE_OF[kind]
         spec = state.registry.get(mechanism.type)
         factory: Any = None if spec is None else getattr(spec, plain.value)
+        aead = kind in (OpKind.MESSAGE_ENCRYPT, OpKind.MESSAGE_DECRYPT)
+        if aead:
+            factory = MESSAGE_AEAD.get(mechanism.type) if factory is not None else None
         if spec is None or factory is None:
-            raise MechanismInvalid(f"mechanism 0x{mechanism.type:x} cannot {plain.value}")
+            raise MechanismInvalid(f"mechanism 0x{mechanism.type:x} cannot {kind.value}")
         classes, usage = KEY_USE[plain]
         with state.lock:
             obj = find_key(state, current, key, spec, classes, usage)
         view = state.view(current, obj)
         needs_login = plain in REAUTHENTICATED and obj.attrs.get(CKA.ALWAYS_AUTHENTICATE) is True
+        restart: Callable[[], OperationContext]
         restart = partial(factory, state.mechanism_context(current.token), view, mechanism.param)
+        if aead:  # one MessageAead for the whole operation: it keeps the IV counter
+            context = restart()
+            restart = cast(Callable[[], OperationContext], lambda: context)
         operation = MessageOperation(current, kind, mechanism.type, restart,
                                      needs_login=needs_login)
         if current.operations.setdefault(kind, operation) is not operation:  # atomic

@@ -11,9 +11,9 @@ from tokenport.mechanisms.base import MechanismRegistry
 
 def default_registry() -> MechanismRegistry:
     """Every mechanism of digest, hmac, aes, ec, eddsa and rsa, registered once."""
-    from tokenport.mechanisms import aes, digest, ec, eddsa, hmac, rsa
+    from tokenport.mechanisms import aead, aes, digest, ec, eddsa, hmac, rsa
 
     registry = MechanismRegistry()
-    for family in (digest, hmac, aes, ec, eddsa, rsa):
+    for family in (digest, hmac, aes, ec, eddsa, rsa, aead):
         family.register(registry)
     return registry

@@ -74,7 +74,30 @@ class EddsaParams:
     context: bytes = b""
 
 
-Params = None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams | EddsaParams
+@dataclass(frozen=True)
+class CcmParams:
+    """CK_CCM_PARAMS (v3.0 Current Mechanisms, AES-CCM): the message length (ulDataLen, which
+    CCM needs before it starts), nonce, additional data and MAC length in bytes."""
+
+    data_len: int
+    nonce: bytes
+    aad: bytes = b""
+    mac_len: int = 16
+
+
+@dataclass(frozen=True)
+class ChaChaPolyParams:
+    """CK_SALSA20_CHACHA20_POLY1305_PARAMS (v3.0 Current Mechanisms): nonce and additional
+    data."""
+
+    nonce: bytes
+    aad: bytes = b""
+
+
+Params = (
+    None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams
+    | EddsaParams | CcmParams | ChaChaPolyParams
+)
 """Any decoded mechanism parameter."""
 
 
@@ -98,6 +121,8 @@ class ParamKind(Enum):
     OAEP = "oaep"          # CK_RSA_PKCS_OAEP_PARAMS
     ECDH1 = "ecdh1"        # CK_ECDH1_DERIVE_PARAMS
     EDDSA = "eddsa"        # optional CK_EDDSA_PARAMS (NULL with length 0: no parameter)
+    CCM = "ccm"            # CK_CCM_PARAMS
+    CHACHA_POLY = "chacha_poly"  # CK_SALSA20_CHACHA20_POLY1305_PARAMS
 
 
 PARAM_KINDS: dict[int, ParamKind] = {
@@ -116,6 +141,8 @@ PARAM_KINDS: dict[int, ParamKind] = {
     CKM.RSA_PKCS_OAEP: ParamKind.OAEP,
     CKM.ECDH1_DERIVE: ParamKind.ECDH1,
     CKM.EDDSA: ParamKind.EDDSA,
+    CKM.AES_CCM: ParamKind.CCM,
+    CKM.CHACHA20_POLY1305: ParamKind.CHACHA_POLY,
 }
 
 

@@ -13,7 +13,7 @@ from tokenport.backends.crypto import pyca
 from tokenport.ports import crypto as port
 
 FAMILIES = (port.DigestPort, port.MacPort, port.CipherPort, port.SealPort, port.EcPort,
-            port.RsaPort, port.EdDsaPort, port.KeyEncodingPort)
+            port.RsaPort, port.EdDsaPort, port.KeyEncodingPort, port.AeadPort)
 
 
 def members(protocol: type) -> set[str]:

@@ -20,6 +20,8 @@ from tokenport.errors import MechanismParamInvalid
 from tokenport.mechanisms import default_registry
 from tokenport.mechanisms.base import KeyView, MechanismContext, MechanismSpec
 from tokenport.mechanisms.params import (
+    CcmParams,
+    ChaChaPolyParams,
     CtrParams,
     Ecdh1DeriveParams,
     EddsaParams,
@@ -46,6 +48,8 @@ CANDIDATES: list[Params] = [
     Ecdh1DeriveParams(0x1, b"", b"\x04" + b"\x00" * 64),
     EddsaParams(prehash=False),
     EddsaParams(prehash=True),
+    CcmParams(0, b"\x00" * 12),
+    ChaChaPolyParams(b"\x00" * 12),
 ]
 """Parameters to offer: raw bytes of the sizes an IV may have, and one of each structure."""
 
@@ -58,6 +62,8 @@ ACCEPTED: dict[ParamKind, tuple[type, ...]] = {
     ParamKind.OAEP: (OaepParams,),
     ParamKind.ECDH1: (Ecdh1DeriveParams,),
     ParamKind.EDDSA: (),  # CK_EDDSA_PARAMS names Ed25519ctx/ph, not offered
+    ParamKind.CCM: (CcmParams,),
+    ParamKind.CHACHA_POLY: (ChaChaPolyParams,),
 }
 """Python types of a parameter the mechanism may accept, by the C structure it takes."""
 
@@ -112,7 +118,8 @@ def _case_id(case: object) -> str:
 
 
 def _key(spec: MechanismSpec, op: str, keys: dict[int, Pair]) -> KeyView:
-    key_type = next(t for t in (CKK.AES, CKK.GENERIC_SECRET, CKK.RSA, CKK.EC, CKK.EC_EDWARDS)
+    key_type = next(t for t in (CKK.AES, CKK.GENERIC_SECRET, CKK.RSA, CKK.EC, CKK.EC_EDWARDS,
+                                CKK.CHACHA20)
                     if t in spec.key_types)  # fmt: skip
     public, private = keys[key_type]
     return private if op in PRIVATE_SIDE else public
@@ -124,6 +131,7 @@ TEMPLATES: dict[int, dict[int, AttrValue]] = {
     CKK.RSA: {CKA.MODULUS_BITS: 1024},
     CKK.EC: {CKA.EC_PARAMS: P256_PARAMS},
     CKK.EC_EDWARDS: {CKA.EC_PARAMS: ED25519_OID_PARAMS},
+    CKK.CHACHA20: {},
 }
 """A valid generation template per generated key type (so only the parameter can fail)."""
 
@@ -137,12 +145,14 @@ def _template(spec: MechanismSpec) -> dict[int, AttrValue]:
 def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair) -> dict[int, Pair]:
     aes = secret(CKK.AES, b"\x01" * 16)
     generic = secret(CKK.GENERIC_SECRET, b"\x02" * 32)
+    chacha = secret(CKK.CHACHA20, b"\x03" * 32)
     return {
         CKK.AES: (aes, aes),
         CKK.GENERIC_SECRET: (generic, generic),
         CKK.RSA: rsa2048,
         CKK.EC: p256,
         CKK.EC_EDWARDS: ed25519_pair,
+        CKK.CHACHA20: (chacha, chacha),
     }
 
 

@@ -34,6 +34,7 @@ import math
 from dataclasses import dataclass, field
 
 from tokenport import errors
+from tokenport.backends.crypto.fake_aead import FakeAead
 from tokenport.mechanisms import curves
 from tokenport.mechanisms.rsa import DIGEST_INFO_PREFIXES, emsa_pkcs1_v15
 from tokenport.ports.crypto import (
@@ -296,7 +297,7 @@ def _check_rsa(numbers: RsaPrivateNumbers) -> None:
         raise errors.AttributeValueInvalid("inconsistent RSA private key")
 
 
-class FakeCrypto:
+class FakeCrypto(FakeAead):
     """Every family of the crypto port, deterministic and stdlib-only. NOT CRYPTOGRAPHY
     (see the module docstring). ``seed`` varies the RSA keys ``rsa_generate`` makes."""
 

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.utils import CryptographyDeprecationWarning
 
 from tokenport import errors
+from tokenport.backends.crypto.pyca_aead import PycaAead
 from tokenport.ports.crypto import (
     AeadEncryptor,
     AnyKeyHandle,
@@ -291,7 +292,7 @@ def _rsa_public(key: object) -> rsa.RSAPublicKey:
     return _RSA_PUBLIC.of(key)
 
 
-class PycaCrypto:
+class PycaCrypto(PycaAead):
     """CryptoBackend on pyca/cryptography (OpenSSL): every family of the crypto port.
 
     Key handles are pyca key objects (``EcPrivateKeyHandle`` wraps an

@@ -9,6 +9,7 @@ The port is a set of small protocols, one per family, each in its own module:
 ``MacPort``         HMAC and AES-CMAC (``mac``)
 ``CipherPort``      AES ECB / CBC / CTR, streaming AES-GCM, RFC 3394 / 5649 key wrap (``cipher``)
 ``SealPort``        PBKDF2 + one-shot AES-GCM used to seal records at rest (``seal``)
+``AeadPort``        AES-CCM and ChaCha20-Poly1305 with detached tags (``aead``)
 ``EcPort``          EC keys, ECDSA, ECDH and the X9.63 KDF (``ec``)
 ``RsaPort``         RSA keys, PKCS #1 v1.5 / PSS / OAEP, raw RSA (``rsa``)
 ``EdDsaPort``       Ed25519 (``eddsa``)
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from tokenport.ports.crypto.aead import AeadPort
 from tokenport.ports.crypto.cipher import CipherPort
 from tokenport.ports.crypto.digest import DigestPort
 from tokenport.ports.crypto.ec import (
@@ -94,6 +96,7 @@ from tokenport.ports.crypto.types import (
 __all__ = [
     "DIGEST_SIZES",
     "AeadEncryptor",
+    "AeadPort",
     "AnyKeyHandle",
     "CipherPort",
     "CryptoBackend",
@@ -137,6 +140,7 @@ class CryptoBackend(
     DigestPort,
     MacPort,
     CipherPort,
+    AeadPort,
     SealPort,
     EcPort,
     RsaPort,
