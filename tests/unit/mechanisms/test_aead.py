@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from tokenport.backends.crypto.fake import FakeCrypto
-from tokenport.ck import CKGen, CKK, CKM
+from tokenport.ck import CKK, CKM, CKGen
 from tokenport.errors import (
     AeadDecryptFailed,
     DataLenRange,
