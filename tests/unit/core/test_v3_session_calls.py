@@ -49,3 +49,25 @@ def test_cancel_fails_for_an_operation_running_in_another_call(module: Module, u
 def test_cancel_rejects_unknown_flags(module: Module, user: int) -> None:
     with pytest.raises(ArgumentsBad):
         module.session_cancel(user, 0x1)
+
+
+def test_message_signing_through_the_module(module: Module, user: int) -> None:
+    """v3.0 s5.14-5.15 in the Python API: each message one signature with the same key; a
+    bad signature raises and leaves the operation active; Final ends it."""
+    from tokenport.errors import SignatureInvalid
+
+    public, private = ec_pair(module, user)
+    mech = Mechanism(CKM.ECDSA_SHA256)
+    module.message_sign_init(user, mech, private)
+    module.sign_init(user, mech, private)  # an ordinary sign operation beside it
+    signatures = [module.sign_message(user, m) for m in (b"one", b"two")]
+    assert len(module.sign(user, b"ordinary")) == 64
+    module.message_verify_init(user, mech, public)
+    module.verify_message(user, b"one", signatures[0])
+    with pytest.raises(SignatureInvalid):
+        module.verify_message(user, b"one", signatures[1])
+    module.verify_message(user, b"two", signatures[1])
+    module.message_verify_final(user)
+    module.message_sign_final(user)
+    with pytest.raises(OperationNotInitialized):
+        module.sign_message(user, b"three")
