@@ -363,3 +363,26 @@ def test_bad_message_parameters(session: int, lib: P11) -> None:
     assert enc(session, ctypes.byref(params), ctypes.sizeof(params), b"", 0, b"m", 1, out,
                None) == CKR.ARGUMENTS_BAD
     assert len(_encrypt(lib, session, params, b"", b"ok")) == 2  # still active
+
+
+def test_last_part_parameter_must_match_begin(session: int, lib: P11) -> None:
+    """The IV used is written to the last part's parameter: its IV and tag buffers must be as
+    long as Begin's (never a write beyond a shorter buffer)."""
+    key = secret_key(lib, session, int(CKK.AES), AES_KEY)
+    _init(lib, session, int(CKM.AES_GCM), key)
+    iv, tag = _buf(b"\x10" * 12), ctypes.create_string_buffer(16)
+    begin = _gcm_params(iv, 12, tag, CKGen.GENERATE_COUNTER, fixed=32)
+    short_iv = _buf(b"\x10" * 8)
+    last = _gcm_params(short_iv, 8, tag, CKGen.GENERATE_COUNTER, fixed=32)
+    size = ctypes.sizeof(begin)
+    assert lib.C_EncryptMessageBegin(session, ctypes.byref(begin), size, b"", 0) == 0
+    out, length = ctypes.create_string_buffer(8), CK_ULONG(8)
+    assert lib.C_EncryptMessageNext(session, ctypes.byref(last), size, b"abc", 3, out,
+                                    ctypes.byref(length), END) == CKR.MECHANISM_PARAM_INVALID
+    assert short_iv.raw[:8] == b"\x10" * 8
+    # the failed part ended that message only; a new one works
+    assert lib.C_EncryptMessageBegin(session, ctypes.byref(begin), size, b"", 0) == 0
+    length = CK_ULONG(8)
+    assert lib.C_EncryptMessageNext(session, ctypes.byref(begin), size, b"abc", 3, out,
+                                    ctypes.byref(length), END) == 0
+    assert length.value == 3 and iv.raw[:4] == b"\x10" * 4 and iv.raw[4:12] == bytes(8)

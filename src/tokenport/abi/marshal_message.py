@@ -79,10 +79,12 @@ def write_sealed(mechanism: int, ptr: CData, length: int, sealed: Sealed) -> Non
     """After an encryption: the IV used into pIv / pNonce, the tag into pTag / pMAC."""
     p = _struct(mechanism, ptr, length)
     if mechanism == CKM.AES_GCM:
-        iv, tag = p.pIv, p.pTag
+        iv, iv_len, tag, tag_len = p.pIv, int(p.ulIvLen), p.pTag, int(p.ulTagBits) // 8
     elif mechanism == CKM.AES_CCM:
-        iv, tag = p.pNonce, p.pMAC
+        iv, iv_len, tag, tag_len = p.pNonce, int(p.ulNonceLen), p.pMAC, int(p.ulMACLen)
     else:
-        iv, tag = p.pNonce, p.pTag
+        iv, iv_len, tag, tag_len = p.pNonce, int(p.ulNonceLen), p.pTag, POLY1305_TAG_BYTES
+    if iv_len != len(sealed.nonce) or tag_len != len(sealed.tag):
+        raise MechanismParamInvalid("the IV or tag buffer is not the length used")
     write_bytes(iv, sealed.nonce)
     write_bytes(tag, sealed.tag)

@@ -37,6 +37,7 @@ from tokenport.core.operation import Operation, OperationContext, OpKind, Produc
 from tokenport.errors import (
     DataLenRange,
     MechanismInvalid,
+    MechanismParamInvalid,
     OperationActive,
     OperationNotInitialized,
 )
@@ -251,7 +252,8 @@ class MessageOperation(Operation):
         """C_EncryptMessageNext / C_DecryptMessageNext: a part (no output until the last);
         the last part (CKF_END_OF_MESSAGE) gives the whole output, with the s5.2 length
         protocol (a length query consumes nothing). The tag to check comes with the last
-        part's parameter; the IV is the Begin one's (generated at the end)."""
+        part's parameter; the IV is the Begin one's (generated at the end, written to the last
+        part's parameter, whose IV and tag lengths must be Begin's)."""
 
         def body() -> tuple[Produced, Sealed | None]:
             start = self.start
@@ -262,6 +264,8 @@ class MessageOperation(Operation):
             if not last:
                 self.parts += data
                 return Produced(0, b""), None
+            if len(params.nonce) != len(start.nonce) or params.tag_len != start.tag_len:
+                raise MechanismParamInvalid("the last part's parameter differs from Begin's")
             whole = bytes(self.parts) + data
             if capacity is None or capacity < len(whole):
                 return Produced(len(whole), None), None
