@@ -8,6 +8,8 @@ version C_GetInfo reports through each, and the entries tokenport does not imple
 from __future__ import annotations
 
 import ctypes
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +149,42 @@ def test_entries_not_implemented_return_function_not_supported(
 @pytest.mark.parametrize("name", sorted(ADDED_IN_3_0[2:] + ADDED_IN_3_2))
 def test_every_3_x_entry_needs_initialize_first(p11: P11, name: str) -> None:
     assert _call_with_nulls(p11, name, 1) == CKR.CRYPTOKI_NOT_INITIALIZED
+
+
+NSS_HEADER = Path("/usr/include/nss/pkcs11.h")
+_V3_TYPES = ("CK_GCM_MESSAGE_PARAMS", "CK_CCM_MESSAGE_PARAMS",
+             "CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS", "CK_CCM_PARAMS",
+             "CK_SALSA20_CHACHA20_POLY1305_PARAMS", "CK_FUNCTION_LIST_3_0")
+
+
+def _probe(tmp_path: Path, name: str, includes: str, flags: list[str]) -> str:
+    lines = [f'printf("{t} %zu\\n", sizeof({t}));' for t in _V3_TYPES]
+    lines += [f'printf("{n} %zu\\n", offsetof(CK_FUNCTION_LIST_3_0, {n}));'
+              for n in FUNCTION_LIST_3_0]
+    src = tmp_path / f"{name}.c"
+    src.write_text("#include <stdio.h>\n#include <stddef.h>\n" + includes
+                   + "\nint main(void) {\n" + "\n".join(lines) + "\nreturn 0;\n}\n")
+    exe = tmp_path / name
+    subprocess.run(["gcc", *flags, "-o", str(exe), str(src)], check=True)
+    return subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.skipif(not NSS_HEADER.exists(), reason="libnss3-dev header not installed")
+def test_v3_layouts_match_the_nss_header(tmp_path: Path, header_dir: str) -> None:
+    """CK_FUNCTION_LIST_3_0 member offsets and the AEAD parameter structures of pkcs11_v3.h
+    are those of NSS's copy of the OASIS 3.0 headers."""
+    ours = _probe(tmp_path, "ours", '#include "pkcs11_v240.h"\n#include "pkcs11_v3.h"',
+                  ["-I", header_dir])
+    nss = _probe(tmp_path, "nss", "#include <pkcs11.h>",
+                 ["-I", str(NSS_HEADER.parent), "-I", "/usr/include/nspr"])
+    assert ours == nss
+    assert "CK_FUNCTION_LIST_3_0 744\n" in ours
+
+
+def test_v3_2_list_size(tmp_path: Path, header_dir: str) -> None:
+    src = tmp_path / "size.c"
+    src.write_text('#include <stdio.h>\n#include "pkcs11_v240.h"\n#include "pkcs11_v3.h"\n'
+                   'int main(void) { printf("%zu\\n", sizeof(CK_FUNCTION_LIST_3_2)); return 0; }\n')
+    subprocess.run(["gcc", "-I", header_dir, "-o", str(tmp_path / "size"), str(src)], check=True)
+    out = subprocess.run([str(tmp_path / "size")], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "840"  # the version and 104 entries (LP64)
