@@ -69,6 +69,15 @@ EXTRAS["CKZ"] = {"SALT_SPECIFIED": 0x1}  # CK_PKCS5_PBKDF2_SALT_SOURCE_TYPE (an 
 EXTRAS["CKF"].update({"EC_OID": 0x800000, "EC_CURVENAME": 0x4000000})
 EXTRAS["CKK"]["EC_MONTGOMERY"] = 0x41
 EXTRAS["CKM"]["EC_MONTGOMERY_KEY_PAIR_GEN"] = 0x1056
+# v3.0: C_SessionCancel's operation flags, message-based mechanism flags, interfaces, AEAD.
+EXTRAS["CKF"].update({
+    "FIND_OBJECTS": 0x40, "MESSAGE_ENCRYPT": 0x2, "MESSAGE_DECRYPT": 0x4, "MESSAGE_SIGN": 0x8,
+    "MESSAGE_VERIFY": 0x10, "MULTI_MESSAGE": 0x20, "END_OF_MESSAGE": 0x1,
+    "INTERFACE_FORK_SAFE": 0x1,
+})
+EXTRAS["CKK"]["CHACHA20"] = 0x33
+EXTRAS["CKM"].update({"CHACHA20_KEY_GEN": 0x1225, "CHACHA20_POLY1305": 0x4021})
+EXTRAS["CKR"]["AEAD_DECRYPT_FAILED"] = 0x35
 
 # v3.2 enumerations whose prefix or values collide with another group (OASIS pkcs11t.h).
 EXTRA_CLASSES: dict[str, tuple[str, dict[str, int]]] = {
@@ -81,6 +90,10 @@ EXTRA_CLASSES: dict[str, tuple[str, dict[str, int]]] = {
                    {"ML_DSA_44": 0x1, "ML_DSA_65": 0x2, "ML_DSA_87": 0x3}),
     "CKP_ML_KEM": ("ML-KEM parameter sets, CK_ML_KEM_PARAMETER_SET_TYPE (PKCS #11 v3.2).",
                    {"ML_KEM_512": 0x1, "ML_KEM_768": 0x2, "ML_KEM_1024": 0x3}),
+    "CKGen": (("IV / nonce generator functions, CK_GENERATOR_FUNCTION (PKCS #11 v3.0 message"
+               " AEAD parameters); CKG_ prefix, a namespace apart from the MGF values of CKG."),
+              {"NO_GENERATE": 0x0, "GENERATE": 0x1, "GENERATE_COUNTER": 0x2,
+               "GENERATE_RANDOM": 0x3, "GENERATE_COUNTER_XOR": 0x4}),
     "CKH_HEDGE": (("CK_HEDGE_TYPE, the hedgeVariant of CK_SIGN_ADDITIONAL_CONTEXT (PKCS #11"
                    " v3.2); apart from CKH, whose hardware feature types share the values."),
                   {"HEDGE_PREFERRED": 0x0, "HEDGE_REQUIRED": 0x1, "DETERMINISTIC_REQUIRED": 0x2}),

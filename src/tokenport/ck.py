@@ -258,6 +258,14 @@ class CKF(_IntFlagBody):
     HKDF_SALT_KEY = 0x4
     EC_OID = 0x800000
     EC_CURVENAME = 0x4000000
+    FIND_OBJECTS = 0x40
+    MESSAGE_ENCRYPT = 0x2
+    MESSAGE_DECRYPT = 0x4
+    MESSAGE_SIGN = 0x8
+    MESSAGE_VERIFY = 0x10
+    MULTI_MESSAGE = 0x20
+    END_OF_MESSAGE = 0x1
+    INTERFACE_FORK_SAFE = 0x1
 
 
 @_int_enum
@@ -343,6 +351,7 @@ class CKK(_IntEnumBody):
     SHA512_224_HMAC = 0x43
     SHA512_256_HMAC = 0x44
     EC_MONTGOMERY = 0x41
+    CHACHA20 = 0x33
 
 
 @_int_enum
@@ -726,6 +735,8 @@ class CKM(_IntEnumBody):
     HKDF_DATA = 0x402B
     HKDF_KEY_GEN = 0x402C
     EC_MONTGOMERY_KEY_PAIR_GEN = 0x1056
+    CHACHA20_KEY_GEN = 0x1225
+    CHACHA20_POLY1305 = 0x4021
 
 
 @_int_enum
@@ -845,6 +856,7 @@ class CKR(_IntEnumBody):
     VENDOR_DEFINED = 0x80000000
     OPERATION_CANCEL_FAILED = 0x202
     PARAMETER_SET_NOT_SUPPORTED = 0x209
+    AEAD_DECRYPT_FAILED = 0x35
 
 
 @_int_enum
@@ -905,6 +917,17 @@ class CKP_ML_KEM(_IntEnumBody):
     ML_KEM_512 = 0x1
     ML_KEM_768 = 0x2
     ML_KEM_1024 = 0x3
+
+
+@_int_enum
+class CKGen(_IntEnumBody):
+    """IV / nonce generator functions, CK_GENERATOR_FUNCTION (PKCS #11 v3.0 message AEAD parameters); CKG_ prefix, a namespace apart from the MGF values of CKG."""
+
+    NO_GENERATE = 0x0
+    GENERATE = 0x1
+    GENERATE_COUNTER = 0x2
+    GENERATE_RANDOM = 0x3
+    GENERATE_COUNTER_XOR = 0x4
 
 
 @_int_enum

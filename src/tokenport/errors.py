@@ -595,6 +595,12 @@ class ParameterSetNotSupported(PKCS11Error):
     rv = CKR.PARAMETER_SET_NOT_SUPPORTED
 
 
+class AeadDecryptFailed(PKCS11Error):
+    """CKR_AEAD_DECRYPT_FAILED."""
+
+    rv = CKR.AEAD_DECRYPT_FAILED
+
+
 ERROR_BY_RV: dict[int, type[PKCS11Error]] = {
     Cancel.rv: Cancel,
     HostMemory.rv: HostMemory,
@@ -691,6 +697,7 @@ ERROR_BY_RV: dict[int, type[PKCS11Error]] = {
     FunctionRejected.rv: FunctionRejected,
     OperationCancelFailed.rv: OperationCancelFailed,
     ParameterSetNotSupported.rv: ParameterSetNotSupported,
+    AeadDecryptFailed.rv: AeadDecryptFailed,
 }
 
 

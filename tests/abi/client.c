@@ -324,10 +324,10 @@ static int mode_iface(void *handle, CK_FUNCTION_LIST_PTR p11)
 {
     get_interface_list_fn list_fn = (get_interface_list_fn)dlsym(handle, "C_GetInterfaceList");
     get_interface_fn get_fn = (get_interface_fn)dlsym(handle, "C_GetInterface");
-    CK_INTERFACE ifaces[2];
+    CK_INTERFACE ifaces[4];
     CK_INTERFACE_PTR iface = NULL;
-    CK_VERSION v240 = {2, 40}, v30 = {3, 0};
-    CK_ULONG count = 0;
+    CK_VERSION v240 = {2, 40}, v30 = {3, 0}, v32 = {3, 2}, v31 = {3, 1};
+    CK_ULONG count = 0, i;
     CK_RV rv;
 
     if (list_fn == NULL || get_fn == NULL) {
@@ -336,20 +336,33 @@ static int mode_iface(void *handle, CK_FUNCTION_LIST_PTR p11)
     }
     rv = list_fn(NULL, &count);
     printf("list_count=0x%lx %lu\n", rv, count);
-    count = 0;
-    rv = list_fn(ifaces, &count);
-    printf("list_short=0x%lx %lu\n", rv, count);
     count = 2;
     rv = list_fn(ifaces, &count);
-    printf("list=0x%lx %lu name=%s same=%d\n", rv, count, (char *)ifaces[0].pInterfaceName,
-           ifaces[0].pFunctionList == (void *)p11);
+    printf("list_short=0x%lx %lu\n", rv, count);
+    count = 4;
+    rv = list_fn(ifaces, &count);
+    printf("list=0x%lx %lu\n", rv, count);
+    for (i = 0; rv == CKR_OK && i < count; i++)
+        printf("iface%lu name=%s version=%u.%u flags=0x%lx same240=%d\n", i,
+               (char *)ifaces[i].pInterfaceName,
+               ((CK_VERSION *)ifaces[i].pFunctionList)->major,
+               ((CK_VERSION *)ifaces[i].pFunctionList)->minor, ifaces[i].flags,
+               ifaces[i].pFunctionList == (void *)p11);
     printf("list_null_count=0x%lx\n", list_fn(ifaces, NULL));
     rv = get_fn((CK_UTF8CHAR_PTR) "PKCS 11", &v240, &iface, 0);
     printf("get_240=0x%lx same=%d\n", rv, iface != NULL && iface->pFunctionList == (void *)p11);
     iface = NULL;
     rv = get_fn(NULL, NULL, &iface, 0);
-    printf("get_default=0x%lx same=%d\n", rv, iface != NULL && iface->pFunctionList == (void *)p11);
-    printf("get_30=0x%lx\n", get_fn((CK_UTF8CHAR_PTR) "PKCS 11", &v30, &iface, 0));
+    printf("get_default=0x%lx same=%d list0=%d\n", rv,
+           iface != NULL && iface->pFunctionList == (void *)p11,
+           iface != NULL && iface->pFunctionList == ifaces[0].pFunctionList);
+    iface = NULL;
+    rv = get_fn((CK_UTF8CHAR_PTR) "PKCS 11", &v30, &iface, 0);
+    printf("get_30=0x%lx list1=%d\n", rv, iface != NULL && iface->pFunctionList == ifaces[1].pFunctionList);
+    iface = NULL;
+    rv = get_fn(NULL, &v32, &iface, 0);
+    printf("get_32=0x%lx list0=%d\n", rv, iface != NULL && iface->pFunctionList == ifaces[0].pFunctionList);
+    printf("get_31=0x%lx\n", get_fn((CK_UTF8CHAR_PTR) "PKCS 11", &v31, &iface, 0));
     printf("get_unknown=0x%lx\n", get_fn((CK_UTF8CHAR_PTR) "Vendor X", NULL, &iface, 0));
     printf("get_flags=0x%lx\n", get_fn(NULL, NULL, &iface, 1));
     printf("get_null=0x%lx\n", get_fn(NULL, NULL, NULL, 0));

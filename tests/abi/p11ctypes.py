@@ -128,6 +128,14 @@ class CK_GCM_PARAMS_NO_IVBITS(ctypes.Structure):
     ]
 
 
+class CK_INTERFACE(ctypes.Structure):
+    _fields_ = [
+        ("pInterfaceName", ctypes.c_char_p),
+        ("pFunctionList", ctypes.c_void_p),
+        ("flags", CK_ULONG),
+    ]
+
+
 class CK_AES_CTR_PARAMS(ctypes.Structure):
     _fields_ = [("ulCounterBits", CK_ULONG), ("cb", ctypes.c_ubyte * 16)]
 
@@ -135,9 +143,10 @@ class CK_AES_CTR_PARAMS(ctypes.Structure):
 _MEMBER = re.compile(r"CK_RV\s*\(\s*\*\s*(C_\w+)\s*\)\s*\((.*?)\)\s*;", re.DOTALL)
 
 
-def header_signatures(header: str) -> list[tuple[str, list[str]]]:
-    """(name, [C parameter types]) for each CK_FUNCTION_LIST member of ``header``, in order."""
-    start = header.index("struct CK_FUNCTION_LIST {")
+def header_signatures(header: str, struct: str = "CK_FUNCTION_LIST") -> list[tuple[str, list[str]]]:
+    """(name, [C parameter types]) for each member of function list ``struct`` of ``header``,
+    in order."""
+    start = header.index(f"struct {struct} {{")
     body = header[start : header.index("};", start)]
     out = []
     for name, params in _MEMBER.findall(body):
@@ -172,6 +181,17 @@ class P11:
             fn.restype = CK_RV_TYPE
             fn.argtypes = [_ctype(t) for t in types]
             self.functions[name] = fn
+        # the v3.0 / v3.2 entries (pkcs11_v3.h next to the v2.40 header, when there is one)
+        v3 = Path(header).with_name("pkcs11_v3.h")
+        self.signatures_3_2 = (
+            header_signatures(v3.read_text(), "CK_FUNCTION_LIST_3_2") if v3.exists() else []
+        )
+        for name, types in self.signatures_3_2:
+            if name not in self.functions:
+                fn = getattr(self.lib, name)
+                fn.restype = CK_RV_TYPE
+                fn.argtypes = [_ctype(t) for t in types]
+                self.functions[name] = fn
 
     def __getattr__(self, name: str) -> Callable[..., int]:
         try:
@@ -188,6 +208,18 @@ class P11:
             table.value + ctypes.sizeof(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p)
         )
         return [entries[i] for i in range(len(self.signatures))]
+
+    def interface_list(self, version: tuple[int, int]) -> list[int]:
+        """The entry addresses of the "PKCS 11" function list of ``version`` (C_GetInterface)."""
+        v = CK_VERSION(*version)
+        iface = ctypes.POINTER(CK_INTERFACE)()
+        rv = self.C_GetInterface(b"PKCS 11", ctypes.byref(v), ctypes.byref(iface), 0)
+        assert rv == 0, rv
+        table = iface.contents.pFunctionList
+        assert ctypes.cast(table, ctypes.POINTER(CK_VERSION)).contents.major == version[0]
+        count = {(2, 40): 68, (3, 0): 92, (3, 2): 104}[version]
+        entries = ctypes.cast(table + ctypes.sizeof(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p))
+        return [entries[i] for i in range(count)]
 
     def address(self, name: str) -> int:
         """The address of the exported symbol ``name``."""

@@ -55,15 +55,22 @@ def test_info_text_fields_are_blank_padded(client: str, module_path: str, token_
 
 
 def test_interfaces_work_without_python(client: str, module_path: str) -> None:
+    """v3.0 s5.4: three "PKCS 11" interfaces, 3.2, 3.0 and 2.40 in that order (the first is
+    the default); none fork-safe; the 2.40 one is C_GetFunctionList's list."""
     proc, out = run_client(client, module_path, "iface")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("list_count=0x0 1") == 1
-    assert "list_short=0x150 1" in proc.stdout
-    assert "list=0x0 1 name=PKCS 11 same=1" in proc.stdout
+    assert proc.stdout.count("list_count=0x0 3") == 1
+    assert "list_short=0x150 3" in proc.stdout
+    assert "list=0x0 3" in proc.stdout
+    assert "iface0 name=PKCS 11 version=3.2 flags=0x0 same240=0" in proc.stdout
+    assert "iface1 name=PKCS 11 version=3.0 flags=0x0 same240=0" in proc.stdout
+    assert "iface2 name=PKCS 11 version=2.40 flags=0x0 same240=1" in proc.stdout
     assert out["list_null_count"] == CKR_ARGUMENTS_BAD
     assert "get_240=0x0 same=1" in proc.stdout
-    assert "get_default=0x0 same=1" in proc.stdout
-    for key in ("get_30", "get_unknown", "get_flags", "get_null"):
+    assert "get_default=0x0 same=0 list0=1" in proc.stdout
+    assert "get_30=0x0 list1=1" in proc.stdout
+    assert "get_32=0x0 list0=1" in proc.stdout
+    for key in ("get_31", "get_unknown", "get_flags", "get_null"):
         assert out[key] == CKR_ARGUMENTS_BAD, key
 
 

@@ -17,6 +17,8 @@ from tokenport.ck import CKA, CKF, CKK, CKM, CKO, CKR
 from .p11ctypes import CK_MECHANISM, CK_MECHANISM_INFO, CK_ULONG, P11, template, ulong_bytes
 from .test_calls_crypto import mechanism
 
+MESSAGE_SIGNS = CKF.MESSAGE_SIGN | CKF.MESSAGE_VERIFY  # v3.0: every signing mechanism
+
 TRUE, FALSE = b"\x01", b"\x00"
 INVALID = int(CKR.MECHANISM_PARAM_INVALID)
 DES3 = bytes.fromhex("0123456789abcdef23456789abcdef01456789abcdef0123")
@@ -211,8 +213,8 @@ def test_des_key_value_len_is_fixed(session: int, lib: P11) -> None:
         (CKM.DES3_KEY_GEN, 24, 24, CKF.GENERATE),
         (CKM.DES_CBC_PAD, 8, 8, CKF.ENCRYPT | CKF.DECRYPT | CKF.WRAP | CKF.UNWRAP),
         (CKM.DES3_ECB, 16, 24, CKF.ENCRYPT | CKF.DECRYPT),
-        (CKM.DES3_CMAC_GENERAL, 16, 24, CKF.SIGN | CKF.VERIFY),
-        (CKM.AES_MAC, 16, 32, CKF.SIGN | CKF.VERIFY),
+        (CKM.DES3_CMAC_GENERAL, 16, 24, CKF.SIGN | CKF.VERIFY | MESSAGE_SIGNS),
+        (CKM.AES_MAC, 16, 32, CKF.SIGN | CKF.VERIFY | MESSAGE_SIGNS),
         (CKM.AES_ECB_ENCRYPT_DATA, 16, 32, CKF.DERIVE),
         (CKM.DES3_CBC_ENCRYPT_DATA, 16, 24, CKF.DERIVE),
         (CKM.CONCATENATE_BASE_AND_KEY, 1, 512, CKF.DERIVE),

@@ -29,7 +29,7 @@ def _info(lib: P11, mech: int) -> tuple[int, int, int]:
 
 
 def test_mechanism_info(session: int, lib: P11) -> None:
-    sign = int(CKF.SIGN | CKF.VERIFY)
+    sign = int(CKF.SIGN | CKF.VERIFY | CKF.MESSAGE_SIGN | CKF.MESSAGE_VERIFY)  # v3.0: messages too
     assert _info(lib, CKM.DSA_PARAMETER_GEN) == (2048, 3072, CKF.GENERATE)
     assert _info(lib, CKM.DSA_KEY_PAIR_GEN) == (2048, 3072, CKF.GENERATE_KEY_PAIR)
     for mech in (CKM.DSA, CKM.DSA_SHA1, CKM.DSA_SHA224, CKM.DSA_SHA256, CKM.DSA_SHA384, CKM.DSA_SHA512):

@@ -82,7 +82,7 @@ def sign(lib: P11, session: int, key: int, mech: ctypes.Structure, data: bytes) 
 
 @pytest.mark.parametrize(("kind", "sizes", "flags"), [
     (CKM.ML_DSA_KEY_PAIR_GEN, (1312, 2592), CKF.GENERATE_KEY_PAIR),
-    (CKM.ML_DSA, (1312, 2592), CKF.SIGN | CKF.VERIFY),
+    (CKM.ML_DSA, (1312, 2592), CKF.SIGN | CKF.VERIFY | CKF.MESSAGE_SIGN | CKF.MESSAGE_VERIFY),
     (CKM.ML_KEM_KEY_PAIR_GEN, (1184, 1568), CKF.GENERATE_KEY_PAIR),
     (CKM.ML_KEM, (1184, 1568), CKF.ENCAPSULATE | CKF.DECAPSULATE),
 ])

@@ -181,6 +181,8 @@
 #define CKM_AES_CTR 0x1086UL
 #define CKM_AES_GCM 0x1087UL
 #define CKM_AES_CCM 0x1088UL
+#define CKM_AES_XTS 0x1071UL /* not offered by tokenport: an invalid mechanism */
+#define CKM_CHACHA20_POLY1305 0x4021UL /* v3.0 */
 #define CKM_AES_CMAC 0x108aUL
 #define CKM_AES_KEY_WRAP 0x2109UL
 #define CKM_AES_KEY_WRAP_PAD 0x210aUL
@@ -236,6 +238,22 @@ typedef struct {
     CK_UTF8CHAR_PTR pPassword;
     CK_ULONG ulPasswordLen;
 } FZ_PBKD2_PARAMS2;
+/* v3.0 CK_CCM_PARAMS and CK_SALSA20_CHACHA20_POLY1305_PARAMS (the v2.40 header has neither). */
+typedef struct {
+    CK_ULONG ulDataLen;
+    CK_BYTE_PTR pNonce;
+    CK_ULONG ulNonceLen;
+    CK_BYTE_PTR pAAD;
+    CK_ULONG ulAADLen;
+    CK_ULONG ulMACLen;
+} FZ_CCM_PARAMS;
+
+typedef struct {
+    CK_BYTE_PTR pNonce;
+    CK_ULONG ulNonceLen;
+    CK_BYTE_PTR pAAD;
+    CK_ULONG ulAADLen;
+} FZ_CHACHA20_POLY1305_PARAMS;
 
 /* ---- the functions the fuzzer calls --------------------------------------------------- */
 

@@ -3,7 +3,8 @@
  * Mostly a mechanism that suits the operation and the key, else any mechanism of the
  * module's list, else an invalid one. Parameters are the structure the mechanism takes
  * (CK_GCM_PARAMS in both layouts, CK_AES_CTR_PARAMS, CK_RSA_PKCS_PSS_PARAMS,
- * CK_RSA_PKCS_OAEP_PARAMS, CK_ECDH1_DERIVE_PARAMS, CK_EDDSA_PARAMS, an IV) with plausible
+ * CK_RSA_PKCS_OAEP_PARAMS, CK_ECDH1_DERIVE_PARAMS, CK_EDDSA_PARAMS, v3.0 CK_CCM_PARAMS and
+ * CK_SALSA20_CHACHA20_POLY1305_PARAMS, an IV) with plausible
  * or random fields; at times a wrong structure, a short one, or raw bytes. Every length
  * (ulParameterLen and the lengths inside the structures) equals its buffer.
  */
@@ -15,7 +16,7 @@
 #define FZ_N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const CK_MECHANISM_TYPE m_aes_cipher[] = {CKM_AES_ECB, CKM_AES_CBC, CKM_AES_CBC_PAD,
-                                                 CKM_AES_CTR, CKM_AES_GCM};
+                                                 CKM_AES_CTR, CKM_AES_GCM, CKM_AES_CCM};
 static const CK_MECHANISM_TYPE m_rsa_cipher[] = {CKM_RSA_PKCS, CKM_RSA_X_509,
                                                  CKM_RSA_PKCS_OAEP};
 static const CK_MECHANISM_TYPE m_aes_mac[] = {CKM_AES_CMAC};
@@ -42,7 +43,7 @@ static const CK_MECHANISM_TYPE m_gen_ec[] = {CKM_EC_KEY_PAIR_GEN};
 static const CK_MECHANISM_TYPE m_gen_ed[] = {CKM_EC_EDWARDS_KEY_PAIR_GEN};
 static const CK_MECHANISM_TYPE m_gen_rsa[] = {CKM_RSA_PKCS_KEY_PAIR_GEN};
 static const CK_MECHANISM_TYPE m_invalid[] = {
-    CKM_DES3_CBC, CKM_AES_CCM, CKM_AES_MAC, CKM_SHA_1_HMAC_GENERAL, CKM_ECDH1_COFACTOR_DERIVE,
+    CKM_DES3_CBC, CKM_AES_XTS, CKM_AES_MAC, CKM_SHA_1_HMAC_GENERAL, CKM_ECDH1_COFACTOR_DERIVE,
     CKM_VENDOR_DEFINED, CKM_VENDOR_DEFINED | 0x1234, ~0UL, 0x7fffffffUL};
 
 /* Suitable mechanisms for (op, kind); NULL when none. */
@@ -202,6 +203,36 @@ static void *fz_gcm(fz_state *st, CK_ULONG *plen)
         *plen = sizeof(q);
         return fz_copy(st, &q, sizeof(q));
     }
+    *plen = sizeof(p);
+    return fz_copy(st, &p, sizeof(p));
+}
+
+static void *fz_ccm(fz_state *st, CK_ULONG *plen)
+{
+    static const size_t nonces[] = {7, 13, 0, 6, 14, 16};
+    static const CK_ULONG macs[] = {4, 6, 8, 10, 12, 14, 0, 3, 5, 17, 32};
+    FZ_CCM_PARAMS p;
+    size_t nonce = fz_chance(&st->r, 750) ? 12 : nonces[fz_below(&st->r, FZ_N(nonces))];
+
+    memset(&p, 0, sizeof(p));
+    p.ulDataLen = fz_chance(&st->r, 700) ? (CK_ULONG)fz_below(&st->r, 64) : fz_odd(st);
+    fz_inner(st, &p.pNonce, &p.ulNonceLen, nonce);
+    fz_inner(st, &p.pAAD, &p.ulAADLen, fz_chance(&st->r, 500) ? 0 : (size_t)fz_below(&st->r, 65));
+    p.ulMACLen = fz_chance(&st->r, 650) ? 16
+                 : fz_chance(&st->r, 900) ? macs[fz_below(&st->r, FZ_N(macs))] : fz_odd(st);
+    *plen = sizeof(p);
+    return fz_copy(st, &p, sizeof(p));
+}
+
+static void *fz_chacha_poly(fz_state *st, CK_ULONG *plen)
+{
+    static const size_t nonces[] = {8, 0, 11, 13, 24};
+    FZ_CHACHA20_POLY1305_PARAMS p;
+
+    memset(&p, 0, sizeof(p));
+    fz_inner(st, &p.pNonce, &p.ulNonceLen,
+             fz_chance(&st->r, 800) ? 12 : nonces[fz_below(&st->r, FZ_N(nonces))]);
+    fz_inner(st, &p.pAAD, &p.ulAADLen, fz_chance(&st->r, 500) ? 0 : (size_t)fz_below(&st->r, 65));
     *plen = sizeof(p);
     return fz_copy(st, &p, sizeof(p));
 }
@@ -369,6 +400,10 @@ static void *fz_param(fz_state *st, CK_MECHANISM_TYPE mech, CK_ULONG *plen)
         return fz_gcm(st, plen);
     case CKM_AES_CTR:
         return fz_ctr(st, plen);
+    case CKM_AES_CCM:
+        return fz_ccm(st, plen);
+    case CKM_CHACHA20_POLY1305:
+        return fz_chacha_poly(st, plen);
     case CKM_RSA_PKCS_PSS:
     case CKM_SHA1_RSA_PKCS_PSS:
     case CKM_SHA224_RSA_PKCS_PSS:
@@ -414,6 +449,10 @@ static int fz_struct_size(CK_MECHANISM_TYPE mech, CK_ULONG len)
         return len == sizeof(FZ_HKDF_PARAMS);
     case FZ_CKM_PKCS5_PBKD2:
         return len == sizeof(FZ_PBKD2_PARAMS2); /* the v2.40 layout has the same size */
+    case CKM_AES_CCM:
+        return len == sizeof(FZ_CCM_PARAMS);
+    case CKM_CHACHA20_POLY1305:
+        return len == sizeof(FZ_CHACHA20_POLY1305_PARAMS);
     default:
         return 0; /* CTR, PSS and MAC-length structures hold no pointers; others are bytes */
     }
@@ -425,7 +464,8 @@ static void *fz_bad_param(fz_state *st, CK_MECHANISM_TYPE mech, CK_ULONG *plen)
 {
     static const CK_MECHANISM_TYPE others[] = {CKM_AES_GCM, CKM_AES_CTR, CKM_RSA_PKCS_PSS,
                                                CKM_RSA_PKCS_OAEP, CKM_ECDH1_DERIVE, CKM_EDDSA,
-                                               CKM_AES_CBC};
+                                               CKM_AES_CBC, CKM_AES_CCM,
+                                               CKM_CHACHA20_POLY1305};
     void *p;
     CK_ULONG n;
 

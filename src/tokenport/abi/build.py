@@ -6,7 +6,8 @@ It can also be run directly: ``python src/tokenport/abi/build.py [outdir]``.
 
 The C text is assembled from three pieces:
 
-* ``pkcs11_v240.h``: the PKCS #11 types; also the cdef, so Python sees the same structs;
+* ``pkcs11_v240.h`` and ``pkcs11_v3.h``: the PKCS #11 types and the three function lists
+  (v2.40, 3.0, 3.2); also the cdef, so Python sees the same structs;
 * ``shim.c``: libpython promotion, interpreter start-up, fork handlers, and the entry
   points that must work without Python (C_GetFunctionList, C_GetInterface*);
 * generated here: one exported ``C_*`` wrapper per function-list entry. Each wrapper makes
@@ -14,7 +15,7 @@ The C text is assembled from three pieces:
   and then calls a static ``extern "Python"`` callback inside the call bracket of shim.c
   (the GIL, and the cyclic GC paused so that no host finalizer runs inside the call). No
   cffi-generated function is exported: cffi's own exports return 0 (CKR_OK) when
-  initialisation fails.
+  initialisation fails. Then the three function tables (C_GetInterfaceList offers them).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 HEADER = HERE / "pkcs11_v240.h"
+HEADER_V3 = HERE / "pkcs11_v3.h"
 SHIM = HERE / "shim.c"
 
 # The other CK_GCM_PARAMS layout, without ulIvBits (the v2.40 header before its errata and
@@ -108,9 +110,9 @@ def _load_functions() -> ModuleType:
     return module
 
 
-def function_signatures(header: str) -> list[tuple[str, str]]:
-    """(name, C parameter list) of every CK_FUNCTION_LIST member, in header order."""
-    start = header.index("struct CK_FUNCTION_LIST {")
+def function_signatures(header: str, struct: str = "CK_FUNCTION_LIST") -> list[tuple[str, str]]:
+    """(name, C parameter list) of every member of function list ``struct``, in header order."""
+    start = header.index(f"struct {struct} {{")
     body = header[start : header.index("};", start)]
     return [(name, " ".join(params.split())) for name, params in _MEMBER.findall(body)]
 
@@ -150,17 +152,31 @@ def _python_config() -> dict[str, str]:
     }
 
 
+def _suffix(major: int, minor: int) -> str:
+    """The C name suffix of the table of version major.minor (none for v2.40)."""
+    return "" if (major, minor) == (2, 40) else f"_{major}_{minor}"
+
+
 def make_ffibuilder() -> FFI:
     """The configured FFI builder for ``tokenport._pkcs11``."""
     functions = _load_functions()
-    header = HEADER.read_text(encoding="utf-8")
-    signatures = function_signatures(header)
-    names = tuple(name for name, _ in signatures)
-    if names != functions.FUNCTION_LIST:
-        raise RuntimeError("pkcs11_v240.h CK_FUNCTION_LIST differs from abi/functions.py")
+    header = HEADER.read_text(encoding="utf-8") + "\n" + HEADER_V3.read_text(encoding="utf-8")
+    signatures = function_signatures(header, "CK_FUNCTION_LIST_3_2")
+    for struct, expected in (
+        ("CK_FUNCTION_LIST", functions.FUNCTION_LIST),
+        ("CK_FUNCTION_LIST_3_0", functions.FUNCTION_LIST_3_0),
+        ("CK_FUNCTION_LIST_3_2", functions.FUNCTION_LIST_3_2),
+    ):
+        listed = function_signatures(header, struct)
+        if tuple(name for name, _ in listed) != expected:
+            raise RuntimeError(f"the headers' {struct} differs from abi/functions.py")
+        if listed != signatures[: len(listed)]:
+            raise RuntimeError(f"the headers' {struct} signatures differ from CK_FUNCTION_LIST_3_2")
+    if not functions.NOT_SUPPORTED <= set(functions.PYTHON_FUNCTIONS):
+        raise RuntimeError("abi/functions.py NOT_SUPPORTED names an entry without a Python handler")
     by_session = {n for n, p in signatures if p.startswith("CK_SESSION_HANDLE hSession")}
     if by_session != set(functions.SESSION_FUNCTIONS):
-        raise RuntimeError("abi/functions.py SESSION_FUNCTIONS differs from pkcs11_v240.h")
+        raise RuntimeError("abi/functions.py SESSION_FUNCTIONS differs from the headers")
     prefix = functions.CALLBACK_PREFIX
     python_sigs = [(n, p) for n, p in signatures if n in functions.PYTHON_FUNCTIONS]
     config = _python_config()
@@ -176,7 +192,6 @@ def make_ffibuilder() -> FFI:
         + "\nvoid tp_gate_close(void);\nvoid tp_gate_open(void);\nvoid tp_gate_after_fork_child(void);"
     )
 
-    major, minor = functions.CRYPTOKI_VERSION
     forward = "\n".join(f"static CK_RV {prefix}{n}({p});" for n, p in python_sigs)
     def gated(name: str, call: str) -> str:
         if name in functions.UNGATED_FUNCTIONS:
@@ -196,7 +211,21 @@ def make_ffibuilder() -> FFI:
         + "    return rv;\n}\n"
         for n, p in python_sigs
     )
-    table = ",\n".join(f"    {n}" for n in names)
+    tables = []
+    for (major, minor), members in functions.INTERFACES:
+        struct = "CK_FUNCTION_LIST" if (major, minor) == functions.CRYPTOKI_VERSION else (
+            f"CK_FUNCTION_LIST_{major}_{minor}")
+        # C_GetInfo reports the version of the list it is reached through (functions.py)
+        entries = ",\n".join(
+            f"    tp_C_GetInfo_{major}_{minor}"
+            if n == "C_GetInfo" and (major, minor) != functions.CRYPTOKI_VERSION
+            else f"    {n}"
+            for n in members
+        )
+        tables.append(
+            f"static {struct} tp_function_list{_suffix(major, minor)} = "
+            f"{{\n    {{{major}, {minor}}},\n{entries}\n}};"
+        )
     source = "\n".join(
         [
             f"#define TP_LIBPYTHON_SONAME {_c_string(config['soname'])}",
@@ -209,7 +238,7 @@ def make_ffibuilder() -> FFI:
             SHIM.read_text(encoding="utf-8"),
             "/* ---- generated: one wrapper per Python-implemented entry ---- */",
             wrappers,
-            f"static CK_FUNCTION_LIST tp_function_list = {{\n    {{{major}, {minor}}},\n{table}\n}};",
+            *tables,
         ]
     )
     builder.set_source(

@@ -25,9 +25,10 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tokenport.abi import calls_crypto, calls_general
+from tokenport.abi import calls_crypto, calls_general, calls_message, calls_v3
 from tokenport.abi.functions import (
     CALLBACK_PREFIX,
+    MESSAGE_CALLS,
     OPERATION_OF,
     PYTHON_FUNCTIONS,
 )
@@ -53,6 +54,15 @@ def _abort_operation(library: Library, session: int, kind: OpKind) -> None:
         pass
 
 
+def _drop_message(library: Library, session: int, kind: OpKind) -> None:
+    """After a failed call about one message of a message-based operation: that message
+    ends, the operation stays (v3.0 s5.13-5.15). Never raises."""
+    try:
+        library.module().message_calls.drop_message(session, kind)
+    except PKCS11Error:
+        pass
+
+
 def guard(name: str, handler: Handler, library: Library) -> Callable[..., int]:
     """Wrap ``handler`` as the callback of C function ``name``: never raises, returns a CK_RV.
 
@@ -61,6 +71,7 @@ def guard(name: str, handler: Handler, library: Library) -> Callable[..., int]:
     """
 
     kind = OpKind(OPERATION_OF[name]) if name in OPERATION_OF else None
+    message = OpKind(MESSAGE_CALLS[name]) if name in MESSAGE_CALLS else None
 
     def callback(*args: Any) -> int:
         try:
@@ -72,6 +83,8 @@ def guard(name: str, handler: Handler, library: Library) -> Callable[..., int]:
             rv = _GENERAL_ERROR
         if kind is not None and rv != _BUFFER_TOO_SMALL:
             _abort_operation(library, int(args[0]), kind)
+        elif message is not None and rv != _BUFFER_TOO_SMALL:
+            _drop_message(library, int(args[0]), message)
         return rv
 
     callback.__name__ = name
@@ -81,7 +94,12 @@ def guard(name: str, handler: Handler, library: Library) -> Callable[..., int]:
 
 def handlers() -> Mapping[str, Handler]:
     """Every handler by C function name; exactly the Python-implemented function list entries."""
-    table = {**calls_general.HANDLERS, **calls_crypto.HANDLERS}
+    table = {
+        **calls_general.HANDLERS,
+        **calls_crypto.HANDLERS,
+        **calls_message.HANDLERS,
+        **calls_v3.HANDLERS,
+    }
     missing = set(PYTHON_FUNCTIONS) - set(table)
     extra = set(table) - set(PYTHON_FUNCTIONS)
     if missing or extra:

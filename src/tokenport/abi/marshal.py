@@ -43,6 +43,8 @@ from tokenport.mechanisms.base import MAX_DATA_LEN
 from tokenport.mechanisms.params import (
     PARAM_KINDS,
     CbcEncryptDataParams,
+    CcmParams,
+    ChaChaPolyParams,
     CtrParams,
     Ecdh1DeriveParams,
     EddsaParams,
@@ -408,6 +410,23 @@ def _raw(ptr: CData, length: int, optional: bool) -> bytes | None:
     return _param_bytes(ptr, length)
 
 
+def _ccm(ptr: CData, length: int) -> CcmParams:
+    p = _param_struct(ptr, length, "CK_CCM_PARAMS")
+    return CcmParams(
+        data_len=int(p.ulDataLen),
+        nonce=_param_bytes(p.pNonce, p.ulNonceLen),
+        aad=_param_bytes(p.pAAD, p.ulAADLen),
+        mac_len=int(p.ulMACLen),
+    )
+
+
+def _chacha_poly(ptr: CData, length: int) -> ChaChaPolyParams:
+    p = _param_struct(ptr, length, "CK_SALSA20_CHACHA20_POLY1305_PARAMS")
+    return ChaChaPolyParams(
+        nonce=_param_bytes(p.pNonce, p.ulNonceLen), aad=_param_bytes(p.pAAD, p.ulAADLen)
+    )
+
+
 _DECODERS: Mapping[ParamKind, Callable[[CData, int], Params]] = MappingProxyType(
     {
         ParamKind.NONE: lambda ptr, length: _raw(ptr, length, optional=True),
@@ -426,6 +445,8 @@ _DECODERS: Mapping[ParamKind, Callable[[CData, int], Params]] = MappingProxyType
         ParamKind.OBJECT_HANDLE: lambda ptr, length: KeyHandleParam(_ulong(ptr, length)),
         ParamKind.HKDF: _hkdf,
         ParamKind.PBKD2: _pbkd2,
+        ParamKind.CCM: _ccm,
+        ParamKind.CHACHA_POLY: _chacha_poly,
     }
 )
 

@@ -16,7 +16,8 @@
  *     collector, so that no host finalizer runs inside a call (a Python host shares this
  *     interpreter);
  *   - C_GetFunctionList, C_GetInterfaceList and C_GetInterface (PKCS #11 v2.40 s5.4 and
- *     v3.0 s5.4), which must work even when Python cannot start.
+ *     v3.0 s5.4), which must work even when Python cannot start, and the C_GetInfo entry
+ *     of the 3.x lists (it reports the list's version).
  * Everything else is in Python (tokenport.abi.entry).
  */
 #include <dlfcn.h>
@@ -492,12 +493,49 @@ static int tp_ensure_python(void)
 
 /* ---- entry points that work without Python -------------------------------------------- */
 
-static CK_FUNCTION_LIST tp_function_list; /* defined by the generated code below */
+/* The three function tables (defined by the generated code below, abi/functions.py
+   INTERFACES): v2.40 (C_GetFunctionList), 3.0 and 3.2. */
+static CK_FUNCTION_LIST tp_function_list;
+static CK_FUNCTION_LIST_3_0 tp_function_list_3_0;
+static CK_FUNCTION_LIST_3_2 tp_function_list_3_2;
 
-static CK_INTERFACE tp_interface = {
-    (CK_CHAR *)TP_INTERFACE_NAME, (CK_VOID_PTR)&tp_function_list, 0};
+TP_EXPORT CK_RV C_GetInfo(CK_INFO_PTR pInfo); /* generated below */
 
-/* PKCS #11 v2.40 s5.4: C_GetFunctionList. */
+/* C_GetInfo as reached through a 3.x list: CK_INFO.cryptokiVersion is "the Cryptoki
+   interface version number" (v3.0 s3.1), i.e. the version of the interface the caller uses;
+   the exported C_GetInfo (and the v2.40 list) report 2.40. */
+static CK_RV tp_C_GetInfo_versioned(CK_INFO_PTR pInfo, CK_BYTE major, CK_BYTE minor)
+{
+    CK_RV rv = C_GetInfo(pInfo);
+
+    if (rv == TP_CKR_OK) {
+        pInfo->cryptokiVersion.major = major;
+        pInfo->cryptokiVersion.minor = minor;
+    }
+    return rv;
+}
+
+static CK_RV tp_C_GetInfo_3_0(CK_INFO_PTR pInfo)
+{
+    return tp_C_GetInfo_versioned(pInfo, 3, 0);
+}
+
+static CK_RV tp_C_GetInfo_3_2(CK_INFO_PTR pInfo)
+{
+    return tp_C_GetInfo_versioned(pInfo, 3, 2);
+}
+
+/* C_GetInterfaceList's order: newest first; the first is the default interface of
+   C_GetInterface (abi/functions.py INTERFACES says why). No interface offers
+   CKF_INTERFACE_FORK_SAFE: a forked child must call C_Initialize again (v2.40 s6.7.1). */
+#define TP_INTERFACE_COUNT 3UL
+static CK_INTERFACE tp_interfaces[TP_INTERFACE_COUNT] = {
+    {(CK_CHAR *)TP_INTERFACE_NAME, (CK_VOID_PTR)&tp_function_list_3_2, 0},
+    {(CK_CHAR *)TP_INTERFACE_NAME, (CK_VOID_PTR)&tp_function_list_3_0, 0},
+    {(CK_CHAR *)TP_INTERFACE_NAME, (CK_VOID_PTR)&tp_function_list, 0},
+};
+
+/* PKCS #11 v2.40 s5.4: C_GetFunctionList (the v2.40 list). */
 TP_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)
 {
     if (ppFunctionList == NULL)
@@ -506,38 +544,52 @@ TP_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)
     return TP_CKR_OK;
 }
 
-/* PKCS #11 v3.0 s5.4: C_GetInterfaceList (one interface, "PKCS 11" 2.40). */
+/* PKCS #11 v3.0 s5.4: C_GetInterfaceList, with the counted-list convention (s5.2): NULL
+   list -> the count; too short a list -> CKR_BUFFER_TOO_SMALL and the count. */
 TP_EXPORT CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount)
 {
+    CK_ULONG i;
+
     if (pulCount == NULL)
         return TP_CKR_ARGUMENTS_BAD;
     if (pInterfacesList == NULL) {
-        *pulCount = 1;
+        *pulCount = TP_INTERFACE_COUNT;
         return TP_CKR_OK;
     }
-    if (*pulCount < 1) {
-        *pulCount = 1;
+    if (*pulCount < TP_INTERFACE_COUNT) {
+        *pulCount = TP_INTERFACE_COUNT;
         return TP_CKR_BUFFER_TOO_SMALL;
     }
-    pInterfacesList[0] = tp_interface;
-    *pulCount = 1;
+    for (i = 0; i < TP_INTERFACE_COUNT; i++)
+        pInterfacesList[i] = tp_interfaces[i];
+    *pulCount = TP_INTERFACE_COUNT;
     return TP_CKR_OK;
 }
 
-/* PKCS #11 v3.0 s5.4: C_GetInterface. NULL name or version selects the default; an
-   unknown name, version or flag gives CKR_ARGUMENTS_BAD. */
+/* PKCS #11 v3.0 s5.4: C_GetInterface. The first interface of the list (in list order)
+   whose name is pInterfaceName (any name when NULL: the default interface), whose version
+   is *pVersion (any when NULL) and which has every flag in `flags`; none ->
+   CKR_ARGUMENTS_BAD (an unknown name, version or flag). */
 TP_EXPORT CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
                                CK_INTERFACE_PTR_PTR ppInterface, CK_FLAGS flags)
 {
+    CK_ULONG i;
+    const CK_VERSION *version;
+
     if (ppInterface == NULL)
         return TP_CKR_ARGUMENTS_BAD;
-    if (pInterfaceName != NULL && strcmp((const char *)pInterfaceName, TP_INTERFACE_NAME) != 0)
-        return TP_CKR_ARGUMENTS_BAD;
-    if (pVersion != NULL && (pVersion->major != tp_function_list.version.major ||
-                             pVersion->minor != tp_function_list.version.minor))
-        return TP_CKR_ARGUMENTS_BAD;
-    if ((flags & tp_interface.flags) != flags)
-        return TP_CKR_ARGUMENTS_BAD;
-    *ppInterface = &tp_interface;
-    return TP_CKR_OK;
+    for (i = 0; i < TP_INTERFACE_COUNT; i++) {
+        version = (const CK_VERSION *)tp_interfaces[i].pFunctionList; /* first member */
+        if (pInterfaceName != NULL &&
+            strcmp((const char *)pInterfaceName, (const char *)tp_interfaces[i].pInterfaceName) != 0)
+            continue;
+        if (pVersion != NULL &&
+            (pVersion->major != version->major || pVersion->minor != version->minor))
+            continue;
+        if ((flags & tp_interfaces[i].flags) != flags)
+            continue;
+        *ppInterface = &tp_interfaces[i];
+        return TP_CKR_OK;
+    }
+    return TP_CKR_ARGUMENTS_BAD;
 }

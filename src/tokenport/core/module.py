@@ -32,6 +32,7 @@ from tokenport.core.info import (
     TokenInfo,
 )
 from tokenport.core.key_calls import KeyCalls
+from tokenport.core.message import MessageCalls
 from tokenport.core.object_calls import ObjectCalls
 from tokenport.core.operation import OpKind, Produced, Step
 from tokenport.core.session_calls import SessionCalls
@@ -50,6 +51,7 @@ class Module:
         self.object_calls = ObjectCalls(self.state)
         self.crypto_calls = CryptoCalls(self.state)
         self.key_calls = KeyCalls(self.state)
+        self.message_calls = MessageCalls(self.state)
 
     # -- s5.4 C_Initialize / C_Finalize -----------------------------------------------------
 
@@ -149,6 +151,12 @@ class Module:
     def login(self, session: int, user_type: int, pin: bytes) -> None:
         self.session_calls.login(session, user_type, pin)
 
+    def login_user(self, session: int, user_type: int, pin: bytes, username: bytes) -> None:
+        self.session_calls.login_user(session, user_type, pin, username)
+
+    def session_cancel(self, session: int, flags: int) -> None:
+        self.session_calls.session_cancel(session, flags)
+
     def logout(self, session: int) -> None:
         self.session_calls.logout(session)
 
@@ -198,6 +206,29 @@ class Module:
     def end_operation(self, session: int, kind: OpKind | str) -> None:
         """End the active operation of ``kind`` (an OpKind or its value, "sign" ...), if any."""
         self.crypto_calls.abort(session, OpKind(kind))
+
+    # -- v3.0 message-based signing and verification (MessageCalls) ------------------------
+
+    def message_sign_init(self, session: int, mechanism: Mechanism, key: int) -> None:
+        self.message_calls.init(session, OpKind.MESSAGE_SIGN, mechanism, key)
+
+    def sign_message(self, session: int, data: bytes) -> bytes:
+        operation = self.message_calls.operation(session, OpKind.MESSAGE_SIGN)
+        output = operation.sign(data, 1 << 62).output
+        assert output is not None
+        return output
+
+    def message_sign_final(self, session: int) -> None:
+        self.message_calls.operation(session, OpKind.MESSAGE_SIGN).finish()
+
+    def message_verify_init(self, session: int, mechanism: Mechanism, key: int) -> None:
+        self.message_calls.init(session, OpKind.MESSAGE_VERIFY, mechanism, key)
+
+    def verify_message(self, session: int, data: bytes, signature: bytes) -> None:
+        self.message_calls.operation(session, OpKind.MESSAGE_VERIFY).verify(data, signature)
+
+    def message_verify_final(self, session: int) -> None:
+        self.message_calls.operation(session, OpKind.MESSAGE_VERIFY).finish()
 
     def encrypt_init(self, session: int, mechanism: Mechanism, key: int) -> None:
         self.crypto_calls.encrypt_init(session, mechanism, key)

@@ -42,6 +42,12 @@ class OpKind(str, Enum):
     DIGEST = "digest"
     SIGN = "sign"
     VERIFY = "verify"
+    # v3.0 message-based operations (tokenport.core.message): slots of their own, so a
+    # session may run C_SignInit .. and C_MessageSignInit .. side by side
+    MESSAGE_ENCRYPT = "message_encrypt"
+    MESSAGE_DECRYPT = "message_decrypt"
+    MESSAGE_SIGN = "message_sign"
+    MESSAGE_VERIFY = "message_verify"
 
 
 class Step(str, Enum):
@@ -117,14 +123,17 @@ class Operation:
         if self.session.operations.get(self.kind) is self:
             del self.session.operations[self.kind]
 
-    def abort(self) -> None:
+    def abort(self) -> bool:
         """End the operation after a failed call that the core did not see (the C ABI
-        refused its arguments, s5.2), unless another thread's call is running it."""
+        refused its arguments, s5.2), or for C_SessionCancel (v3.0 s5.6), unless another
+        thread's call is running it; True when it ended."""
         if self._running.acquire(blocking=False):
             try:
                 self.end()
             finally:
                 self._running.release()
+            return True
+        return False
 
     def _enter(self) -> None:
         if not self._running.acquire(blocking=False):

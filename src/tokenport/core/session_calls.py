@@ -17,13 +17,17 @@ from tokenport.core.info import (
     TokenInfo,
     Version,
 )
+from tokenport.core.message import message_flags
+from tokenport.core.operation import OpKind
 from tokenport.core.session import Session
 from tokenport.core.state import CoreState
 from tokenport.core.token import Token
 from tokenport.errors import (
+    ArgumentsBad,
     FunctionNotSupported,
     MechanismInvalid,
     NoEvent,
+    OperationCancelFailed,
     OperationNotInitialized,
     PinLenRange,
     SessionExists,
@@ -35,6 +39,7 @@ from tokenport.errors import (
     UserAlreadyLoggedIn,
     UserAnotherAlreadyLoggedIn,
     UserNotLoggedIn,
+    UserPinNotInitialized,
     UserTypeInvalid,
 )
 
@@ -44,6 +49,30 @@ LIBRARY_VERSION = Version(*(int(p) for p in __version__.split(".")[:2]))
 UNAVAILABLE = 0xFFFFFFFFFFFFFFFF
 _RO_SESSION_FLAGS = int(CKF.SERIAL_SESSION)
 _RW_SESSION_FLAGS = int(CKF.SERIAL_SESSION | CKF.RW_SESSION)
+
+CANCELLABLE: dict[int, OpKind | None] = {
+    int(CKF.ENCRYPT): OpKind.ENCRYPT,
+    int(CKF.DECRYPT): OpKind.DECRYPT,
+    int(CKF.DIGEST): OpKind.DIGEST,
+    int(CKF.SIGN): OpKind.SIGN,
+    int(CKF.VERIFY): OpKind.VERIFY,
+    int(CKF.FIND_OBJECTS): None,  # the session's search (FindCursor)
+    int(CKF.MESSAGE_ENCRYPT): OpKind.MESSAGE_ENCRYPT,
+    int(CKF.MESSAGE_DECRYPT): OpKind.MESSAGE_DECRYPT,
+    int(CKF.MESSAGE_SIGN): OpKind.MESSAGE_SIGN,
+    int(CKF.MESSAGE_VERIFY): OpKind.MESSAGE_VERIFY,
+    # single-call functions in tokenport: never active between calls, nothing to cancel
+    int(CKF.SIGN_RECOVER): None,
+    int(CKF.VERIFY_RECOVER): None,
+    int(CKF.GENERATE): None,
+    int(CKF.GENERATE_KEY_PAIR): None,
+    int(CKF.WRAP): None,
+    int(CKF.UNWRAP): None,
+    int(CKF.DERIVE): None,
+}
+"""C_SessionCancel's flags (v3.0 s5.6 C_SessionCancel: the CKF_ mechanism flags of the
+operations to cancel, CKF_FIND_OBJECTS, and the CKF_MESSAGE_* flags of the message-based
+operations) and the operation slot each names."""
 
 
 class SessionCalls:
@@ -143,7 +172,7 @@ class SessionCalls:
         spec = self._state.registry.get(mechanism_type)
         if spec is None:
             raise MechanismInvalid()
-        return MechanismInfo(spec.min_key_size, spec.max_key_size, spec.flags)
+        return MechanismInfo(spec.min_key_size, spec.max_key_size, spec.flags | message_flags(spec))
 
     def init_token(self, slot_id: int, so_pin: bytes, label: bytes) -> None:
         """C_InitToken: initialize the free slot's token, or re-initialize one (SO PIN)."""
@@ -265,6 +294,39 @@ class SessionCalls:
             if user_type == CKU.SO and any(not s.read_write for s in state.sessions_of(token)):
                 raise SessionReadOnlyExists()
             token.login(user_type, pin)
+
+    def login_user(self, session: int, user_type: int, pin: bytes, username: bytes) -> None:
+        """C_LoginUser (v3.0 s5.6): C_Login with a user name. A tokenport token has one
+        normal user, who has no name: for CKU_USER the name must be empty (or NULL); any
+        other name is a user whose PIN was never initialized, CKR_USER_PIN_NOT_INITIALIZED,
+        and costs the real user no PIN attempt. For CKU_SO and CKU_CONTEXT_SPECIFIC the
+        name is ignored, as the spec allows for roles that have no user names."""
+        if user_type == CKU.USER and username:
+            self._state.session(session)  # CKR_SESSION_HANDLE_INVALID first
+            raise UserPinNotInitialized("this token's only user has no name")
+        self.login(session, user_type, pin)
+
+    def session_cancel(self, session: int, flags: int) -> None:
+        """C_SessionCancel (v3.0 s5.6): end the session's active operations named by
+        ``flags`` (CANCELLABLE); an operation another thread's call is running cannot be
+        cancelled (CKR_OPERATION_CANCEL_FAILED; the others are still cancelled); a flag that
+        names no operation is CKR_ARGUMENTS_BAD. Flags of inactive operations are no-ops."""
+        current = self._state.session(session)
+        if flags & ~sum(CANCELLABLE):
+            raise ArgumentsBad("C_SessionCancel flags name no operation")
+        failed = False
+        for flag, kind in CANCELLABLE.items():
+            if not flags & flag:
+                continue
+            if flag == CKF.FIND_OBJECTS:
+                with self._state.lock:
+                    current.found = None
+            elif kind is not None:
+                operation = current.operations.get(kind)
+                if operation is not None and not operation.abort():
+                    failed = True
+        if failed:
+            raise OperationCancelFailed("an operation was running in another call")
 
     def logout(self, session: int) -> None:
         """C_Logout: private objects and the master key leave memory."""

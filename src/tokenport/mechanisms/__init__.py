@@ -14,7 +14,7 @@ from tokenport.mechanisms.base import MechanismRegistry
 
 FAMILIES: tuple[str, ...] = (
     "digest", "hmac", "aes", "ec", "eddsa", "rsa",
-    "mldsa", "mlkem", "dsa", "dh", "des", "derive_data", "kdf", "montgomery",
+    "mldsa", "mlkem", "dsa", "dh", "des", "derive_data", "kdf", "montgomery", "aead",
 )
 """The family modules of tokenport.mechanisms, in registration order."""
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKO
-from tokenport.mechanisms.params import Params
+from tokenport.mechanisms.params import MessageParams, Params
 
 if TYPE_CHECKING:
     from tokenport.ports.crypto import CryptoBackend
@@ -121,6 +121,22 @@ class CipherContext(Protocol):
     def once(self, data: bytes) -> bytes:
         """Single-part C_Encrypt / C_Decrypt."""
         ...
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A message-based encryption's output: the ciphertext, the IV used, the tag."""
+
+    ciphertext: bytes
+    nonce: bytes
+    tag: bytes
+
+
+class MessageAead(Protocol):
+    """A message-based AEAD operation's context: one key, any number of messages."""
+
+    def encrypt(self, params: MessageParams, aad: bytes, data: bytes) -> Sealed: ...
+    def decrypt(self, params: MessageParams, aad: bytes, data: bytes) -> bytes: ...
 
 
 AttrMap = Mapping[int, AttrValue]

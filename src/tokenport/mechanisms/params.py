@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from tokenport.ck import CKM
+from tokenport.ck import CKM, CKGen
 
 
 @dataclass(frozen=True)
@@ -147,10 +147,52 @@ class Pbkdf2Params:
     prf_data: bytes = b""
 
 
+@dataclass(frozen=True)
+class CcmParams:
+    """CK_CCM_PARAMS (v3.0 Current Mechanisms, AES-CCM): the message length (ulDataLen, which
+    CCM needs before it starts), nonce, additional data and MAC length in bytes."""
+
+    data_len: int
+    nonce: bytes
+    aad: bytes = b""
+    mac_len: int = 16
+
+
+@dataclass(frozen=True)
+class ChaChaPolyParams:
+    """CK_SALSA20_CHACHA20_POLY1305_PARAMS (v3.0 Current Mechanisms): nonce and additional
+    data."""
+
+    nonce: bytes
+    aad: bytes = b""
+
+
+POLY1305_TAG_BYTES = 16
+"""The tag length of ChaCha20-Poly1305 (RFC 8439), fixed."""
+
+
+@dataclass(frozen=True)
+class MessageParams:
+    """One message's parameter, whichever of the three structures it came in.
+
+    ``nonce``: the caller's IV / nonce buffer (its length is the IV length); ``fixed_bits``
+    and ``generator``: ulIvFixedBits / ulNonceFixedBits and ivGenerator / nonceGenerator
+    (0 and CKG_NO_GENERATE for ChaCha20-Poly1305); ``tag_len``: in bytes; ``tag``: the tag
+    to check (decryption); ``data_len``: CK_CCM_MESSAGE_PARAMS.ulDataLen (None otherwise).
+    """
+
+    nonce: bytes
+    tag_len: int
+    fixed_bits: int = 0
+    generator: int = CKGen.NO_GENERATE
+    tag: bytes = b""
+    data_len: int | None = None
+
+
 Params = (
     None | bytes | GcmParams | CtrParams | PssParams | OaepParams | Ecdh1DeriveParams | EddsaParams
     | SignAdditionalContext | MacGeneralParams | CbcEncryptDataParams | KeyHandleParam
-    | KeyValueParam | HkdfParams | Pbkdf2Params
+    | KeyValueParam | HkdfParams | Pbkdf2Params | CcmParams | ChaChaPolyParams
 )
 """Any decoded mechanism parameter. CK_KEY_DERIVATION_STRING_DATA (the *_ECB_ENCRYPT_DATA and
 CONCATENATE_*_DATA mechanisms) decodes to its bytes."""
@@ -184,6 +226,8 @@ class ParamKind(Enum):
     OBJECT_HANDLE = "object_handle"  # a CK_OBJECT_HANDLE (CONCATENATE_BASE_AND_KEY)
     HKDF = "hkdf"          # CK_HKDF_PARAMS
     PBKD2 = "pbkd2"        # CK_PKCS5_PBKD2_PARAMS2 or the v2.40 CK_PKCS5_PBKD2_PARAMS
+    CCM = "ccm"            # CK_CCM_PARAMS
+    CHACHA_POLY = "chacha_poly"  # CK_SALSA20_CHACHA20_POLY1305_PARAMS
 
 
 PARAM_KINDS: dict[int, ParamKind] = {
@@ -243,6 +287,8 @@ PARAM_KINDS: dict[int, ParamKind] = {
     CKM.HKDF_DERIVE: ParamKind.HKDF,
     CKM.HKDF_DATA: ParamKind.HKDF,
     CKM.PKCS5_PBKD2: ParamKind.PBKD2,
+    CKM.AES_CCM: ParamKind.CCM,
+    CKM.CHACHA20_POLY1305: ParamKind.CHACHA_POLY,
 }
 
 

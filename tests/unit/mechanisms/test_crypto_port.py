@@ -15,7 +15,7 @@ from tokenport.ports import crypto as port
 FAMILIES = (port.DigestPort, port.MacPort, port.CipherPort, port.SealPort, port.EcPort,
             port.RsaPort, port.EdDsaPort, port.Ed448Port, port.MontgomeryPort,
             port.KeyEncodingPort, port.PqPort, port.DsaPort, port.DhPort, port.DesPort,
-            port.KdfPort)
+            port.KdfPort, port.AeadPort)
 
 
 def members(protocol: type) -> set[str]:

@@ -21,6 +21,8 @@ from tokenport.mechanisms import default_registry
 from tokenport.mechanisms.base import KeyView, MechanismContext, MechanismRegistry, MechanismSpec
 from tokenport.mechanisms.params import (
     CbcEncryptDataParams,
+    CcmParams,
+    ChaChaPolyParams,
     CtrParams,
     Ecdh1DeriveParams,
     EddsaParams,
@@ -69,6 +71,8 @@ CANDIDATES: list[Params] = [
     MacGeneralParams(16),
     HkdfParams(extract=True, expand=True, prf=CKM.SHA256, salt_type=0x1),
     Pbkdf2Params(0x1, b"salt", 1, 0x4, b"password"),
+    CcmParams(0, b"\x00" * 12),
+    ChaChaPolyParams(b"\x00" * 12),
 ]
 """Parameters to offer: raw bytes of the sizes an IV may have, and one of each structure."""
 
@@ -89,6 +93,8 @@ ACCEPTED: dict[ParamKind, tuple[type, ...]] = {
     ParamKind.OBJECT_HANDLE: (KeyValueParam,),  # the handle as the core resolves it
     ParamKind.HKDF: (HkdfParams,),
     ParamKind.PBKD2: (Pbkdf2Params,),
+    ParamKind.CCM: (CcmParams,),
+    ParamKind.CHACHA_POLY: (ChaChaPolyParams,),
 }
 """Python types of a parameter the mechanism may accept, by the C structure it takes."""
 
@@ -161,7 +167,8 @@ def _case_id(case: object) -> str:
 
 def _key(spec: MechanismSpec, op: str, keys: dict[int, Pair]) -> KeyView:
     key_type = next(t for t in (CKK.AES, CKK.GENERIC_SECRET, CKK.RSA, CKK.EC, CKK.EC_EDWARDS,
-                                CKK.ML_DSA, CKK.ML_KEM, CKK.DSA, CKK.DH, CKK.DES, CKK.DES3)
+                                CKK.ML_DSA, CKK.ML_KEM, CKK.DSA, CKK.DH, CKK.DES, CKK.DES3,
+                                CKK.CHACHA20)
                     if t in spec.key_types)  # fmt: skip
     public, private = keys[key_type]
     return private if op in PRIVATE_SIDE else public
@@ -185,6 +192,7 @@ TEMPLATES: dict[int, dict[int, AttrValue]] = {
         CKK.SHA512_224_HMAC, CKK.SHA512_256_HMAC, CKK.SHA3_224_HMAC, CKK.SHA3_256_HMAC,
         CKK.SHA3_384_HMAC, CKK.SHA3_512_HMAC, CKK.HKDF)},
     CKK.EC_MONTGOMERY: {CKA.EC_PARAMS: bytes.fromhex("06032b656e")},  # X25519
+    CKK.CHACHA20: {},
 }
 """A valid generation template per generated key type (so only the parameter can fail)."""
 
@@ -201,6 +209,7 @@ def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair, registry: MechanismRegis
     generic = secret(CKK.GENERIC_SECRET, b"\x02" * 32)
     des = secret(CKK.DES, bytes.fromhex("0123456789abcdef"))
     des3 = secret(CKK.DES3, bytes.fromhex("0123456789abcdef23456789abcdef01456789abcdef0123"))
+    chacha = secret(CKK.CHACHA20, b"\x03" * 32)
     return {
         CKK.AES: (aes, aes),
         CKK.GENERIC_SECRET: (generic, generic),
@@ -213,6 +222,7 @@ def keys(rsa2048: Pair, p256: Pair, ed25519_pair: Pair, registry: MechanismRegis
         CKK.DH: key_pair(registry, ctx, CKM.DH_PKCS_KEY_PAIR_GEN, DH_DOMAIN),
         CKK.DES: (des, des),
         CKK.DES3: (des3, des3),
+        CKK.CHACHA20: (chacha, chacha),
     }
 
 

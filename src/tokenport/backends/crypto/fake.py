@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 from tokenport import errors
 from tokenport.backends.crypto import fake_octet
+from tokenport.backends.crypto.fake_aead import FakeAead
 from tokenport.backends.crypto.fake_des import FakeDes
 from tokenport.backends.crypto.fake_dsadh import FakeDsaDh
 from tokenport.backends.crypto.fake_pq import FakePq
@@ -309,7 +310,7 @@ def _check_rsa(numbers: RsaPrivateNumbers) -> None:
         raise errors.AttributeValueInvalid("inconsistent RSA private key")
 
 
-class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves):
+class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAead):
     """Every family of the crypto port, deterministic and stdlib-only. NOT CRYPTOGRAPHY
     (see the module docstring; Ed448, X25519 and X448 come from ``fake_octet``). ``seed``
     varies the RSA keys ``rsa_generate`` makes."""

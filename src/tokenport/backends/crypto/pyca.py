@@ -45,6 +45,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from tokenport import errors
 from tokenport.backends.crypto import pyca_octet
+from tokenport.backends.crypto.pyca_aead import PycaAead
 from tokenport.backends.crypto.pyca_des import PycaDes
 from tokenport.backends.crypto.pyca_dh import PycaDh
 from tokenport.backends.crypto.pyca_dsa import PycaDsa
@@ -339,7 +340,7 @@ def _load_keeping_curve_errors(load: Callable[[], _Loaded], der_bytes: bytes) ->
         raise ValueError("key algorithm not supported") from None
 
 
-class PycaCrypto(PycaPq, PycaDsa, PycaDh, PycaDes, PycaOctetCurves):
+class PycaCrypto(PycaPq, PycaDsa, PycaDh, PycaDes, PycaOctetCurves, PycaAead):
     """CryptoBackend on pyca/cryptography (OpenSSL): every family of the crypto port
     (Ed448, X25519 and X448 come from ``pyca_octet.PycaOctetCurves``).
 

@@ -11,6 +11,7 @@ The port is a set of small protocols, one per family, each in its own module:
 ``DesPort``         DES / Triple-DES ECB and CBC, TDEA-CMAC (``cipher``)
 ``SealPort``        PBKDF2 + one-shot AES-GCM used to seal records at rest (``seal``)
 ``KdfPort``         HKDF and PBKDF2-HMAC for the KDF mechanisms (``kdf``)
+``AeadPort``        AES-CCM and ChaCha20-Poly1305 with detached tags (``aead``)
 ``EcPort``          EC keys, ECDSA, ECDH and the X9.63 KDF (``ec``)
 ``RsaPort``         RSA keys, PKCS #1 v1.5 / PSS / OAEP, raw RSA (``rsa``)
 ``EdDsaPort``       Ed25519 (``eddsa``)
@@ -51,6 +52,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from tokenport.ports.crypto.aead import AeadPort
 from tokenport.ports.crypto.cipher import CipherPort, DesPort
 from tokenport.ports.crypto.dh import DhParameters, DhPort, DhPrivateKeyHandle
 from tokenport.ports.crypto.digest import DigestPort
@@ -127,6 +129,7 @@ from tokenport.ports.crypto.types import (
 __all__ = [
     "DIGEST_SIZES",
     "AeadEncryptor",
+    "AeadPort",
     "AnyKeyHandle",
     "CipherPort",
     "CryptoBackend",
@@ -196,6 +199,7 @@ class CryptoBackend(
     MacPort,
     CipherPort,
     DesPort,
+    AeadPort,
     SealPort,
     KdfPort,
     EcPort,
