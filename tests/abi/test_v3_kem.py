@@ -1,6 +1,7 @@
 """C_EncapsulateKey / C_DecapsulateKey at the C ABI (PKCS #11 v3.2): argument validation
 through the real module, and the length protocol of the handler against a stand-in Module
-(the key encapsulation itself is the PQC work's, tested with it)."""
+(the key encapsulation itself: tests/integration/test_python_pkcs11_pqc.py and the PQC unit
+tests)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tokenport.ck import CKM, CKR
+from tokenport.ck import CKR
 from tokenport.mechanisms.params import Mechanism
 
 from .p11ctypes import CK_MECHANISM, CK_ULONG, P11
@@ -133,15 +134,3 @@ def test_encapsulate_length_protocol(cffi: Any) -> None:
     assert key[0] == 78
 
 
-def test_without_kem_in_the_module_not_supported(cffi: Any) -> None:
-    from tokenport.abi.calls_v3 import C_DecapsulateKey, C_EncapsulateKey
-    from tokenport.errors import FunctionNotSupported
-
-    lib = _Lib(_NoKem())
-    mech = cffi.new("CK_MECHANISM *", {"mechanism": int(CKM.SHA256)})
-    length = cffi.new("CK_ULONG *", 0)
-    key = cffi.new("CK_ULONG *", 0)
-    with pytest.raises(FunctionNotSupported):
-        C_EncapsulateKey(lib, 1, mech, 9, cffi.NULL, 0, cffi.NULL, length, key)
-    with pytest.raises(FunctionNotSupported):
-        C_DecapsulateKey(lib, 1, mech, 9, cffi.NULL, 0, cffi.NULL, 0, key)

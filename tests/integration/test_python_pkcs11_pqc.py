@@ -1,7 +1,7 @@
 """python-pkcs11 0.10.1's ML-DSA API drives the module (PKCS #11 v3.2 s6.67 over the v2.40
 function list: C_GenerateKeyPair with CKA_PARAMETER_SET, C_Sign / C_Verify with CKM_ML_DSA);
 pyca/cryptography, in this process, verifies the signatures independently. (ML-KEM through
-python-pkcs11 needs C_EncapsulateKey from the 3.2 interface, added with the ABI work.)"""
+python-pkcs11 goes through C_EncapsulateKey / C_DecapsulateKey of the 3.2 interface.)"""
 
 from __future__ import annotations
 
@@ -84,3 +84,55 @@ with token.open(rw=True, user_pin=PIN) as s:
     assert result["key_type"] == 0x49
     # python-pkcs11 0.10.1 has no class for CKR_PARAMETER_SET_NOT_SUPPORTED (0x209)
     assert result["refused"] == "PKCS11Error"
+
+
+@pytest.mark.parametrize(("parameter_set", "pyca_name", "ciphertext_bytes"), [
+    ("ML_KEM_768", "MLKEM768", 1088),
+    ("ML_KEM_1024", "MLKEM1024", 1568),
+])
+def test_mlkem_encapsulate_and_decapsulate_through_the_3_2_interface(
+    tok: Token, parameter_set: str, pyca_name: str, ciphertext_bytes: int
+) -> None:
+    """python-pkcs11 0.10.1 encapsulates with C_EncapsulateKey and decapsulates with
+    C_DecapsulateKey (the PKCS #11 3.2 function list, found through C_GetInterface): the two
+    shared secrets agree; a ciphertext pyca made for the token's key decapsulates on the
+    token to pyca's secret."""
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+
+    label = f"py-mlkem-kem-{parameter_set}"
+    first = tok.python(
+        r"""
+from pkcs11.mechanisms import MLKEMParameterSet
+with token.open(rw=True, user_pin=PIN) as s:
+    pub, priv = s.generate_keypair(
+        KeyType.ML_KEM, store=True, label=os.environ["LABEL"],
+        public_template={Attribute.PARAMETER_SET: MLKEMParameterSet[os.environ["SET"]]})
+    extractable = {Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True}
+    ciphertext, sent = pub.encapsulate_key(KeyType.GENERIC_SECRET, template=extractable)
+    received = priv.decapsulate_key(ciphertext, KeyType.GENERIC_SECRET, template=extractable)
+    bad = bytearray(ciphertext); bad[0] ^= 0x01
+    implicit = priv.decapsulate_key(bytes(bad), KeyType.GENERIC_SECRET, template=extractable)
+    emit(public=pub[Attribute.VALUE], ciphertext=ciphertext, sent=sent[Attribute.VALUE],
+         received=received[Attribute.VALUE], implicit=implicit[Attribute.VALUE],
+         short=raised(priv.decapsulate_key, ciphertext[:-1], KeyType.GENERIC_SECRET))
+""",
+        env={"SET": parameter_set, "LABEL": label},
+    )
+    assert len(first["ciphertext"]) == ciphertext_bytes
+    assert len(first["sent"]) == 32 and first["sent"] == first["received"]
+    assert first["implicit"] != first["sent"]  # FIPS 203 implicit rejection, not an error
+    assert first["short"] != "no exception"
+
+    public = getattr(mlkem, f"{pyca_name}PublicKey").from_public_bytes(first["public"])
+    secret, ciphertext = public.encapsulate()
+    second = tok.python(
+        r"""
+with token.open(rw=True, user_pin=PIN) as s:
+    priv = s.get_key(label=os.environ["LABEL"], object_class=ObjectClass.PRIVATE_KEY)
+    key = priv.decapsulate_key(bytes.fromhex(os.environ["CT"]), KeyType.GENERIC_SECRET,
+                               template={Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True})
+    emit(secret=key[Attribute.VALUE])
+""",
+        env={"LABEL": label, "CT": ciphertext.hex()},
+    )
+    assert second["secret"] == secret

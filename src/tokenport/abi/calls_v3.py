@@ -70,18 +70,6 @@ def C_SessionCancel(lib: Library, session: int, flags: int) -> int:
 
 # -- v3.2 s5.18 key encapsulation ----------------------------------------------------------------
 
-_KEM_METHODS = ("ciphertext_length", "encapsulate_key", "decapsulate_key")
-
-
-def _kem(module: Any) -> Any:
-    """The Module, if it implements key encapsulation (the PQC work adds the three
-    methods); else CKR_FUNCTION_NOT_SUPPORTED. The one place that asks; delete it once every
-    Module has them."""
-    if not all(hasattr(module, name) for name in _KEM_METHODS):
-        raise FunctionNotSupported("this build has no key encapsulation")
-    return module
-
-
 def C_EncapsulateKey(
     lib: Library, session: int, mechanism: CData, public_key: int, template: CData,
     count: int, ciphertext: CData, ciphertext_len: CData, key: CData,
@@ -97,8 +85,7 @@ def C_EncapsulateKey(
     attrs = read_template(template, count)
     require(ciphertext_len, key)
     module.get_session_info(session)  # CKR_SESSION_HANDLE_INVALID before anything else
-    kem = _kem(module)
-    length = int(kem.ciphertext_length(session, mech, public_key))
+    length = int(module.ciphertext_length(session, mech, public_key))
     if ciphertext == NULL:
         ciphertext_len[0] = length
         return OK
@@ -106,7 +93,7 @@ def C_EncapsulateKey(
     if capacity < length:
         ciphertext_len[0] = length
         return BUFFER_TOO_SMALL
-    handle, data = kem.encapsulate_key(session, mech, public_key, attrs)
+    handle, data = module.encapsulate_key(session, mech, public_key, attrs)
     if len(data) > capacity:
         module.destroy_object(session, handle)
         raise GeneralError("the ciphertext is longer than ciphertext_length said")
@@ -128,8 +115,7 @@ def C_DecapsulateKey(
     require(key)
     data = read_data(ciphertext, ciphertext_len)
     module.get_session_info(session)
-    kem = _kem(module)
-    key[0] = int(kem.decapsulate_key(session, mech, private_key, attrs, data))
+    key[0] = int(module.decapsulate_key(session, mech, private_key, attrs, data))
     return OK
 
 
