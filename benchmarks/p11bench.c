@@ -119,6 +119,7 @@ CK_FUNCTION_LIST *p11;
 SH session;
 CK_SLOT_ID slot_id;
 static OH ec_priv, ec_pub, rsa_priv, rsa_pub;
+static OH ec_token_priv, ec_token_pub; /* a token key pair: what a device key is */
 static CK_BYTE ec_sig[128], rsa_sig[512];
 static CK_ULONG ec_sig_len, rsa_sig_len;
 static CK_BYTE hash32[32], data64[64], data1k[1024], *data64k;
@@ -303,6 +304,10 @@ static void make_keys(void)
         {CKA_SIGN, &ck_true, 1},
     };
     CK(p11->C_GenerateKeyPair, (session, &ec_gen, ec_pub_t, 3, ec_priv_t, 4, &ec_pub, &ec_priv));
+    ec_pub_t[0].pValue = &ck_true; /* the same pair as token objects (CKA_TOKEN=TRUE) */
+    ec_priv_t[0].pValue = &ck_true;
+    CK(p11->C_GenerateKeyPair,
+       (session, &ec_gen, ec_pub_t, 3, ec_priv_t, 4, &ec_token_pub, &ec_token_priv));
 
     CK_ULONG bits = 2048;
     CK_MECHANISM rsa_gen = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
@@ -455,6 +460,15 @@ static void op_ecdsa_sign(SH s)
     CK(p11->C_Sign, (s, hash32, sizeof hash32, sig, &len));
 }
 
+static void op_ecdsa_sign_token(SH s)
+{
+    CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+    CK_BYTE sig[128];
+    CK_ULONG len = sizeof sig;
+    CK(p11->C_SignInit, (s, &m, ec_token_priv));
+    CK(p11->C_Sign, (s, hash32, sizeof hash32, sig, &len));
+}
+
 static void op_ecdsa_verify(SH s)
 {
     CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
@@ -574,6 +588,7 @@ struct measurement {
 static const struct measurement measurements[] = {
     {"ecdsa-p256-sign", LOOP, op_ecdsa_sign, NULL, 0},
     {"ecdsa-p256-sign-2t", THREADS, op_ecdsa_sign, NULL, 2},
+    {"ecdsa-p256-sign-token", LOOP, op_ecdsa_sign_token, NULL, 0},
     {"ecdsa-p256-verify", LOOP, op_ecdsa_verify, NULL, 0},
     {"ecdsa-p256-verify-2t", THREADS, op_ecdsa_verify, NULL, 2},
     {"rsa2048-sha256-sign", LOOP, op_rsa_sign, NULL, 0},
