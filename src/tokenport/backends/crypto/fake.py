@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from tokenport import errors
 from tokenport.backends.crypto import fake_octet
 from tokenport.backends.crypto.fake_aead import FakeAead
+from tokenport.backends.crypto.fake_codec import RunningHash, int_bytes, pack, unpack
 from tokenport.backends.crypto.fake_des import FakeDes
 from tokenport.backends.crypto.fake_dsadh import FakeDsaDh
 from tokenport.backends.crypto.fake_pq import FakePq
@@ -97,25 +98,6 @@ def _xor(data: bytes, stream: bytes) -> bytes:
     )
 
 
-def _pack(*parts: bytes) -> bytes:
-    return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
-
-
-def _unpack(data: bytes, count: int) -> list[bytes] | None:
-    parts, at = [], 0
-    while at < len(data):
-        size = int.from_bytes(data[at : at + 4], "big")
-        if at + 4 + size > len(data):
-            return None
-        parts.append(data[at + 4 : at + 4 + size])
-        at += 4 + size
-    return parts if len(parts) == count else None
-
-
-def _int(value: int) -> bytes:
-    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
-
-
 def _aes_key(key: bytes) -> bytes:
     if len(key) not in _AES_KEY_SIZES:
         raise errors.KeySizeRange("AES keys are 16, 24 or 32 bytes")
@@ -129,25 +111,6 @@ def _hash_name(alg: str) -> str:
 
 
 # -- running computations ------------------------------------------------------------------------
-
-
-class _Hash:
-    """hashlib / hmac object as a HashContext (a finished context refuses more input)."""
-
-    def __init__(self, ctx: hashlib._Hash | hmac.HMAC, size: int | None = None) -> None:
-        self._ctx: hashlib._Hash | hmac.HMAC | None = ctx
-        self._size = size
-
-    def update(self, data: bytes) -> None:
-        if self._ctx is None:
-            raise errors.OperationNotInitialized("operation already finished")
-        self._ctx.update(data)
-
-    def finalize(self) -> bytes:
-        if self._ctx is None:
-            raise errors.OperationNotInitialized("operation already finished")
-        out, self._ctx = self._ctx.digest(), None
-        return out if self._size is None else out[: self._size]
 
 
 class _Stream:
@@ -189,7 +152,7 @@ class _Stream:
 
 
 def _gcm_tag(key: bytes, iv: bytes, aad: bytes) -> hmac.HMAC:
-    return hmac.new(key, b"fake-gcm" + _pack(iv, aad), hashlib.sha256)
+    return hmac.new(key, b"fake-gcm" + pack(iv, aad), hashlib.sha256)
 
 
 class _GcmEncryptor:
@@ -295,7 +258,7 @@ def _k(n: int) -> int:
 
 
 def _rsa_offset(n: int) -> int:
-    return int.from_bytes(_expand(_int(n), b"fake-rsa-trapdoor", _k(n) + 8), "big") % n
+    return int.from_bytes(_expand(int_bytes(n), b"fake-rsa-trapdoor", _k(n) + 8), "big") % n
 
 
 def _check_rsa(numbers: RsaPrivateNumbers) -> None:
@@ -320,18 +283,18 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
         self._generated = itertools.count()
 
     # -- digest ------------------------------------------------------------------------------
-    def hash_new(self, alg: HashName) -> _Hash:
-        return _Hash(hashlib.new(_hash_name(alg)))
+    def hash_new(self, alg: HashName) -> RunningHash:
+        return RunningHash(hashlib.new(_hash_name(alg)))
 
     def digest(self, alg: HashName, data: bytes) -> bytes:
         return hashlib.new(_hash_name(alg), data).digest()
 
     # -- MAC ------------------------------------------------------------------------------------
-    def hmac_new(self, alg: HashName, key: bytes) -> _Hash:
-        return _Hash(hmac.new(key, digestmod=_hash_name(alg)))
+    def hmac_new(self, alg: HashName, key: bytes) -> RunningHash:
+        return RunningHash(hmac.new(key, digestmod=_hash_name(alg)))
 
-    def cmac_aes_new(self, key: bytes) -> _Hash:
-        return _Hash(hmac.new(b"fake-cmac" + _aes_key(key), digestmod="sha256"), 16)
+    def cmac_aes_new(self, key: bytes) -> RunningHash:
+        return RunningHash(hmac.new(b"fake-cmac" + _aes_key(key), digestmod="sha256"), 16)
 
     # -- cipher ---------------------------------------------------------------------------------
     def aes_ecb(self, key: bytes, encrypt: bool) -> _Stream:
@@ -414,7 +377,7 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
     def pbkdf2_sha256(self, secret: bytes, salt: bytes, iterations: int, length: int) -> bytes:
         if iterations < 1 or length < 1:
             raise errors.ArgumentsBad("PBKDF2 parameters rejected")
-        return _expand(secret, b"fake-pbkdf2" + _pack(salt, _int(iterations)), length)
+        return _expand(secret, b"fake-pbkdf2" + pack(salt, int_bytes(iterations)), length)
 
     # -- KDF (the real algorithms: hmac and hashlib have them) -----------------------------------
     def hkdf_extract(self, alg: HashName, salt: bytes, ikm: bytes) -> bytes:
@@ -484,7 +447,7 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
         curve = _curve(key.curve)
         excess = 8 * len(hash_value) - curve.bits
         e = int.from_bytes(hash_value, "big") >> max(excess, 0)
-        mac = _expand(key.point, b"fake-ecdsa" + _int(e), 2 * (curve.size - 1))
+        mac = _expand(key.point, b"fake-ecdsa" + int_bytes(e), 2 * (curve.size - 1))
         half = curve.size - 1
         return int.from_bytes(mac[:half], "big") + 1, int.from_bytes(mac[half:], "big") + 1
 
@@ -548,7 +511,7 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
         if public_exponent not in (3, 65537) or bits < 1024:
             raise errors.AttributeValueInvalid("RSA public exponent must be 3 or 65537")
         serial = next(self._generated)
-        start = int.from_bytes(_expand(self._seed + _int(serial), b"fake-rsa", 8), "big")
+        start = int.from_bytes(_expand(self._seed + int_bytes(serial), b"fake-rsa", 8), "big")
         p = (math.isqrt(3 << (bits - 2)) | 1) + 2 * start
         while math.gcd(public_exponent, math.lcm(p - 1, p + 1)) != 1:
             p += 2
@@ -619,8 +582,8 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
         k = _k(rsa.n)
         if salt < 0 or salt > k - hashlib.new(_hash_name(alg)).digest_size - 2:
             raise errors.MechanismParamInvalid("PSS parameters do not fit the key")
-        label = b"fake-pss" + _pack(alg.encode(), _hash_name(mgf).encode(), _int(salt), digest)
-        return b"\x00" + _expand(_int(rsa.n), label, k - 1)
+        label = b"fake-pss" + pack(alg.encode(), _hash_name(mgf).encode(), int_bytes(salt), digest)
+        return b"\x00" + _expand(int_bytes(rsa.n), label, k - 1)
 
     def rsa_sign_pss(
         self, key: RsaPrivateKeyHandle, alg: HashName, digest: bytes, mgf_alg: HashName,
@@ -671,7 +634,7 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
     @staticmethod
     def _oaep(alg: HashName, mgf_alg: HashName, label: bytes) -> bytes:
         size = hashlib.new(_hash_name(alg)).digest_size
-        return _expand(_pack(alg.encode(), _hash_name(mgf_alg).encode(), label), b"oaep", 2 * size)
+        return _expand(pack(alg.encode(), _hash_name(mgf_alg).encode(), label), b"oaep", 2 * size)
 
     def rsa_encrypt_oaep(
         self, key: RsaKeyHandle, data: bytes, alg: HashName, mgf_alg: HashName, label: bytes
@@ -687,28 +650,28 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
     # -- key encodings (not DER: a length-prefixed fake) --------------------------------------------
     def public_key_info(self, key: AnyKeyHandle) -> bytes:
         if isinstance(key, _RsaKey):
-            return _pack(b"fake-spki-rsa", _int(key.n), _int(key.e))
+            return pack(b"fake-spki-rsa", int_bytes(key.n), int_bytes(key.e))
         if isinstance(key, _EcKey):
-            return _pack(b"fake-spki-ec", key.curve.encode(), key.point)
+            return pack(b"fake-spki-ec", key.curve.encode(), key.point)
         if isinstance(key, _EdKey):
-            return _pack(b"fake-spki-ed25519", key.public)
+            return pack(b"fake-spki-ed25519", key.public)
         octet = fake_octet.fake_public_info(key)
         if octet is not None:
-            return _pack(*octet)
+            return pack(*octet)
         raise errors.KeyTypeInconsistent("expected an RSA, EC, Edwards or Montgomery key")
 
     def pkcs8_encode(self, key: PrivateKeyHandle) -> bytes:
         if isinstance(key, _RsaKey) and key.numbers is not None:
             nums = key.numbers
             fields = (nums.n, nums.e, nums.d, nums.p, nums.q, nums.dp, nums.dq, nums.qinv)
-            return _pack(b"fake-pkcs8-rsa", *map(_int, fields))
+            return pack(b"fake-pkcs8-rsa", *map(int_bytes, fields))
         if isinstance(key, _EcKey) and key.d is not None:
-            return _pack(b"fake-pkcs8-ec", key.curve.encode(), _int(key.d))
+            return pack(b"fake-pkcs8-ec", key.curve.encode(), int_bytes(key.d))
         if isinstance(key, _EdKey) and key.seed is not None:
-            return _pack(b"fake-pkcs8-ed25519", key.seed)
+            return pack(b"fake-pkcs8-ed25519", key.seed)
         octet = fake_octet.fake_private_info(key)
         if octet is not None:
-            return _pack(*octet)
+            return pack(*octet)
         raise errors.KeyNotWrappable("not a private key object")
 
     def pkcs8_decode(self, der: bytes) -> DecodedPrivateKey:
@@ -719,7 +682,7 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
 
     def _pkcs8_decode(self, der: bytes) -> DecodedPrivateKey:
         for kind, count in ((b"rsa", 9), (b"ec", 3), (b"ed25519", 2)):
-            parts = _unpack(der, count)
+            parts = unpack(der, count)
             if parts is None or parts[0] != b"fake-pkcs8-" + kind:
                 continue
             if kind == b"rsa":
@@ -732,7 +695,7 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
                 return EcPrivateDecoded(private, curve)
             return Ed25519PrivateDecoded(self.ed25519_private_from_seed(parts[1]))
         for count in (2, 3):
-            parts = _unpack(der, count)
+            parts = unpack(der, count)
             found = None if parts is None else fake_octet.fake_decode_private(self, parts)
             if found is not None:
                 return found
@@ -740,7 +703,7 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
 
     def public_key_decode(self, der: bytes) -> DecodedPublicKey:
         for kind, count in ((b"rsa", 3), (b"ec", 3), (b"ed25519", 2)):
-            parts = _unpack(der, count)
+            parts = unpack(der, count)
             if parts is None or parts[0] != b"fake-spki-" + kind:
                 continue
             if kind == b"rsa":
@@ -751,7 +714,7 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
                 return EcPublicDecoded(self.ec_public_from_point(curve, parts[2]), curve)
             return Ed25519PublicDecoded(self.ed25519_public_from_bytes(parts[1]))
         for count in (2, 3):
-            parts = _unpack(der, count)
+            parts = unpack(der, count)
             found = None if parts is None else fake_octet.fake_decode_public(self, parts)
             if found is not None:
                 return found
@@ -779,7 +742,7 @@ class FakeRandom:
         self._counter = itertools.count()
 
     def random_bytes(self, length: int) -> bytes:
-        return _expand(self._state, _int(next(self._counter)), length)
+        return _expand(self._state, int_bytes(next(self._counter)), length)
 
     def seed(self, data: bytes) -> None:
         self._state = hashlib.sha256(self._state + data).digest()

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 
 from tokenport import errors
+from tokenport.backends.crypto.fake_codec import RunningHash
 
 _BLOCK = 8
 _KEY_SIZES = frozenset({8, 16, 24})
@@ -49,22 +50,6 @@ class _FakeDesStream:
         return b""
 
 
-class _FakeMac:
-    def __init__(self, key: bytes) -> None:
-        self._ctx: hmac.HMAC | None = hmac.new(b"fake-des-cmac" + key, digestmod="sha256")
-
-    def update(self, data: bytes) -> None:
-        if self._ctx is None:
-            raise errors.OperationNotInitialized("operation already finished")
-        self._ctx.update(data)
-
-    def finalize(self) -> bytes:
-        if self._ctx is None:
-            raise errors.OperationNotInitialized("operation already finished")
-        out, self._ctx = self._ctx.digest()[:_BLOCK], None
-        return out
-
-
 class FakeDes:
     """The DesPort half of FakeCrypto."""
 
@@ -76,7 +61,7 @@ class FakeDes:
             raise errors.MechanismParamInvalid("DES-CBC IV must be 8 bytes")
         return _FakeDesStream(_key(key), b"cbc" + iv)
 
-    def cmac_des3_new(self, key: bytes) -> _FakeMac:
+    def cmac_des3_new(self, key: bytes) -> RunningHash:
         if len(key) not in (16, 24):
             raise errors.KeySizeRange("DES3-CMAC keys are 16 or 24 bytes")
-        return _FakeMac(key)
+        return RunningHash(hmac.new(b"fake-des-cmac" + key, digestmod="sha256"), _BLOCK)

@@ -14,6 +14,7 @@ import hmac
 from dataclasses import dataclass, field
 
 from tokenport import errors
+from tokenport.backends.crypto.fake_codec import int_bytes, pack, unpack
 from tokenport.ports.crypto.dh import DhParameters, DhPrivateKeyHandle
 from tokenport.ports.crypto.dsa import (
     DsaKeyHandle,
@@ -23,25 +24,6 @@ from tokenport.ports.crypto.dsa import (
 )
 
 _DSA_INPUT_LENGTHS = frozenset({20, 28, 32, 48, 64})
-
-
-def _int(value: int) -> bytes:
-    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
-
-
-def _pack(*parts: bytes) -> bytes:
-    return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
-
-
-def _unpack(data: bytes, count: int) -> list[bytes] | None:
-    parts, at = [], 0
-    while at < len(data):
-        size = int.from_bytes(data[at : at + 4], "big")
-        if at + 4 + size > len(data):
-            return None
-        parts.append(data[at + 4 : at + 4 + size])
-        at += 4 + size
-    return parts if len(parts) == count else None
 
 
 def _number(label: bytes, bits: int) -> int:
@@ -120,7 +102,7 @@ class FakeDsaDh:
         if len(hash_value) not in _DSA_INPUT_LENGTHS:
             raise errors.DataLenRange("DSA input must be 20, 28, 32, 48 or 64 bytes")
         q = key.params.q
-        tag = hmac.new(_int(key.y), hash_value, hashlib.sha512).digest()
+        tag = hmac.new(int_bytes(key.y), hash_value, hashlib.sha512).digest()
         return (int.from_bytes(tag[:32], "big") % (q - 1) + 1,
                 int.from_bytes(tag[32:], "big") % (q - 1) + 1)
 
@@ -129,23 +111,23 @@ class FakeDsaDh:
 
     def dsa_verify_hash(self, key: DsaKeyHandle, r: int, s: int, hash_value: bytes) -> None:
         expected = self._dsa_mac(_dsa(key, private=False), hash_value)
-        if not hmac.compare_digest(_int(r) + b"/" + _int(s),
-                                   _int(expected[0]) + b"/" + _int(expected[1])):
+        if not hmac.compare_digest(int_bytes(r) + b"/" + int_bytes(s),
+                                   int_bytes(expected[0]) + b"/" + int_bytes(expected[1])):
             raise errors.SignatureInvalid("signature does not verify")
 
     def dsa_public_key_info(self, key: DsaKeyHandle) -> bytes:
         k = _dsa(key, private=False)
-        return _pack(b"fake-spki-dsa", _int(k.params.p), _int(k.params.q), _int(k.params.g),
-                     _int(k.y))
+        return pack(b"fake-spki-dsa", int_bytes(k.params.p), int_bytes(k.params.q), int_bytes(k.params.g),
+                     int_bytes(k.y))
 
     def dsa_pkcs8_encode(self, key: DsaPrivateKeyHandle) -> bytes:
         k = _dsa(key, private=True)
         assert k.x is not None
-        return _pack(b"fake-pkcs8-dsa", _int(k.params.p), _int(k.params.q), _int(k.params.g),
-                     _int(k.x))
+        return pack(b"fake-pkcs8-dsa", int_bytes(k.params.p), int_bytes(k.params.q), int_bytes(k.params.g),
+                     int_bytes(k.x))
 
     def dsa_pkcs8_decode(self, der: bytes) -> tuple[DsaParameters, int] | None:
-        parts = _unpack(der, 5)
+        parts = unpack(der, 5)
         if parts is None or parts[0] != b"fake-pkcs8-dsa":
             return None
         p, q, g, x = (int.from_bytes(v, "big") for v in parts[1:])
@@ -171,10 +153,10 @@ class FakeDsaDh:
 
     def dh_pkcs8_encode(self, key: DhPrivateKeyHandle) -> bytes:
         k = _dh(key)
-        return _pack(b"fake-pkcs8-dh", _int(k.params.p), _int(k.params.g), _int(k.x))
+        return pack(b"fake-pkcs8-dh", int_bytes(k.params.p), int_bytes(k.params.g), int_bytes(k.x))
 
     def dh_pkcs8_decode(self, der: bytes) -> tuple[DhParameters, int] | None:
-        parts = _unpack(der, 4)
+        parts = unpack(der, 4)
         if parts is None or parts[0] != b"fake-pkcs8-dh":
             return None
         p, g, x = (int.from_bytes(v, "big") for v in parts[1:])
