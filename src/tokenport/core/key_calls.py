@@ -183,18 +183,18 @@ class KeyCalls:
                     wrapper, self._keys_of(current, CKO.SECRET_KEY),
                     self._keys_of(current, CKO.PRIVATE_KEY), self._value_of(current),
                 )
-            view = self._state.view(current, target)
-            if target.object_class == CKO.SECRET_KEY:
-                encoded = view.require(CKA.VALUE)
-                assert isinstance(encoded, bytes)
-            elif target.object_class == CKO.PRIVATE_KEY:
-                encoded = encode_private_key_pkcs8(self._state.crypto, view)
-            else:
+            if target.object_class not in (CKO.SECRET_KEY, CKO.PRIVATE_KEY):
                 raise KeyNotWrappable("only secret and private keys can be wrapped")
-            return spec.wrap(
-                self._state.mechanism_context(current.token), self._state.view(current, wrapper),
-                mechanism.param, encoded,
-            )
+            view = self._state.view(current, target)
+            wrapper_view = self._state.view(current, wrapper)
+            context = self._state.mechanism_context(current.token)
+        # the encoding and the wrapping run without the lock (as every crypto operation)
+        if target.object_class == CKO.SECRET_KEY:
+            encoded = view.require(CKA.VALUE)
+            assert isinstance(encoded, bytes)
+        else:
+            encoded = encode_private_key_pkcs8(self._state.crypto, view)
+        return spec.wrap(context, wrapper_view, mechanism.param, encoded)
 
     def _keys_of(self, session: Session, object_class: int) -> list[TokenObject]:
         return list(session.token.objects.candidates({int(CKA.CLASS): object_class}))
@@ -226,25 +226,26 @@ class KeyCalls:
             object_class = wanted.get(CKA.CLASS)
             if not isinstance(object_class, int):
                 raise TemplateIncomplete("CKA_CLASS is missing")
-            is_so = self._state.is_so(current)
-            plain = spec.unwrap(
-                self._state.mechanism_context(current.token), self._state.view(current, unwrapper),
-                mechanism.param, wrapped_key,
-            )
-            material: dict[int, AttrValue]
-            if object_class == CKO.SECRET_KEY:
-                if CKA.KEY_TYPE not in wanted:
-                    raise TemplateIncomplete("CKA_KEY_TYPE is missing")
-                length = wanted.get(CKA.VALUE_LEN)
-                if length is not None and length != len(plain):
-                    raise TemplateInconsistent("CKA_VALUE_LEN does not match the unwrapped key")
-                key_type = wanted[CKA.KEY_TYPE]
-                material = {CKA.VALUE: plain}
-            elif object_class == CKO.PRIVATE_KEY:
-                key_type, material = decode_private_key_pkcs8(self._state.crypto, plain)
-            else:
+            if object_class not in (CKO.SECRET_KEY, CKO.PRIVATE_KEY):
                 raise TemplateInconsistent("only secret and private keys can be unwrapped")
-            assert isinstance(key_type, int)
+            if object_class == CKO.SECRET_KEY and CKA.KEY_TYPE not in wanted:
+                raise TemplateIncomplete("CKA_KEY_TYPE is missing")
+            is_so = self._state.is_so(current)
+            unwrapper_view = self._state.view(current, unwrapper)
+            context = self._state.mechanism_context(current.token)
+        # the unwrapping and the decoding run without the lock (as every crypto operation)
+        plain = spec.unwrap(context, unwrapper_view, mechanism.param, wrapped_key)
+        material: dict[int, AttrValue]
+        if object_class == CKO.SECRET_KEY:
+            length = wanted.get(CKA.VALUE_LEN)
+            if length is not None and length != len(plain):
+                raise TemplateInconsistent("CKA_VALUE_LEN does not match the unwrapped key")
+            key_type = wanted[CKA.KEY_TYPE]
+            material = {CKA.VALUE: plain}
+        else:
+            key_type, material = decode_private_key_pkcs8(self._state.crypto, plain)
+        assert isinstance(key_type, int)
+        with self._state.lock:
             fixed: dict[int, AttrValue] = {CKA.CLASS: object_class, CKA.KEY_TYPE: key_type}
             schema = self._state.factory.prepare(Origin.UNWRAP, wanted, fixed, is_so=is_so)
             self._access_of(current, wanted, object_class, key_type)
@@ -297,12 +298,15 @@ class KeyCalls:
                 self._state.mechanism_context(current.token),
                 key_lookup=partial(self._other_key, current),
             )
-            secret = spec.derive(
-                context, self._state.view(current, base), param, length,
-            )
-            if length is not None and len(secret) != length:
-                raise TemplateInconsistent("the mechanism cannot derive CKA_VALUE_LEN bytes")
-            material: dict[int, AttrValue] = {CKA.VALUE: secret}
+            base_view = self._state.view(current, base)
+        # the derivation runs without the lock (as every crypto operation); a further key it
+        # looks up (an HKDF salt key) takes the lock for the lookup only
+        secret = spec.derive(context, base_view, param, length)
+        if length is not None and len(secret) != length:
+            raise TemplateInconsistent("the mechanism cannot derive CKA_VALUE_LEN bytes")
+        material: dict[int, AttrValue] = {CKA.VALUE: secret}
+        with self._state.lock:
+            self._access_of(current, wanted, object_class, key_type)  # a logout meanwhile
             obj = self._state.factory.build(
                 schema, Origin.DERIVE, wanted, {**fixed, **material}, is_so=is_so, base=base
             )
@@ -416,12 +420,14 @@ class KeyCalls:
             raise
 
     def _other_key(self, session: Session, handle: int) -> KeyView:
-        """A further key of a derivation (MechanismContext.key_lookup); lock held."""
-        try:
-            obj = self._state.object(session, handle)
-        except ObjectHandleInvalid:
-            raise KeyHandleInvalid() from None
-        return self._state.view(session, obj)
+        """A further key of a derivation (MechanismContext.key_lookup), looked up under the
+        state lock."""
+        with self._state.lock:
+            try:
+                obj = self._state.object(session, handle)
+            except ObjectHandleInvalid:
+                raise KeyHandleInvalid() from None
+            return self._state.view(session, obj)
 
     # -- s5.15 random numbers ----------------------------------------------------------------
 
