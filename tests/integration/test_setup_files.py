@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from tokenport.cli.setup_files import find_engine
 
 from .tools import SO_PIN, USER_PIN, isolated_env, output, run, skip_without
 
+P11_KIT_CLIENT = Path("/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so")
 KEY_URI = ("pkcs11:token=tokenport;object=Device%20Priv%20TLS%20Key;type=private"
            f";pin-value={USER_PIN}")
 
@@ -138,3 +141,49 @@ def test_p11_kit_module_out_and_print(quickstarted: dict[str, str], tmp_path: Pa
     blocked.write_text("")
     refused = tokenport(quickstarted, "p11-kit-module", "--out", str(blocked / "sub"))
     assert refused.returncode == 1 and refused.stderr.startswith("Error: cannot create the folder")
+
+
+SERVER_LINES = (
+    'SOCKET="${XDG_RUNTIME_DIR:-/tmp}/tokenport-$(id -u).sock"\n'
+    'exec p11-kit server --foreground --provider "$(tokenport module-path)" \\\n'
+    '    --name "$SOCKET" "pkcs11:manufacturer=tokenport"\n'
+)
+
+
+def test_docs_socket_path_defaults_to_tmp_without_a_runtime_dir(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    first = SERVER_LINES.splitlines()[0]
+    assert first in (Path(__file__).parents[2] / "docs" / "tls.md").read_text()
+    proc = run(["sh", "-c", first + '\necho "$SOCKET"'], env)
+    assert proc.stdout == f"/tmp/tokenport-{os.getuid()}.sock\n", output(proc)
+
+
+@skip_without("p11-kit")
+def test_docs_p11_kit_server_binds_its_socket(quickstarted: dict[str, str], tmp_path: Path) -> None:
+    """The docs' server command, as written, binds its socket (as root too: CI is root)."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    launcher = bindir / "tokenport"
+    launcher.write_text(f'#!/bin/sh\nexec {sys.executable} -m tokenport "$@"\n')
+    launcher.chmod(0o755)
+    env = {**quickstarted, "XDG_RUNTIME_DIR": str(runtime),
+           "PATH": f"{bindir}:{os.environ['PATH']}"}
+    socket = runtime / f"tokenport-{os.getuid()}.sock"
+    server = subprocess.Popen(["sh", "-c", SERVER_LINES], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not socket.exists() and server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert socket.exists(), server.communicate(timeout=5)[0] if server.poll() is not None \
+            else "no socket after 60 s"
+        if P11_KIT_CLIENT.is_file() and shutil.which("pkcs11-tool"):
+            listing = run(["pkcs11-tool", "--module", str(P11_KIT_CLIENT), "-L"],
+                          {**env, "P11_KIT_SERVER_ADDRESS": f"unix:path={socket}"}, timeout=60)
+            assert listing.returncode == 0, output(listing)
+            assert "token label        : tokenport" in listing.stdout, output(listing)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
