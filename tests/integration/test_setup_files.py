@@ -187,3 +187,21 @@ def test_docs_p11_kit_server_binds_its_socket(quickstarted: dict[str, str], tmp_
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_client_extra_installs_python_pkcs11() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert project["project"]["optional-dependencies"]["client"] == ["python-pkcs11>=0.10.1"]
+
+
+def test_quickstart_hint_names_the_extra_and_runs(quickstarted: dict[str, str]) -> None:
+    proc = tokenport(quickstarted, "quickstart")
+    assert proc.returncode == 0, output(proc)
+    hint = next(line for line in proc.stdout.splitlines() if "import pkcs11" in line)
+    assert hint.endswith("# needs: pip install 'tokenport[client]'")
+    command = hint.strip().split("   # ")[0]
+    ran = run(["sh", "-c", command.replace("python ", f"{sys.executable} ", 1)], quickstarted)
+    assert ran.returncode == 0, output(ran)
+    assert "<Token (label='tokenport' " in ran.stdout, output(ran)
