@@ -67,6 +67,20 @@ def test_openssl_conf_prints_without_out(quickstarted: dict[str, str], module_pa
     assert f"dynamic_path = {engine}\nMODULE_PATH = {module_path}\ninit = 0\n" in proc.stdout
 
 
+def test_openssl_conf_module_option(quickstarted: dict[str, str], tmp_path: Path) -> None:
+    engine = tmp_path / "pkcs11.so"
+    engine.write_bytes(b"")
+    other = tmp_path / "p11-kit-client.so"
+    other.write_bytes(b"")
+    proc = tokenport(quickstarted, "openssl-conf", "--engine", str(engine), "--module", str(other))
+    assert proc.returncode == 0, output(proc)
+    assert f"\nMODULE_PATH = {other}\n" in proc.stdout
+    missing = tokenport(quickstarted, "openssl-conf", "--engine", str(engine),
+                        "--module", str(tmp_path / "none.so"))
+    assert missing.returncode == 1
+    assert missing.stderr == f"Error: no such module file: {tmp_path / 'none.so'}\n"
+
+
 def test_openssl_conf_missing_engine_is_one_line(quickstarted: dict[str, str],
                                                  tmp_path: Path) -> None:
     proc = tokenport(quickstarted, "openssl-conf", "--engine", str(tmp_path / "nope.so"))

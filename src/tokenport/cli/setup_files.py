@@ -95,7 +95,10 @@ def _write(path: Path, text: str) -> None:
               help="Write the configuration to this file instead of printing it.")
 @click.option("--engine", "engine", type=click.Path(dir_okay=False, path_type=Path),
               help="Path of libp11's pkcs11.so engine (default: found under the usual paths).")
-def openssl_conf_command(out: Path | None, engine: Path | None) -> None:
+@click.option("--module", "module", type=click.Path(dir_okay=False, path_type=Path),
+              help="The PKCS #11 module for MODULE_PATH (default: tokenport's; e.g. "
+                   "p11-kit-client.so to reach a p11-kit server).")
+def openssl_conf_command(out: Path | None, engine: Path | None, module: Path | None) -> None:
     """Print (or write with --out) an OpenSSL configuration for the libp11 engine, with the
     engine path and tokenport's module path filled in.
 
@@ -112,7 +115,9 @@ def openssl_conf_command(out: Path | None, engine: Path | None) -> None:
     elif not engine.is_file():
         fail(f"no such engine file: {engine}")
     assert engine is not None
-    text = openssl_config(_module_path(), str(engine))
+    if module is not None and not module.is_file():
+        fail(f"no such module file: {module}")
+    text = openssl_config(str(module.resolve()) if module else _module_path(), str(engine))
     if out is None:
         click.echo(text, nl=False)
         return
