@@ -32,15 +32,17 @@ DER SubjectPublicKeyInfo) the way a device tester reads it (``publicKeyAsciiHexF
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
 from tokenport import codesign, keyfiles, x509
 from tokenport.attributes.kinds import AttrValue
-from tokenport.ck import CKA, CKK, CKM, CKO, CKR, CKS
+from tokenport.ck import CKA, CKF, CKK, CKM, CKO, CKR, CKS, CKU
 from tokenport.codesign import ecdsa_der
+from tokenport.coerce import PinLike, data_bytes, enum_member, pin_bytes
 from tokenport.core.module import Module
 from tokenport.errors import (
     AttributeValueInvalid,
@@ -98,6 +100,27 @@ class ProvisioningError(Exception):
     """Provisioning refused its input or the token's state; nothing was changed."""
 
 
+def _choose_slot(module: Module, token: str | None, slot: int | None) -> int:
+    """The slot of ``Provisioner.open``: ``slot``, the token labelled ``token``, or the only
+    initialized token."""
+    if slot is not None:
+        if isinstance(slot, bool) or not isinstance(slot, int):
+            raise TypeError(f"slot must be an int, not {type(slot).__name__}")
+        return slot
+    if token is not None and not isinstance(token, str):
+        raise TypeError(f"token must be a label (str), not {type(token).__name__}")
+    labels = {s: module.get_token_info(s).label for s in module.get_slot_list(True)
+              if module.get_token_info(s).flags & CKF.TOKEN_INITIALIZED}
+    matching = [s for s, label in labels.items() if token is None or label.rstrip() == token]
+    if len(matching) == 1:
+        return matching[0]
+    if not matching:
+        raise ProvisioningError(f"no token labelled {token!r}" if token is not None
+                                else "no initialized token")
+    names = ", ".join(repr(labels[s].rstrip()) for s in matching)
+    raise ProvisioningError(f"several tokens match ({names}): choose one with token= or slot=")
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -120,6 +143,17 @@ class Credentials:
     jitp_certificate: bytes | None = None
     root_certificate: bytes | None = None
     code_verify_key: bytes | None = None
+
+    def __post_init__(self) -> None:
+        # PEM given as str is encoded (it is ASCII); a password may be str or bytes.
+        for name in ("certificate", "private_key", "jitp_certificate", "root_certificate",
+                     "code_verify_key"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, data_bytes(value, f"Credentials.{name}"))
+        if self.key_password is not None:
+            object.__setattr__(self, "key_password",
+                               pin_bytes(self.key_password, "Credentials.key_password"))
 
     def __repr__(self) -> str:
         given = [name for name in ("certificate", "private_key", "jitp_certificate",
@@ -144,8 +178,27 @@ class KeySpec:
     bits: int = 2048
 
     @classmethod
+    def of(cls, value: KeySpec | str | CKK | int | None) -> KeySpec:
+        """A KeySpec from itself, None (EC P-256), a text for ``parse``, or a key type
+        (``CKK.EC``/``CKK.RSA`` or their names: the default curve or size)."""
+        if value is None:
+            return cls()
+        if isinstance(value, KeySpec):
+            return value
+        if isinstance(value, str) and not value.strip().upper().startswith("CKK_"):
+            return cls.parse(value)
+        key_type = enum_member(CKK, value, "the device key type")
+        if key_type == CKK.EC:
+            return cls("ec")
+        if key_type == CKK.RSA:
+            return cls("rsa")
+        raise ValueError(f"the device key type is CKK_EC or CKK_RSA, not CKK_{key_type.name}")
+
+    @classmethod
     def parse(cls, text: str) -> KeySpec:
         """"ec" (P-256), "ec:p384", "ec:p521", "rsa" (2048 bits), "rsa:3072", "rsa:4096"."""
+        if not isinstance(text, str):
+            raise TypeError(f"KeySpec.parse takes a str, not {type(text).__name__}")
         family, _, size = text.strip().lower().partition(":")
         if family == "ec":
             curve = EC_CURVES.get(size.replace("-", "") or "p256")
@@ -284,10 +337,38 @@ class Provisioner:
         if self.module.get_session_info(self.session).state != CKS.RW_USER_FUNCTIONS:
             raise ProvisioningError("provisioning needs a R/W session with the user logged in")
 
-    def find(self, label: str, classes: frozenset[int] = frozenset()) -> list[int]:
-        """Handles of the objects with ``label`` (of one of ``classes``; any if empty)."""
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, module: Module, pin: PinLike, *, token: str | None = None,
+             slot: int | None = None) -> Iterator[Provisioner]:
+        """A Provisioner on a new R/W session with the user logged in (C_OpenSession,
+        C_Login, s5.6), logged out and closed at the end of the ``with`` block.
+
+        ``pin`` is str (UTF-8) or bytes. The token is the one in ``slot``, else the one
+        labelled ``token``, else the only initialized token (ProvisioningError otherwise).
+        """
+        secret = pin_bytes(pin)
+        chosen = _choose_slot(module, token, slot)
+        session = module.open_session(chosen, int(CKF.SERIAL_SESSION | CKF.RW_SESSION))
+        try:
+            module.login(session, CKU.USER, secret)
+            try:
+                yield cls(module, session)
+            finally:
+                with contextlib.suppress(PKCS11Error):
+                    module.logout(session)
+        finally:
+            with contextlib.suppress(PKCS11Error):
+                module.close_session(session)
+
+    def find(self, label: str, classes: Iterable[CKO | int | str] = frozenset()) -> list[int]:
+        """Handles of the objects with ``label`` (of one of ``classes``: CKO members, their
+        numbers or names such as "PRIVATE_KEY"; any class if empty)."""
+        if not isinstance(label, str):
+            raise TypeError(f"the label must be str, not {type(label).__name__}")
         found: list[int] = []
-        wanted: list[int | None] = [*sorted(classes)] or [None]
+        numbers = {int(enum_member(CKO, c, "the object class")) for c in classes}
+        wanted: list[int | None] = [*sorted(numbers)] or [None]
         for object_class in wanted:
             template: Template = [(CKA.LABEL, label.encode())]
             if object_class is not None:
@@ -501,14 +582,18 @@ class Provisioner:
 
     # -- on-device mode -----------------------------------------------------------------------
 
-    def generate_key_pair(self, spec: KeySpec | None = None, *, replace: bool = False) -> bytes:
+    def generate_key_pair(self, spec: KeySpec | str | CKK | None = None, *,
+                          replace: bool = False) -> bytes:
         """Generate the device key pair inside the token; returns its SubjectPublicKeyInfo.
+
+        ``spec`` is a KeySpec, a text such as "ec:p384" or "rsa:3072", or ``CKK.EC`` /
+        ``CKK.RSA`` (or "CKK_EC"); None is EC P-256.
 
         An existing device key (and the certificate issued for it, which would no longer
         match) is replaced only with ``replace=True``: destroying a certified key is not
         something to do by accident.
         """
-        spec = spec or KeySpec()
+        spec = KeySpec.of(spec)
         self._require_user()
         old = [h for label in (DEVICE_PRIVATE_KEY, DEVICE_PUBLIC_KEY, DEVICE_CERT)
                for h in self.find(label, CLASSES_OF[label])]

@@ -15,6 +15,7 @@ from tokenport.cli.objects import object_group
 from tokenport.cli.pins import pin_group
 from tokenport.cli.provision import provision_group
 from tokenport.cli.qualify import qualify_command
+from tokenport.cli.setup_files import openssl_conf_command, p11_kit_module_command
 from tokenport.cli.store import store_group
 from tokenport.cli.tokens import token_group
 
@@ -43,6 +44,8 @@ app.add_command(qualify_command)
 app.add_command(provision_group)
 app.add_command(codesign_group)
 app.add_command(entropy_group)
+app.add_command(openssl_conf_command)
+app.add_command(p11_kit_module_command)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -153,4 +153,5 @@ def quickstart_command(label: str, so_pin: str | None, so_pin_env: str | None, s
     click.echo("Try it:")
     click.echo(f'  pkcs11-tool --module "{path}" -L')
     click.echo(f'  pkcs11-tool --module "{path}" --login -O')
-    click.echo(f"  python -c \"import pkcs11; print(pkcs11.lib('{path}').get_tokens())\"")
+    click.echo(f"  python -c \"import pkcs11; print(list(pkcs11.lib('{path}').get_tokens()))\""
+               "   # needs: pip install 'tokenport[client]'")
