@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tokenport.attributes.kinds import Template
+from tokenport.coerce import PinLike, pin_bytes
 from tokenport.core.crypto_calls import CryptoCalls
 from tokenport.core.directory import RepairReport, TokenDirectory
 from tokenport.core.handles import HandleTable
@@ -127,14 +128,17 @@ class Module:
     def get_mechanism_info(self, slot_id: int, mechanism_type: int) -> MechanismInfo:
         return self.session_calls.get_mechanism_info(slot_id, mechanism_type)
 
-    def init_token(self, slot_id: int, so_pin: bytes, label: bytes) -> None:
-        self.session_calls.init_token(slot_id, so_pin, label)
+    # PINs: bytes as C_Login passes them, or str for Python callers (encoded UTF-8, the
+    # CK_UTF8CHAR of s5.6); anything else is a TypeError (tokenport.coerce.pin_bytes).
 
-    def init_pin(self, session: int, pin: bytes) -> None:
-        self.session_calls.init_pin(session, pin)
+    def init_token(self, slot_id: int, so_pin: PinLike, label: bytes) -> None:
+        self.session_calls.init_token(slot_id, pin_bytes(so_pin, "SO PIN"), label)
 
-    def set_pin(self, session: int, old_pin: bytes, new_pin: bytes) -> None:
-        self.session_calls.set_pin(session, old_pin, new_pin)
+    def init_pin(self, session: int, pin: PinLike) -> None:
+        self.session_calls.init_pin(session, pin_bytes(pin))
+
+    def set_pin(self, session: int, old_pin: PinLike, new_pin: PinLike) -> None:
+        self.session_calls.set_pin(session, pin_bytes(old_pin, "old PIN"), pin_bytes(new_pin, "new PIN"))
 
     def open_session(self, slot_id: int, flags: int) -> int:
         return self.session_calls.open_session(slot_id, flags)
@@ -148,11 +152,11 @@ class Module:
     def get_session_info(self, session: int) -> SessionInfo:
         return self.session_calls.get_session_info(session)
 
-    def login(self, session: int, user_type: int, pin: bytes) -> None:
-        self.session_calls.login(session, user_type, pin)
+    def login(self, session: int, user_type: int, pin: PinLike) -> None:
+        self.session_calls.login(session, user_type, pin_bytes(pin))
 
-    def login_user(self, session: int, user_type: int, pin: bytes, username: bytes) -> None:
-        self.session_calls.login_user(session, user_type, pin, username)
+    def login_user(self, session: int, user_type: int, pin: PinLike, username: bytes) -> None:
+        self.session_calls.login_user(session, user_type, pin_bytes(pin), username)
 
     def session_cancel(self, session: int, flags: int) -> None:
         self.session_calls.session_cancel(session, flags)
