@@ -126,6 +126,17 @@ def select_slot(module: Module, slot: int | None, token_name: str | None, *,
     raise AssertionError("unreachable")
 
 
+def parse_id(id_hex: str | None, option: str = "--id") -> bytes | None:
+    """A CKA_ID given in hex on the command line (a one-line error if it is not hex)."""
+    if id_hex is None:
+        return None
+    try:
+        return bytes.fromhex(id_hex)
+    except ValueError:
+        fail(f"{option} must be hexadecimal bytes (e.g. 01a2), not {id_hex!r}")
+        raise AssertionError("unreachable") from None
+
+
 def parse_uri(text: str | None) -> Pkcs11Uri | None:
     """A pkcs11: URI option, parsed (a one-line error if it is not a usable PKCS #11 URI)."""
     if text is None:
@@ -203,6 +214,8 @@ def read_pin(
         if not text or not text[0]:
             fail(f"{file}: no PIN on the first line")
         return text[0].encode()
+    if env == "":
+        fail("an empty environment variable name was given for the PIN")
     name = env or default_env or ("TOKENPORT_SO_PIN" if role == "so" else "TOKENPORT_PIN")
     if env is not None or name in os.environ:
         secret = os.environ.get(name)

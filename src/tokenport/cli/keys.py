@@ -11,6 +11,7 @@ from tokenport.ck import CKA, CKK, CKM, CKP_ML_DSA, CKP_ML_KEM
 from tokenport.cli.common import (
     fail,
     opened_module,
+    parse_id,
     pin_options,
     read_pin,
     reports_errors,
@@ -229,7 +230,7 @@ def key_generate(slot: int | None, token_name: str | None, key_type: str, label:
     or a secret key (AES, DES, HMAC, HKDF) on the token."""
     import secrets
 
-    key_id = bytes.fromhex(id_hex) if id_hex else secrets.token_bytes(8)
+    key_id = parse_id(id_hex) or secrets.token_bytes(8)
     user_pin = read_pin("user", pin, pin_env, pin_file)
     with opened_module() as module:
         target = select_slot(module, slot, token_name)

@@ -16,6 +16,7 @@ from tokenport.cli.common import (
     emit_json,
     fail,
     opened_module,
+    parse_id,
     parse_uri,
     pin_options,
     read_pin,
@@ -124,11 +125,9 @@ def selector(label: str | None, id_hex: str | None, kind: str | None,
     template: list[tuple[int, AttrValue]] = uri.object_template() if uri else []
     if label is not None:
         template.append((CKA.LABEL, label.encode()))
-    if id_hex is not None:
-        try:
-            template.append((CKA.ID, bytes.fromhex(id_hex)))
-        except ValueError:
-            fail(f"--id must be hexadecimal, not {id_hex!r}")
+    key_id = parse_id(id_hex)
+    if key_id is not None:
+        template.append((CKA.ID, key_id))
     if kind is not None:
         template.append((CKA.CLASS, CLASS_BY_NAME[kind]))
     if not label and id_hex is None and not (uri and uri.names_object):
@@ -185,6 +184,7 @@ def object_import(file: Path, slot: int | None, token_name: str | None, label: s
 
     Private keys are stored private, sensitive and non-extractable.
     """
+    key_id = parse_id(id_hex)
     data = file.read_bytes()
     detected = keyfiles.detect(data) if kind == "auto" else kind
     password = os.environ.get(key_password_env, "").encode() if key_password_env else None
@@ -193,7 +193,7 @@ def object_import(file: Path, slot: int | None, token_name: str | None, label: s
         target = select_slot(module, slot, token_name)
         crypto = module.crypto
         templates = keyfiles.import_templates(crypto, detected, data, label.encode(),
-                                              bytes.fromhex(id_hex) if id_hex else None, password,
+                                              key_id or None, password,
                                               with_public=not no_public_key)
         with user_session(module, target, user_pin) as session:
             for template in templates:

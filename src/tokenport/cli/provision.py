@@ -190,10 +190,10 @@ def provision_group(ctx: click.Context, params_file: Path | None, slot: int | No
 
 def _provision(settings: Settings, pin: str | None, pin_env: str | None,
                pin_file: Path | None) -> None:
-    if settings.generate and (settings.cert or settings.key):
+    if settings.generate is not None and (settings.cert or settings.key):
         fail("--generate makes a new key, which no certificate matches yet: attach the issued "
              "certificate later with --cert")
-    spec = KeySpec.parse(settings.generate) if settings.generate else None
+    spec = KeySpec.parse(settings.generate) if settings.generate is not None else None
     password = None
     if settings.key_password_env:
         password = os.environ.get(settings.key_password_env, "").encode()

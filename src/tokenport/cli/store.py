@@ -80,12 +80,14 @@ def store_check(token_name: str | None, pin: str | None, pin_env: str | None,
     or --pin/--pin-env/--pin-file for the store's only token) -- the authentication of its
     private records and the GCM tags of their sealed values. Exit 1 if anything is damaged."""
     pins: dict[str, bytes] | None = None
-    if token_name:
+    if token_name is not None:
         pins = {token_name: read_pin("user", pin, pin_env, pin_file)}
     elif pin is not None or pin_env is not None or pin_file is not None:
         pins = {ANY_TOKEN: read_pin("user", pin, pin_env, pin_file)}
     with opened_store(read_only=True) as (store, config):
         report = check_store(store, open_crypto(config), pins)
+    if token_name is not None and token_name not in (*report.tokens, *report.tokens.values()):
+        fail(f"no token with label or serial {token_name!r} in the store {config.store_dir}")
     if as_json:
         emit_json({"ok": report.ok, "records": report.records, "tokens": report.tokens,
                    "problems": report.problems, "notes": report.notes})
