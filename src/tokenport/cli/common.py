@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from tokenport.config import ConfigError
 from tokenport.core.directory import TokenDamaged
 from tokenport.core.info import TokenInfo
 from tokenport.core.module import Module
-from tokenport.errors import PKCS11Error
+from tokenport.errors import PinIncorrect, PinLocked, PKCS11Error
 from tokenport.uri import Pkcs11Uri, UriError, is_uri
 from tokenport.wiring import build_module
 
@@ -230,13 +231,64 @@ def read_pin(
     return entered.encode()
 
 
+def tries_left(module: Module, slot: int, role: int) -> int | None:
+    """How many wrong PINs ``role`` may still enter on the token of ``slot`` before its PIN
+    locks (the token's durable failure counter against max_pin_attempts, core/token.py);
+    None when the token cannot tell."""
+    try:
+        token = module.directory().token_in_slot(slot)
+        record = token.record if token is not None else None
+    except PKCS11Error:
+        return None
+    if token is None or record is None:
+        return None
+    failures = record.so_failures if role == CKU.SO else record.user_failures
+    if token.is_locked(record, role):
+        return 0
+    return max(0, token.settings.max_pin_attempts - failures)
+
+
+def pin_error_text(module: Module, slot: int, role: int, exc: PinIncorrect | PinLocked) -> str:
+    """One line for a refused PIN (C_Login, C_SetPIN: PKCS #11 v2.40 s5.6): the token, the
+    tries left before the PIN locks, and, once locked, how to unlock. Never the PIN."""
+    try:
+        label = module.get_token_info(slot).label
+    except PKCS11Error:
+        label = ""
+    who = "SO PIN" if role == CKU.SO else "user PIN"
+    token = f"token {label!r}" if label else f"the token in slot {slot}"
+    code = "CKR_PIN_LOCKED" if isinstance(exc, PinLocked) else "CKR_PIN_INCORRECT"
+    named = f" --token {shlex.quote(label)}" if label else ""
+    left = tries_left(module, slot, role)
+    if isinstance(exc, PinLocked) or left == 0:
+        first = f"the {who} of {token} is locked" if isinstance(exc, PinLocked) else \
+            f"the {who} of {token} is not correct, and it is now locked"
+        if role == CKU.SO:
+            return (f"{first}; nothing can unlock an SO PIN: delete the token with "
+                    f"'tokenport token delete{named}' ({code})")
+        return (f"{first}; the SO can set a new user PIN with "
+                f"'tokenport pin init{named}' ({code})")
+    tries = "" if left is None else f"; {left} {'try' if left == 1 else 'tries'} left before it locks"
+    return f"the {who} of {token} is not correct{tries} ({code})"
+
+
+@contextlib.contextmanager
+def explained_pin_errors(module: Module, slot: int, role: int) -> Iterator[None]:
+    """Turn a refused PIN into the one line of pin_error_text."""
+    try:
+        yield
+    except (PinIncorrect, PinLocked) as exc:
+        raise click.ClickException(pin_error_text(module, slot, role, exc)) from None
+
+
 @contextlib.contextmanager
 def user_session(module: Module, slot: int, pin: bytes | None, role: int = CKU.USER) -> Iterator[int]:
     """A R/W session, logged in when a PIN is given."""
     session = module.open_session(slot, RW_SESSION)
     try:
         if pin is not None:
-            module.login(session, role, pin)
+            with explained_pin_errors(module, slot, role):
+                module.login(session, role, pin)
         yield session
     finally:
         module.close_session(session)

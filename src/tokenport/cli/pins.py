@@ -8,6 +8,7 @@ import click
 
 from tokenport.ck import CKU
 from tokenport.cli.common import (
+    explained_pin_errors,
     opened_module,
     pin_options,
     read_pin,
@@ -43,7 +44,8 @@ def pin_change(
     with opened_module() as module:
         target = select_slot(module, slot, token_name)
         with user_session(module, target, old if as_so else None, CKU.SO) as session:
-            module.set_pin(session, old, new)
+            with explained_pin_errors(module, target, CKU.SO if as_so else CKU.USER):
+                module.set_pin(session, old, new)
     click.echo("PIN changed.")
 
 
