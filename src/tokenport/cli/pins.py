@@ -43,9 +43,9 @@ def pin_change(
                    default_env="TOKENPORT_NEW_PIN")
     with opened_module() as module:
         target = select_slot(module, slot, token_name)
-        role = CKU.SO if as_so else CKU.USER
+        who = CKU.SO if as_so else CKU.USER
         with user_session(module, target, old if as_so else None, CKU.SO) as session, \
-                explained_pin_errors(module, target, role):
+                explained_pin_errors(module, target, who):
             module.set_pin(session, old, new)
     click.echo("PIN changed.")
 
