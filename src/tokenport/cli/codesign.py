@@ -13,12 +13,14 @@ import click
 from tokenport.ck import CKA, CKF, CKO
 from tokenport.cli.common import (
     fail,
+    object_name,
     opened_module,
     parse_uri,
     pin_options,
     read_pin,
     reports_errors,
     select_slot,
+    token_name_of,
     token_options,
     user_session,
 )
@@ -64,7 +66,7 @@ def verify_command(image: Path, sig_file: Path, alg: str | None, label: str, slo
             algorithm = verify_file(module.crypto, image, signature, key,
                                     Algorithm(alg) if alg else None)
         except CodeSignError as exc:
-            fail(f"{image}: {exc}")
+            fail(f"{image}: {exc} (on {token_name_of(module, target)})")
             return
         finally:
             module.close_session(session)
@@ -98,7 +100,8 @@ def sign_command(image: Path, out: Path, label: str | None, uri_text: str | None
                 template.append((CKA.LABEL, label.encode()))
             handles = find(module, session, [*template, (CKA.CLASS, int(CKO.PRIVATE_KEY))])
             if len(handles) != 1:
-                fail("no such private key" if not handles else
+                fail(f"no {object_name(label, None, 'privkey', uri_text)} on "
+                     f"{token_name_of(module, target)}" if not handles else
                      f"{len(handles)} private keys match; name one with --uri (id=)")
             try:
                 signature, algorithm = sign_file(module, session, handles[0], image,

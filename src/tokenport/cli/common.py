@@ -123,7 +123,8 @@ def select_slot(module: Module, slot: int | None, token_name: str | None, *,
         return initialized[0]
     if not initialized:
         fail("no initialized token; create one with 'tokenport token init'")
-    fail("several tokens exist; choose one with --token or --slot")
+    labels = ", ".join(repr(module.get_token_info(s).label) for s in initialized)
+    fail(f"several tokens exist ({labels}); choose one with --token or --slot")
     raise AssertionError("unreachable")
 
 
@@ -292,6 +293,28 @@ def user_session(module: Module, slot: int, pin: bytes | None, role: int = CKU.U
         yield session
     finally:
         module.close_session(session)
+
+
+def object_name(label: str | None, id_hex: str | None, kind: str | None,
+                uri: str | None = None) -> str:
+    """How a message names the object(s) a command looked for: "private key 'k' (id 01)"."""
+    kinds = {"cert": "certificate", "pubkey": "public key", "privkey": "private key",
+             "secretkey": "secret key", "data": "data object"}
+    what = kinds.get(kind or "", "object")
+    parts = [what] + ([repr(label)] if label is not None else [])
+    if id_hex is not None:
+        parts.append(f"(id {id_hex})")
+    if uri is not None:
+        parts.append(f"({uri})")
+    return " ".join(parts)
+
+
+def token_name_of(module: Module, slot: int) -> str:
+    """ "token 'dev'" for messages."""
+    try:
+        return f"token {module.get_token_info(slot).label!r}"
+    except PKCS11Error:
+        return f"the token in slot {slot}"
 
 
 def emit_json(data: object) -> None:

@@ -15,6 +15,7 @@ from tokenport.ck import CKA, CKK, CKO, CKR
 from tokenport.cli.common import (
     emit_json,
     fail,
+    object_name,
     opened_module,
     parse_id,
     parse_uri,
@@ -22,6 +23,7 @@ from tokenport.cli.common import (
     read_pin,
     reports_errors,
     select_slot,
+    token_name_of,
     token_options,
     user_session,
 )
@@ -229,7 +231,9 @@ def object_export(slot: int | None, token_name: str | None, label: str | None, i
         with user_session(module, target, user_pin) as session:
             handles = find(module, session, selector(label, id_hex, kind, uri))
             if not handles:
-                fail("no such object" + ("" if user_pin else " (log in to see private objects)"))
+                fail(f"no {object_name(label, id_hex, kind, uri_text)} on "
+                     f"{token_name_of(module, target)}"
+                     + ("" if user_pin else " (log in to see private objects)"))
             if len(handles) > 1:
                 fail(f"{len(handles)} objects match; name one with --label and --id")
             encoded = keyfiles.export_object(module, session, handles[0], kind)
@@ -260,7 +264,8 @@ def object_delete(slot: int | None, token_name: str | None, label: str | None, i
         with user_session(module, target, user_pin) as session:
             handles = find(module, session, selector(label, id_hex, kind, uri))
             if not handles:
-                fail("no such object")
+                fail(f"no {object_name(label, id_hex, kind, uri_text)} on "
+                     f"{token_name_of(module, target)}")
             for handle in handles:
                 module.destroy_object(session, handle)
     click.echo(f"Deleted {len(handles)} object(s).")

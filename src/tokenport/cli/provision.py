@@ -32,6 +32,10 @@ from tokenport.cli.common import (
 )
 from tokenport.cli.objects import maybe_pin
 from tokenport.provisioning import (
+    CLASSES_OF,
+    DEVICE_CERT,
+    DEVICE_PRIVATE_KEY,
+    DEVICE_PUBLIC_KEY,
     MANAGED,
     Credentials,
     KeySpec,
@@ -211,6 +215,12 @@ def _provision(settings: Settings, pin: str | None, pin_env: str | None,
             provisioner = Provisioner(module, session)
             plan = None if credentials.empty else provisioner.plan(credentials)  # checks all first
             spki = None
+            if spec is not None and not settings.force:
+                existing = [label for label in (DEVICE_PRIVATE_KEY, DEVICE_PUBLIC_KEY, DEVICE_CERT)
+                            if provisioner.find(label, CLASSES_OF[label])]
+                if existing:
+                    fail(f"token {info.label!r} already has a device key or certificate "
+                         f"({', '.join(map(repr, existing))}); use --force to replace it")
             if spec is not None:
                 spki = provisioner.generate_key_pair(spec, replace=settings.force)
                 click.echo(f"Generated the device key pair ({spec}) inside token {info.label!r}.")
