@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from tokenport.ck import CKF, CKR, CKU
-from tokenport.config import ConfigError
+from tokenport.config import Config, ConfigError, load_config
 from tokenport.core.directory import TokenDamaged
 from tokenport.core.info import TokenInfo
 from tokenport.core.module import Module
@@ -57,10 +57,55 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+STORE_FILES = {"sqlite": ("file", "tokenport.sqlite3"), "files": ("directory", "objects"),
+               "flash": ("image", "tokenport.flash")}
+"""Built-in storage backends -> (option naming the store's file or directory inside the
+store directory, its default): what exists once a store was created."""
+
+
+def missing_store(config: Config) -> Path | None:
+    """The store directory when the configured store does not exist yet but could be
+    created there (a read-only command then creates nothing); None when it exists, keeps
+    nothing on disk (memory), is a plug-in, or cannot be created (opening it says why)."""
+    entry = STORE_FILES.get(config.store_backend)
+    if entry is None:
+        return None
+    option, default = entry
+    name = config.store_options.get(option, default)
+    if not isinstance(name, str) or not name:
+        return None
+    path = config.store_dir / name
+    if os.path.lexists(path):
+        return None
+    parent = path.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    return config.store_dir if parent.is_dir() else None
+
+
+def no_store_text(store_dir: Path) -> str:
+    return (f"no initialized token: there is no store in {store_dir} yet; create a token with "
+            "'tokenport quickstart' or 'tokenport token init'")
+
+
 @contextlib.contextmanager
-def opened_module() -> Iterator[Module]:
-    """The token library, initialized for the duration of a command."""
-    module = build_module()
+def opened_module(*, creates_store: bool = False, missing_ok: bool = False) -> Iterator[Module]:
+    """The token library, initialized for the duration of a command.
+
+    Only commands that create tokens (``creates_store``) create a store that does not exist
+    yet; the others fail with one line saying so, or (``missing_ok``: listings) see an
+    empty store in memory, so the directory stays as it was.
+    """
+    config = load_config()
+    absent = None if creates_store else missing_store(config)
+    if absent is not None and not missing_ok:
+        fail(no_store_text(absent))
+    if absent is not None:
+        from tokenport.backends.storage.memory import MemoryObjectStore
+
+        module = build_module(config, store=MemoryObjectStore())
+    else:
+        module = build_module(config)
     module.initialize()
     try:
         yield module

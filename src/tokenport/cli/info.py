@@ -118,7 +118,7 @@ def quickstart_command(label: str, so_pin: str | None, so_pin_env: str | None, s
     """
     from tokenport.abi import module_path
 
-    with opened_module() as module:
+    with opened_module(creates_store=True) as module:
         states = {s: token_state(module, s) for s in module.get_slot_list(True)}
         healthy = {s: i for s, i in states.items() if isinstance(i, TokenInfo)}
         slot = next((s for s, i in healthy.items()

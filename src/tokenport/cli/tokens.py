@@ -12,6 +12,7 @@ from tokenport.ck import CKF, CKU
 from tokenport.cli.common import (
     emit_json,
     fail,
+    missing_store,
     opened_module,
     pin_options,
     read_pin,
@@ -21,6 +22,7 @@ from tokenport.cli.common import (
     token_state,
     user_session,
 )
+from tokenport.config import load_config
 from tokenport.core.directory import RepairReport, TokenDamaged
 from tokenport.core.module import Module
 
@@ -86,7 +88,7 @@ def token_init(
         fail("the label is longer than 32 bytes")
     so = read_pin("so", so_pin, so_pin_env, so_pin_file, confirm=True)
     user = None if no_user_pin else read_pin("user", pin, pin_env, pin_file, confirm=True)
-    with opened_module() as module:
+    with opened_module(creates_store=True) as module:
         target = free_slot(module) if slot is None else slot
         module.init_token(target, so, label.encode().ljust(32))
         if user is not None:
@@ -102,10 +104,15 @@ def token_init(
 def token_list(as_json: bool) -> None:
     """List the slots and their tokens (a token whose record is damaged is shown as
     DAMAGED, with its serial)."""
-    with opened_module() as module:
+    absent = missing_store(load_config())
+    with opened_module(missing_ok=True) as module:
         rows = [token_summary(module, slot) for slot in module.get_slot_list(True)]
     if as_json:
         emit_json(rows)
+        return
+    if absent is not None:
+        click.echo(f"no tokens: there is no store in {absent} yet ('tokenport quickstart' or "
+                   "'tokenport token init' creates it)")
         return
     for row in rows:
         if row["damaged"]:
