@@ -95,11 +95,15 @@ def mechanisms_command(as_json: bool, markdown: bool) -> None:
 
 
 @click.command("module-path")
-def module_path_command() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def module_path_command(as_json: bool) -> None:
     """Print the absolute path of the PKCS #11 shared library."""
     from tokenport.abi import module_path
 
     try:
+        if as_json:
+            emit_json({"module": module_path()})
+            return
         click.echo(module_path())
     except (FileNotFoundError, ImportError) as exc:
         raise click.ClickException(str(exc)) from None

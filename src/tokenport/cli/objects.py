@@ -178,10 +178,12 @@ def object_list(slot: int | None, token_name: str | None, pin: str | None, pin_e
 @click.option("--no-public-key", is_flag=True, help="With a private key: do not also store its public key.")
 @click.option("--key-password-env", metavar="VAR", help="Password of an encrypted private key file.")
 @pin_options("user")
+@click.option("--json", "as_json", is_flag=True, help="Print the objects made as JSON.")
 @reports_errors
 def object_import(file: Path, slot: int | None, token_name: str | None, label: str,
                   id_hex: str | None, kind: str, no_public_key: bool, key_password_env: str | None,
-                  pin: str | None, pin_env: str | None, pin_file: Path | None) -> None:
+                  pin: str | None, pin_env: str | None, pin_file: Path | None,
+                  as_json: bool) -> None:
     """Import a certificate (PEM/DER), a private key (PKCS#8, SEC1, PKCS#1) or a public key.
 
     Private keys are stored private, sensitive and non-extractable.
@@ -198,8 +200,15 @@ def object_import(file: Path, slot: int | None, token_name: str | None, label: s
                                               key_id or None, password,
                                               with_public=not no_public_key)
         with user_session(module, target, user_pin) as session:
-            for template in templates:
-                module.create_object(session, template)
+            handles = [module.create_object(session, template) for template in templates]
+            if as_json:
+                info = module.get_token_info(target)
+                rows = [describe(module, session, handle) for handle in handles]
+                for row in rows:
+                    row.uri = object_uri(info, row)
+                emit_json({"file": str(file), "token": info.label,
+                           "objects": [row.as_json() for row in rows]})
+                return
     click.echo(f"Imported {len(templates)} object(s) from {file} as {label!r}.")
 
 

@@ -74,11 +74,12 @@ def token_group() -> None:
 @pin_options("so")
 @pin_options("user")
 @click.option("--no-user-pin", is_flag=True, help="Do not set the user PIN now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new token as JSON.")
 @reports_errors
 def token_init(
     label: str, slot: int | None, so_pin: str | None, so_pin_env: str | None,
     so_pin_file: Path | None, pin: str | None, pin_env: str | None, pin_file: Path | None,
-    no_user_pin: bool,
+    no_user_pin: bool, as_json: bool,
 ) -> None:
     """Initialize a token (the free slot's by default) and set its user PIN.
 
@@ -94,6 +95,9 @@ def token_init(
         if user is not None:
             with user_session(module, target, so, CKU.SO) as session:
                 module.init_pin(session, user)
+        if as_json:
+            emit_json(token_summary(module, target))
+            return
         info = module.get_token_info(target)
         click.echo(f"Initialized token {info.label!r} (serial {info.serial_number}) in slot {target}.")
 
