@@ -19,6 +19,7 @@ from tokenport.cli.common import (
 )
 from tokenport.cli.keys import CURVES
 from tokenport.cli.objects import describe, find
+from tokenport.config import load_config
 from tokenport.core.info import TokenInfo
 from tokenport.mechanisms.params import Mechanism
 
@@ -153,7 +154,9 @@ def quickstart_command(label: str, so_pin: str | None, so_pin_env: str | None, s
             for handle in find(module, session, []):
                 click.echo("  " + describe(module, session, handle).line())
     path = module_path()
-    click.echo(f"\nPKCS #11 module: {path}")
+    click.echo(f"\nStore: {load_config().store_dir} (TOKENPORT_HOME or the config file "
+               "chooses another)")
+    click.echo(f"PKCS #11 module: {path}")
     click.echo("Try it:")
     click.echo(f'  pkcs11-tool --module "{path}" -L')
     click.echo(f'  pkcs11-tool --module "{path}" --login -O')

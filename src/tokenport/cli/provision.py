@@ -36,7 +36,9 @@ from tokenport.provisioning import (
     DEVICE_CERT,
     DEVICE_PRIVATE_KEY,
     DEVICE_PUBLIC_KEY,
+    EC_CURVES,
     MANAGED,
+    RSA_SIZES,
     Credentials,
     KeySpec,
     ObjectInfo,
@@ -77,6 +79,9 @@ class Settings:
                    if f.name not in ("token", "slot"))
 
 
+DEVICE_KEY_CHOICES = ("ec", *(f"ec:{c}" for c in EC_CURVES), "rsa",
+                      *(f"rsa:{bits}" for bits in RSA_SIZES))
+"""What --generate accepts (KeySpec.parse): ec is P-256, rsa is 2048 bits."""
 PATH_SETTINGS = frozenset({"cert", "key", "jitp_cert", "root_ca", "code_verify_key", "csr",
                            "hex_out"})
 
@@ -145,9 +150,10 @@ def _show_public_key(spki: bytes, fingerprint: str, hex_out: Path | None) -> Non
 @click.option("--code-verify-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Code-verification public key or certificate (PEM), stored as "
                    "'Code Verify Key'.")
-@click.option("--generate", is_flag=False, flag_value="ec", metavar="[ec|rsa]",
+@click.option("--generate", is_flag=False, flag_value="ec",
+              metavar=f"[{'|'.join(DEVICE_KEY_CHOICES)}]",
               help="Generate the device key pair inside the token: ec (P-256, the default), "
-                   "ec:p384, ec:p521, rsa (2048 bits), rsa:3072, rsa:4096.")
+                   f"{', '.join(DEVICE_KEY_CHOICES[1:])} (rsa: {RSA_SIZES[0]} bits).")
 @click.option("--force", is_flag=True, help="With --generate: replace an existing device key "
               "(and its certificate).")
 @click.option("--csr", type=click.Path(dir_okay=False, path_type=Path),
