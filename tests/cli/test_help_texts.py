@@ -54,3 +54,15 @@ def test_quickstart_says_where_the_store_is(tmp_path: Path) -> None:
     cli = Cli(tmp_path / "home")
     out = cli.run("quickstart").stdout
     assert re.search(rf"^Store: {re.escape(str(tmp_path / 'home'))} ", out, re.MULTILINE), out
+
+
+def test_key_generate_help_names_every_key_family() -> None:
+    from tokenport.cli.keys import DES_KEYS, KEY_TYPES, ML_DSA_SETS, ML_KEM_SETS, OCTET_CURVES
+
+    text = help_text("key", "generate")
+    assert " ".join(KEY_TYPES.split()) in text
+    for name in (*OCTET_CURVES, *DES_KEYS, "rsa", "aes", "dsa", "dh", "hmac", "hkdf", "ec"):
+        assert re.search(rf"\b{name}\b", KEY_TYPES), name
+    for name in (*ML_DSA_SETS, *ML_KEM_SETS):
+        family, _, size = name.rpartition("-")
+        assert re.search(rf"{family}-[0-9|]*\b{size}\b", KEY_TYPES), name

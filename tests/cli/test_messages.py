@@ -62,3 +62,10 @@ def test_generate_again_says_use_force(cli: Cli) -> None:
     assert line == ("Error: token 'dev' already has a device key or certificate "
                     "('Device Priv TLS Key', 'Device Pub TLS Key'); use --force to replace it")
     assert "replace=True" not in line
+
+
+def test_entropy_seed_names_the_missing_folder(cli: Cli, tmp_path: Path) -> None:
+    target = tmp_path / "no-such-dir" / "device.seed"
+    result = cli.run("entropy", "seed", "--out", str(target), ok=False)
+    assert one_line(result.stderr) == (f"Error: cannot write {target}: no directory "
+                                       f"{target.parent} (create it first)")

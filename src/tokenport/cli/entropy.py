@@ -84,6 +84,8 @@ def seed_command(out: Path, size: int, force: bool) -> None:
     with mode 0600, written atomically. Provision one per device and keep it secret."""
     if out.exists() and not force:
         fail(f"{out} exists; use --force to replace it")
+    if not out.parent.is_dir():
+        fail(f"cannot write {out}: no directory {out.parent} (create it first)")
     source = OsEntropySource()
     tests = HealthTests(source.min_entropy_per_sample)
     tests.feed(source.read(STARTUP_SAMPLES))
