@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -67,3 +68,44 @@ def test_qualify_and_module_path(cli: Cli) -> None:
     assert report["tests"] == len(report["results"]) > 0
     assert {r["group"] for r in report["results"]} == {"Full_PKCS11_StartFinish"}
     assert all(r["status"] in ("PASS", "IGNORE") for r in report["results"])
+
+
+NO_REPORT = {
+    "pin change", "pin init",  # they say "done" and nothing else
+    "token delete", "token repair",  # interactive (confirmation), a one-line outcome
+    "object export",  # prints the object itself (PEM or DER)
+    "entropy seed",  # writes a secret file; its one line names it
+    "quickstart",  # a guided first run for people, not scripts
+}
+"""Commands without --json, and why."""
+
+
+def test_every_reporting_command_has_json() -> None:
+    from .test_bad_arguments import COMMANDS
+
+    missing = sorted(path for path, command in COMMANDS.items()
+                     if path not in NO_REPORT and not (isinstance(command, click.Group)
+                                                       and not command.invoke_without_command)
+                     and not any("--json" in getattr(p, "opts", ()) for p in command.params))
+    assert missing == []
+
+
+def test_provision_store_object_and_entropy_json(cli: Cli, tmp_path: Path) -> None:
+    cli.run("token", "init", "--label", "dev")
+    done = cli.json("provision", "--generate", "ec:p384", "--csr", str(tmp_path / "d.csr"),
+                    "--subject", "CN=dev-1")
+    assert isinstance(done, dict)
+    assert (done["token"], done["generated"], done["csr"], done["subject"]) == (
+        "dev", "EC P-384", str(tmp_path / "d.csr"), "CN=dev-1")
+    assert done["provisioned"] == [] and len(done["fingerprint"]) > 0
+    exported = cli.json("store", "export", "--out", str(tmp_path / "all.export"))
+    assert isinstance(exported, dict) and exported["records"] >= 3
+    other = Cli(tmp_path / "other")
+    imported = other.json("store", "import", str(tmp_path / "all.export"))
+    assert isinstance(imported, dict) and imported["records"] == exported["records"]
+    deleted = cli.json("object", "delete", "--label", "Device Pub TLS Key")
+    assert isinstance(deleted, dict)
+    assert [(o["class"], o["label"]) for o in deleted["deleted"]] == [("pubkey", "Device Pub TLS Key")]
+    selftest = cli.json("entropy", "selftest")
+    assert isinstance(selftest, dict) and selftest["ok"] is True
+    assert all(c["passed"] for c in selftest["checks"]) and len(selftest["checks"]) > 5

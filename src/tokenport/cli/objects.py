@@ -261,10 +261,11 @@ def object_export(slot: int | None, token_name: str | None, label: str | None, i
 @click.option("--uri", "uri_text", metavar="URI", help=URI_HELP)
 @click.option("--type", "kind", type=click.Choice(sorted(CLASS_BY_NAME)), help="Only objects of this class.")
 @pin_options("user")
+@click.option("--json", "as_json", is_flag=True, help="Print the objects deleted as JSON.")
 @reports_errors
 def object_delete(slot: int | None, token_name: str | None, label: str | None, id_hex: str | None,
                   uri_text: str | None, kind: str | None, pin: str | None, pin_env: str | None,
-                  pin_file: Path | None) -> None:
+                  pin_file: Path | None, as_json: bool) -> None:
     """Delete the objects with the given label and/or id (or named by a pkcs11: URI)."""
     uri = parse_uri(uri_text)
     user_pin = read_pin("user", pin, pin_env, pin_file)
@@ -275,8 +276,12 @@ def object_delete(slot: int | None, token_name: str | None, label: str | None, i
             if not handles:
                 fail(f"no {object_name(label, id_hex, kind, uri_text)} on "
                      f"{token_name_of(module, target)}")
+            rows = [describe(module, session, handle) for handle in handles]
             for handle in handles:
                 module.destroy_object(session, handle)
+    if as_json:
+        emit_json({"deleted": [row.as_json() for row in rows]})
+        return
     click.echo(f"Deleted {len(handles)} object(s).")
 
 

@@ -132,8 +132,9 @@ def store_check(token_name: str | None, pin: str | None, pin_env: str | None,
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The export file to write (mode 0600).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @reports_errors
-def store_export(out: Path, force: bool) -> None:
+def store_export(out: Path, force: bool, as_json: bool) -> None:
     """Write every record of the store to a file (private objects stay encrypted)."""
     if out.exists() and not force:
         fail(f"{out} exists; use --force to overwrite it")
@@ -142,16 +143,24 @@ def store_export(out: Path, force: bool) -> None:
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         count = export_store(records, handle)
+    if as_json:
+        emit_json({"file": str(out), "records": count})
+        return
     click.echo(f"Exported {count} records to {out}.")
 
 
 @store_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--replace", is_flag=True, help="Overwrite records that already exist.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @reports_errors
-def store_import(file: Path, replace: bool) -> None:
+def store_import(file: Path, replace: bool, as_json: bool) -> None:
     """Write the records of an export file into the configured store (any backend)."""
     records = parse_export(file.read_text(encoding="ascii").splitlines(keepends=True))
     with opened_store(creates_store=True) as (store, config):
         count = import_records(store, records, replace=replace)
+    if as_json:
+        emit_json({"file": str(file), "records": count, "backend": config.store_backend,
+                   "store_dir": str(config.store_dir)})
+        return
     click.echo(f"Imported {count} records into the {config.store_backend} store.")
