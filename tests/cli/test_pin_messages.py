@@ -70,3 +70,11 @@ def test_pin_change_with_a_wrong_current_pin(cli: Cli, tmp_path: Path) -> None:
     refused = cli.run("pin", "change", env={"TOKENPORT_PIN": "wrong-pin-0001",
                                             "TOKENPORT_NEW_PIN": "fresh-pin-1"}, ok=False).stderr
     assert "user PIN of token 'dev' is not correct; 2 tries left" in refused
+
+
+def test_reinitializing_with_a_wrong_so_pin_counts_down(cli: Cli, tmp_path: Path) -> None:
+    locked_after_three(cli, tmp_path)
+    refused = cli.run("token", "init", "--slot", "0", "--label", "again",
+                      env={"TOKENPORT_SO_PIN": "wrong-so-0001"}, ok=False).stderr
+    assert refused == ("Error: the SO PIN of token 'dev' is not correct; 2 tries left before "
+                       "it locks (CKR_PIN_INCORRECT)\n")

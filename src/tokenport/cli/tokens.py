@@ -11,6 +11,7 @@ import click
 from tokenport.ck import CKF, CKU
 from tokenport.cli.common import (
     emit_json,
+    explained_pin_errors,
     fail,
     missing_store,
     opened_module,
@@ -91,7 +92,8 @@ def token_init(
     user = None if no_user_pin else read_pin("user", pin, pin_env, pin_file, confirm=True)
     with opened_module(creates_store=True) as module:
         target = free_slot(module) if slot is None else slot
-        module.init_token(target, so, label.encode().ljust(32))
+        with explained_pin_errors(module, target, CKU.SO):  # re-initializing: the SO PIN
+            module.init_token(target, so, label.encode().ljust(32))
         if user is not None:
             with user_session(module, target, so, CKU.SO) as session:
                 module.init_pin(session, user)
