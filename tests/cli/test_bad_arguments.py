@@ -170,6 +170,8 @@ def test_the_walk_finds_every_command() -> None:
 @pytest.mark.parametrize("path", sorted(COMMANDS))
 def test_bad_values_give_one_error_line(home: Path, path: str) -> None:
     command = COMMANDS[path]
+    if path == "qualify":  # the suite refuses a token holding objects under its own labels
+        assert run(["object", "delete", "--label", "Code Verify Key"])[0] == 0
     required = [p for p in command.params if p.required]
     problems = []
     for param in command.params:
@@ -184,6 +186,8 @@ def test_bad_values_give_one_error_line(home: Path, path: str) -> None:
                 base += [good] if isinstance(other, click.Argument) else [other.opts[0], good]
             given = [value] if isinstance(param, click.Argument) else [param.opts[0], value]
             extra = [a.replace("{tmp}", str(home)) for a in EXTRA_ARGS.get((path, param.name or ""), [])]
+            if path == "qualify":  # an accepted value would run the suite (and exit 0)
+                extra.append("--allow-existing-objects")
             args = [*path.split(), *base, *given, *extra]
             code, err = run(args)
             lines = err.strip().splitlines()

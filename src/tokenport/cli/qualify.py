@@ -25,6 +25,8 @@ def _pin(role: str, value: str | None, env: str | None, file: Path | None, promp
         if not lines or not lines[0]:
             raise click.ClickException(f"{file}: no {what} on the first line")
         return lines[0].encode()
+    if env == "":
+        raise click.ClickException(f"an empty environment variable name was given for the {what}")
     name = env or ("TOKENPORT_SO_PIN" if role == "so" else "TOKENPORT_PIN")
     if env is not None or name in os.environ:
         secret = os.environ.get(name)
