@@ -25,10 +25,12 @@ from tokenport.cli.tokens import token_group
 def app() -> None:
     """tokenport: a PKCS #11 software token you can load into any PKCS #11 application.
 
-    The store lives in $TOKENPORT_HOME, else the [store] path of the config file
-    ($TOKENPORT_CONF or ~/.config/tokenport/tokenport.toml), else
-    ~/.local/share/tokenport. PINs come from a prompt, from TOKENPORT_PIN /
-    TOKENPORT_SO_PIN, or from the --pin-env / --pin-file options.
+    The config file is the first of: $TOKENPORT_CONF (which must exist),
+    $TOKENPORT_HOME/tokenport.toml, $XDG_CONFIG_HOME/tokenport/tokenport.toml (default
+    ~/.config/tokenport/tokenport.toml); none: built-in defaults. The store lives in
+    $TOKENPORT_HOME, else the [store] path of the config file, else
+    $XDG_DATA_HOME/tokenport (default ~/.local/share/tokenport). PINs come from a prompt,
+    from TOKENPORT_PIN / TOKENPORT_SO_PIN, or from the --pin-env / --pin-file options.
     """
 
 

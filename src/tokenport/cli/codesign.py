@@ -12,13 +12,16 @@ import click
 
 from tokenport.ck import CKA, CKF, CKO
 from tokenport.cli.common import (
+    emit_json,
     fail,
+    object_name,
     opened_module,
     parse_uri,
     pin_options,
     read_pin,
     reports_errors,
     select_slot,
+    token_name_of,
     token_options,
     user_session,
 )
@@ -51,10 +54,12 @@ def codesign_group() -> None:
 @click.option("--label", default=CODE_VERIFY_KEY, show_default=True,
               help="Label of the public key or certificate to verify with.")
 @token_options
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @reports_errors
 def verify_command(image: Path, sig_file: Path, alg: str | None, label: str, slot: int | None,
-                   token_name: str | None) -> None:
-    """Check IMAGE's signature with the code-verification key (no PIN needed)."""
+                   token_name: str | None, as_json: bool) -> None:
+    """Check IMAGE's signature with the code-verification key (no PIN needed). A signature
+    that does not verify is one line on stderr and exit status 1, with --json too."""
     signature = read_signature(sig_file.read_bytes())
     with opened_module() as module:
         target = select_slot(module, slot, token_name)
@@ -64,10 +69,14 @@ def verify_command(image: Path, sig_file: Path, alg: str | None, label: str, slo
             algorithm = verify_file(module.crypto, image, signature, key,
                                     Algorithm(alg) if alg else None)
         except CodeSignError as exc:
-            fail(f"{image}: {exc}")
+            fail(f"{image}: {exc} (on {token_name_of(module, target)})")
             return
         finally:
             module.close_session(session)
+    if as_json:
+        emit_json({"image": str(image), "ok": True, "algorithm": algorithm.value,
+                   "key": {"source": key.source, "label": key.label}})
+        return
     click.echo(f"{image}: signature OK ({algorithm.value}, {key.source} {key.label!r})")
 
 
@@ -81,10 +90,11 @@ def verify_command(image: Path, sig_file: Path, alg: str | None, label: str, slo
               help="Signature algorithm (default: by the key, with SHA-256).")
 @token_options
 @pin_options("user")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @reports_errors
 def sign_command(image: Path, out: Path, label: str | None, uri_text: str | None,
                  alg: str | None, slot: int | None, token_name: str | None, pin: str | None,
-                 pin_env: str | None, pin_file: Path | None) -> None:
+                 pin_env: str | None, pin_file: Path | None, as_json: bool) -> None:
     """Sign IMAGE with a private key in the token (for test images)."""
     uri = parse_uri(uri_text)
     if label is None and not (uri and uri.names_object):
@@ -98,7 +108,8 @@ def sign_command(image: Path, out: Path, label: str | None, uri_text: str | None
                 template.append((CKA.LABEL, label.encode()))
             handles = find(module, session, [*template, (CKA.CLASS, int(CKO.PRIVATE_KEY))])
             if len(handles) != 1:
-                fail("no such private key" if not handles else
+                fail(f"no {object_name(label, None, 'privkey', uri_text)} on "
+                     f"{token_name_of(module, target)}" if not handles else
                      f"{len(handles)} private keys match; name one with --uri (id=)")
             try:
                 signature, algorithm = sign_file(module, session, handles[0], image,
@@ -107,4 +118,7 @@ def sign_command(image: Path, out: Path, label: str | None, uri_text: str | None
                 fail(str(exc))
                 return
     out.write_bytes(signature)
+    if as_json:
+        emit_json({"image": str(image), "signature": str(out), "algorithm": algorithm.value})
+        return
     click.echo(f"Signed {image} ({algorithm.value}); wrote {out}.")

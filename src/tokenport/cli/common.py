@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,11 +16,11 @@ from typing import Any, TypeVar
 import click
 
 from tokenport.ck import CKF, CKR, CKU
-from tokenport.config import ConfigError
+from tokenport.config import Config, ConfigError, load_config
 from tokenport.core.directory import TokenDamaged
 from tokenport.core.info import TokenInfo
 from tokenport.core.module import Module
-from tokenport.errors import PKCS11Error
+from tokenport.errors import PinIncorrect, PinLocked, PKCS11Error
 from tokenport.uri import Pkcs11Uri, UriError, is_uri
 from tokenport.wiring import build_module
 
@@ -56,10 +57,55 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+STORE_FILES = {"sqlite": ("file", "tokenport.sqlite3"), "files": ("directory", "objects"),
+               "flash": ("image", "tokenport.flash")}
+"""Built-in storage backends -> (option naming the store's file or directory inside the
+store directory, its default): what exists once a store was created."""
+
+
+def missing_store(config: Config) -> Path | None:
+    """The store directory when the configured store does not exist yet but could be
+    created there (a read-only command then creates nothing); None when it exists, keeps
+    nothing on disk (memory), is a plug-in, or cannot be created (opening it says why)."""
+    entry = STORE_FILES.get(config.store_backend)
+    if entry is None:
+        return None
+    option, default = entry
+    name = config.store_options.get(option, default)
+    if not isinstance(name, str) or not name:
+        return None
+    path = config.store_dir / name
+    if os.path.lexists(path):
+        return None
+    parent = path.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    return config.store_dir if parent.is_dir() else None
+
+
+def no_store_text(store_dir: Path) -> str:
+    return (f"no initialized token: there is no store in {store_dir} yet; create a token with "
+            "'tokenport quickstart' or 'tokenport token init'")
+
+
 @contextlib.contextmanager
-def opened_module() -> Iterator[Module]:
-    """The token library, initialized for the duration of a command."""
-    module = build_module()
+def opened_module(*, creates_store: bool = False, missing_ok: bool = False) -> Iterator[Module]:
+    """The token library, initialized for the duration of a command.
+
+    Only commands that create tokens (``creates_store``) create a store that does not exist
+    yet; the others fail with one line saying so, or (``missing_ok``: listings) see an
+    empty store in memory, so the directory stays as it was.
+    """
+    config = load_config()
+    absent = None if creates_store else missing_store(config)
+    if absent is not None and not missing_ok:
+        fail(no_store_text(absent))
+    if absent is not None:
+        from tokenport.backends.storage.memory import MemoryObjectStore
+
+        module = build_module(config, store=MemoryObjectStore())
+    else:
+        module = build_module(config)
     module.initialize()
     try:
         yield module
@@ -122,8 +168,20 @@ def select_slot(module: Module, slot: int | None, token_name: str | None, *,
         return initialized[0]
     if not initialized:
         fail("no initialized token; create one with 'tokenport token init'")
-    fail("several tokens exist; choose one with --token or --slot")
+    labels = ", ".join(repr(module.get_token_info(s).label) for s in initialized)
+    fail(f"several tokens exist ({labels}); choose one with --token or --slot")
     raise AssertionError("unreachable")
+
+
+def parse_id(id_hex: str | None, option: str = "--id") -> bytes | None:
+    """A CKA_ID given in hex on the command line (a one-line error if it is not hex)."""
+    if id_hex is None:
+        return None
+    try:
+        return bytes.fromhex(id_hex)
+    except ValueError:
+        fail(f"{option} must be hexadecimal bytes (e.g. 01a2), not {id_hex!r}")
+        raise AssertionError("unreachable") from None
 
 
 def parse_uri(text: str | None) -> Pkcs11Uri | None:
@@ -203,6 +261,8 @@ def read_pin(
         if not text or not text[0]:
             fail(f"{file}: no PIN on the first line")
         return text[0].encode()
+    if env == "":
+        fail("an empty environment variable name was given for the PIN")
     name = env or default_env or ("TOKENPORT_SO_PIN" if role == "so" else "TOKENPORT_PIN")
     if env is not None or name in os.environ:
         secret = os.environ.get(name)
@@ -217,16 +277,89 @@ def read_pin(
     return entered.encode()
 
 
+def tries_left(module: Module, slot: int, role: int) -> int | None:
+    """How many wrong PINs ``role`` may still enter on the token of ``slot`` before its PIN
+    locks (the token's durable failure counter against max_pin_attempts, core/token.py);
+    None when the token cannot tell."""
+    try:
+        token = module.directory().token_in_slot(slot)
+        record = token.record if token is not None else None
+    except PKCS11Error:
+        return None
+    if token is None or record is None:
+        return None
+    failures = record.so_failures if role == CKU.SO else record.user_failures
+    if token.is_locked(record, role):
+        return 0
+    return max(0, token.settings.max_pin_attempts - failures)
+
+
+def pin_error_text(module: Module, slot: int, role: int, exc: PinIncorrect | PinLocked) -> str:
+    """One line for a refused PIN (C_Login, C_SetPIN: PKCS #11 v2.40 s5.6): the token, the
+    tries left before the PIN locks, and, once locked, how to unlock. Never the PIN."""
+    try:
+        label = module.get_token_info(slot).label
+    except PKCS11Error:
+        label = ""
+    who = "SO PIN" if role == CKU.SO else "user PIN"
+    token = f"token {label!r}" if label else f"the token in slot {slot}"
+    code = "CKR_PIN_LOCKED" if isinstance(exc, PinLocked) else "CKR_PIN_INCORRECT"
+    named = f" --token {shlex.quote(label)}" if label else ""
+    left = tries_left(module, slot, role)
+    if isinstance(exc, PinLocked) or left == 0:
+        first = f"the {who} of {token} is locked" if isinstance(exc, PinLocked) else \
+            f"the {who} of {token} is not correct, and it is now locked"
+        if role == CKU.SO:
+            return (f"{first}; nothing can unlock an SO PIN: delete the token with "
+                    f"'tokenport token delete{named}' ({code})")
+        return (f"{first}; the SO can set a new user PIN with "
+                f"'tokenport pin init{named}' ({code})")
+    tries = "" if left is None else f"; {left} {'try' if left == 1 else 'tries'} left before it locks"
+    return f"the {who} of {token} is not correct{tries} ({code})"
+
+
+@contextlib.contextmanager
+def explained_pin_errors(module: Module, slot: int, role: int) -> Iterator[None]:
+    """Turn a refused PIN into the one line of pin_error_text."""
+    try:
+        yield
+    except (PinIncorrect, PinLocked) as exc:
+        raise click.ClickException(pin_error_text(module, slot, role, exc)) from None
+
+
 @contextlib.contextmanager
 def user_session(module: Module, slot: int, pin: bytes | None, role: int = CKU.USER) -> Iterator[int]:
     """A R/W session, logged in when a PIN is given."""
     session = module.open_session(slot, RW_SESSION)
     try:
         if pin is not None:
-            module.login(session, role, pin)
+            with explained_pin_errors(module, slot, role):
+                module.login(session, role, pin)
         yield session
     finally:
         module.close_session(session)
+
+
+def object_name(label: str | None, id_hex: str | None, kind: str | None,
+                uri: str | None = None) -> str:
+    """How a message names the object(s) a command looked for: "private key 'k' (id 01)"."""
+    kinds = {"cert": "certificate", "pubkey": "public key", "privkey": "private key",
+             "secretkey": "secret key", "data": "data object"}
+    what = kinds.get(kind or "", "object")
+    parts = [what] + ([repr(label)] if label is not None else [])
+    if id_hex is not None:
+        parts.append(f"(id {id_hex})")
+    if uri is not None:
+        parts.append(f"({uri})")
+    return " ".join(parts)
+
+
+def token_name_of(module: Module, slot: int) -> str:
+    """ "token 'dev'" for messages."""
+    try:
+        return f"token {module.get_token_info(slot).label!r}"
+    except PKCS11Error:
+        return f"the token in slot {slot}"
 
 
 def emit_json(data: object) -> None:

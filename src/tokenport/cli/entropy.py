@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -33,8 +34,9 @@ def entropy_group() -> None:
 
 
 @entropy_group.command("selftest")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @reports_errors
-def selftest_command() -> None:
+def selftest_command(as_json: bool) -> None:
     """Run the DRBG known-answer tests and the health tests, start every configured
     random source, and print a report (exit status 0 when everything passed)."""
     config = load_config()
@@ -52,6 +54,20 @@ def selftest_command() -> None:
             continue
         source_check(report, name, source)
 
+    failures = report.failures
+    if as_json:
+        click.echo(json.dumps({"ok": not failures, "checks": [
+            {"group": c.group, "name": c.name, "passed": c.passed, "detail": c.detail}
+            for c in report.checks]}, indent=2, sort_keys=True))
+    else:
+        _print_report(report)
+    if failures:
+        first = failures[0]
+        fail(f"entropy self-test failed: {first.name}: {first.detail}"
+             + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))
+
+
+def _print_report(report: Report) -> None:
     click.echo("tokenport entropy self-test")
     group = None
     for check in report.checks:
@@ -62,10 +78,6 @@ def selftest_command() -> None:
         click.echo(f"  {status}  {check.name}: {check.detail}")
     failures = report.failures
     click.echo(f"\n{len(report.checks) - len(failures)} of {len(report.checks)} checks passed.")
-    if failures:
-        first = failures[0]
-        fail(f"entropy self-test failed: {first.name}: {first.detail}"
-             + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))
 
 
 @entropy_group.command("seed")
@@ -84,6 +96,8 @@ def seed_command(out: Path, size: int, force: bool) -> None:
     with mode 0600, written atomically. Provision one per device and keep it secret."""
     if out.exists() and not force:
         fail(f"{out} exists; use --force to replace it")
+    if not out.parent.is_dir():
+        fail(f"cannot write {out}: no directory {out.parent} (create it first)")
     source = OsEntropySource()
     tests = HealthTests(source.min_entropy_per_sample)
     tests.feed(source.read(STARTUP_SAMPLES))

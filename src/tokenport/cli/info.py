@@ -19,6 +19,7 @@ from tokenport.cli.common import (
 )
 from tokenport.cli.keys import CURVES
 from tokenport.cli.objects import describe, find
+from tokenport.config import load_config
 from tokenport.core.info import TokenInfo
 from tokenport.mechanisms.params import Mechanism
 
@@ -95,11 +96,15 @@ def mechanisms_command(as_json: bool, markdown: bool) -> None:
 
 
 @click.command("module-path")
-def module_path_command() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def module_path_command(as_json: bool) -> None:
     """Print the absolute path of the PKCS #11 shared library."""
     from tokenport.abi import module_path
 
     try:
+        if as_json:
+            emit_json({"module": module_path()})
+            return
         click.echo(module_path())
     except (FileNotFoundError, ImportError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -118,7 +123,7 @@ def quickstart_command(label: str, so_pin: str | None, so_pin_env: str | None, s
     """
     from tokenport.abi import module_path
 
-    with opened_module() as module:
+    with opened_module(creates_store=True) as module:
         states = {s: token_state(module, s) for s in module.get_slot_list(True)}
         healthy = {s: i for s, i in states.items() if isinstance(i, TokenInfo)}
         slot = next((s for s, i in healthy.items()
@@ -149,7 +154,9 @@ def quickstart_command(label: str, so_pin: str | None, so_pin_env: str | None, s
             for handle in find(module, session, []):
                 click.echo("  " + describe(module, session, handle).line())
     path = module_path()
-    click.echo(f"\nPKCS #11 module: {path}")
+    click.echo(f"\nStore: {load_config().store_dir} (TOKENPORT_HOME or the config file "
+               "chooses another)")
+    click.echo(f"PKCS #11 module: {path}")
     click.echo("Try it:")
     click.echo(f'  pkcs11-tool --module "{path}" -L')
     click.echo(f'  pkcs11-tool --module "{path}" --login -O')

@@ -9,8 +9,10 @@ import click
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKK, CKM, CKP_ML_DSA, CKP_ML_KEM
 from tokenport.cli.common import (
+    emit_json,
     fail,
     opened_module,
+    parse_id,
     pin_options,
     read_pin,
     reports_errors,
@@ -221,18 +223,30 @@ def key_group() -> None:
 @click.option("--extractable", is_flag=True,
               help="Make the private/secret key extractable and not sensitive (default: never leaves).")
 @pin_options("user")
+@click.option("--json", "as_json", is_flag=True, help="Print the objects made as JSON.")
 @reports_errors
 def key_generate(slot: int | None, token_name: str | None, key_type: str, label: str,
                  id_hex: str | None, extractable: bool, pin: str | None, pin_env: str | None,
-                 pin_file: Path | None) -> None:
+                 pin_file: Path | None, as_json: bool) -> None:
     """Generate a key pair (EC, RSA, Ed25519, Ed448, X25519, X448, DSA, DH, ML-DSA, ML-KEM)
     or a secret key (AES, DES, HMAC, HKDF) on the token."""
     import secrets
 
-    key_id = bytes.fromhex(id_hex) if id_hex else secrets.token_bytes(8)
+    key_id = parse_id(id_hex) or secrets.token_bytes(8)
     user_pin = read_pin("user", pin, pin_env, pin_file)
     with opened_module() as module:
         target = select_slot(module, slot, token_name)
         with user_session(module, target, user_pin) as session:
-            generate(module, session, key_type, label.encode(), key_id, extractable)
+            handles = generate(module, session, key_type, label.encode(), key_id, extractable)
+            if as_json:
+                from tokenport.cli.objects import describe, object_uri
+
+                info = module.get_token_info(target)
+                rows = [describe(module, session, handle) for handle in handles]
+                for row in rows:
+                    row.uri = object_uri(info, row)
+                emit_json({"type": key_type, "label": label, "id": key_id.hex(),
+                           "token": info.label, "slot": target,
+                           "objects": [row.as_json() for row in rows]})
+                return
     click.echo(f"Generated {key_type} key {label!r} with id {key_id.hex()}.")

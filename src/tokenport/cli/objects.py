@@ -15,12 +15,15 @@ from tokenport.ck import CKA, CKK, CKO, CKR
 from tokenport.cli.common import (
     emit_json,
     fail,
+    object_name,
     opened_module,
+    parse_id,
     parse_uri,
     pin_options,
     read_pin,
     reports_errors,
     select_slot,
+    token_name_of,
     token_options,
     user_session,
 )
@@ -124,11 +127,9 @@ def selector(label: str | None, id_hex: str | None, kind: str | None,
     template: list[tuple[int, AttrValue]] = uri.object_template() if uri else []
     if label is not None:
         template.append((CKA.LABEL, label.encode()))
-    if id_hex is not None:
-        try:
-            template.append((CKA.ID, bytes.fromhex(id_hex)))
-        except ValueError:
-            fail(f"--id must be hexadecimal, not {id_hex!r}")
+    key_id = parse_id(id_hex)
+    if key_id is not None:
+        template.append((CKA.ID, key_id))
     if kind is not None:
         template.append((CKA.CLASS, CLASS_BY_NAME[kind]))
     if not label and id_hex is None and not (uri and uri.names_object):
@@ -177,14 +178,17 @@ def object_list(slot: int | None, token_name: str | None, pin: str | None, pin_e
 @click.option("--no-public-key", is_flag=True, help="With a private key: do not also store its public key.")
 @click.option("--key-password-env", metavar="VAR", help="Password of an encrypted private key file.")
 @pin_options("user")
+@click.option("--json", "as_json", is_flag=True, help="Print the objects made as JSON.")
 @reports_errors
 def object_import(file: Path, slot: int | None, token_name: str | None, label: str,
                   id_hex: str | None, kind: str, no_public_key: bool, key_password_env: str | None,
-                  pin: str | None, pin_env: str | None, pin_file: Path | None) -> None:
+                  pin: str | None, pin_env: str | None, pin_file: Path | None,
+                  as_json: bool) -> None:
     """Import a certificate (PEM/DER), a private key (PKCS#8, SEC1, PKCS#1) or a public key.
 
     Private keys are stored private, sensitive and non-extractable.
     """
+    key_id = parse_id(id_hex)
     data = file.read_bytes()
     detected = keyfiles.detect(data) if kind == "auto" else kind
     password = os.environ.get(key_password_env, "").encode() if key_password_env else None
@@ -193,11 +197,18 @@ def object_import(file: Path, slot: int | None, token_name: str | None, label: s
         target = select_slot(module, slot, token_name)
         crypto = module.crypto
         templates = keyfiles.import_templates(crypto, detected, data, label.encode(),
-                                              bytes.fromhex(id_hex) if id_hex else None, password,
+                                              key_id or None, password,
                                               with_public=not no_public_key)
         with user_session(module, target, user_pin) as session:
-            for template in templates:
-                module.create_object(session, template)
+            handles = [module.create_object(session, template) for template in templates]
+            if as_json:
+                info = module.get_token_info(target)
+                rows = [describe(module, session, handle) for handle in handles]
+                for row in rows:
+                    row.uri = object_uri(info, row)
+                emit_json({"file": str(file), "token": info.label,
+                           "objects": [row.as_json() for row in rows]})
+                return
     click.echo(f"Imported {len(templates)} object(s) from {file} as {label!r}.")
 
 
@@ -229,7 +240,9 @@ def object_export(slot: int | None, token_name: str | None, label: str | None, i
         with user_session(module, target, user_pin) as session:
             handles = find(module, session, selector(label, id_hex, kind, uri))
             if not handles:
-                fail("no such object" + ("" if user_pin else " (log in to see private objects)"))
+                fail(f"no {object_name(label, id_hex, kind, uri_text)} on "
+                     f"{token_name_of(module, target)}"
+                     + ("" if user_pin else " (log in to see private objects)"))
             if len(handles) > 1:
                 fail(f"{len(handles)} objects match; name one with --label and --id")
             encoded = keyfiles.export_object(module, session, handles[0], kind)
@@ -248,10 +261,11 @@ def object_export(slot: int | None, token_name: str | None, label: str | None, i
 @click.option("--uri", "uri_text", metavar="URI", help=URI_HELP)
 @click.option("--type", "kind", type=click.Choice(sorted(CLASS_BY_NAME)), help="Only objects of this class.")
 @pin_options("user")
+@click.option("--json", "as_json", is_flag=True, help="Print the objects deleted as JSON.")
 @reports_errors
 def object_delete(slot: int | None, token_name: str | None, label: str | None, id_hex: str | None,
                   uri_text: str | None, kind: str | None, pin: str | None, pin_env: str | None,
-                  pin_file: Path | None) -> None:
+                  pin_file: Path | None, as_json: bool) -> None:
     """Delete the objects with the given label and/or id (or named by a pkcs11: URI)."""
     uri = parse_uri(uri_text)
     user_pin = read_pin("user", pin, pin_env, pin_file)
@@ -260,9 +274,14 @@ def object_delete(slot: int | None, token_name: str | None, label: str | None, i
         with user_session(module, target, user_pin) as session:
             handles = find(module, session, selector(label, id_hex, kind, uri))
             if not handles:
-                fail("no such object")
+                fail(f"no {object_name(label, id_hex, kind, uri_text)} on "
+                     f"{token_name_of(module, target)}")
+            rows = [describe(module, session, handle) for handle in handles]
             for handle in handles:
                 module.destroy_object(session, handle)
+    if as_json:
+        emit_json({"deleted": [row.as_json() for row in rows]})
+        return
     click.echo(f"Deleted {len(handles)} object(s).")
 
 

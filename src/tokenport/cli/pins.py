@@ -8,6 +8,7 @@ import click
 
 from tokenport.ck import CKU
 from tokenport.cli.common import (
+    explained_pin_errors,
     opened_module,
     pin_options,
     read_pin,
@@ -42,7 +43,9 @@ def pin_change(
                    default_env="TOKENPORT_NEW_PIN")
     with opened_module() as module:
         target = select_slot(module, slot, token_name)
-        with user_session(module, target, old if as_so else None, CKU.SO) as session:
+        who = CKU.SO if as_so else CKU.USER
+        with user_session(module, target, old if as_so else None, CKU.SO) as session, \
+                explained_pin_errors(module, target, who):
             module.set_pin(session, old, new)
     click.echo("PIN changed.")
 

@@ -32,7 +32,13 @@ from tokenport.cli.common import (
 )
 from tokenport.cli.objects import maybe_pin
 from tokenport.provisioning import (
+    CLASSES_OF,
+    DEVICE_CERT,
+    DEVICE_PRIVATE_KEY,
+    DEVICE_PUBLIC_KEY,
+    EC_CURVES,
     MANAGED,
+    RSA_SIZES,
     Credentials,
     KeySpec,
     ObjectInfo,
@@ -73,6 +79,9 @@ class Settings:
                    if f.name not in ("token", "slot"))
 
 
+DEVICE_KEY_CHOICES = ("ec", *(f"ec:{c}" for c in EC_CURVES), "rsa",
+                      *(f"rsa:{bits}" for bits in RSA_SIZES))
+"""What --generate accepts (KeySpec.parse): ec is P-256, rsa is 2048 bits."""
 PATH_SETTINGS = frozenset({"cert", "key", "jitp_cert", "root_ca", "code_verify_key", "csr",
                            "hex_out"})
 
@@ -141,9 +150,10 @@ def _show_public_key(spki: bytes, fingerprint: str, hex_out: Path | None) -> Non
 @click.option("--code-verify-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Code-verification public key or certificate (PEM), stored as "
                    "'Code Verify Key'.")
-@click.option("--generate", is_flag=False, flag_value="ec", metavar="[ec|rsa]",
+@click.option("--generate", is_flag=False, flag_value="ec",
+              metavar=f"[{'|'.join(DEVICE_KEY_CHOICES)}]",
               help="Generate the device key pair inside the token: ec (P-256, the default), "
-                   "ec:p384, ec:p521, rsa (2048 bits), rsa:3072, rsa:4096.")
+                   f"{', '.join(DEVICE_KEY_CHOICES[1:])} (rsa: {RSA_SIZES[0]} bits).")
 @click.option("--force", is_flag=True, help="With --generate: replace an existing device key "
               "(and its certificate).")
 @click.option("--csr", type=click.Path(dir_okay=False, path_type=Path),
@@ -153,6 +163,7 @@ def _show_public_key(spki: bytes, fingerprint: str, hex_out: Path | None) -> Non
 @click.option("--hex-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the device public key hex dump here (publicKeyAsciiHexFilePath).")
 @pin_options("user")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @click.pass_context
 @reports_errors
 def provision_group(ctx: click.Context, params_file: Path | None, slot: int | None,
@@ -160,7 +171,8 @@ def provision_group(ctx: click.Context, params_file: Path | None, slot: int | No
                     key_password_env: str | None, jitp_cert: Path | None, root_ca: Path | None,
                     code_verify_key: Path | None, generate: str | None, force: bool,
                     csr: Path | None, subject: str | None, hex_out: Path | None,
-                    pin: str | None, pin_env: str | None, pin_file: Path | None) -> None:
+                    pin: str | None, pin_env: str | None, pin_file: Path | None,
+                    as_json: bool) -> None:
     """Provision the device: import credentials, or generate the key and write a CSR.
 
     \b
@@ -175,7 +187,8 @@ def provision_group(ctx: click.Context, params_file: Path | None, slot: int | No
     given = Settings(token_name, slot, cert, key, key_password_env, jitp_cert, root_ca,
                      code_verify_key, generate, force, csr, subject, hex_out)
     if ctx.invoked_subcommand is not None:
-        if params_file is not None or not given.empty or token_name or slot is not None:
+        if params_file is not None or not given.empty or token_name or slot is not None \
+                or as_json:
             fail(f"put the options after '{ctx.invoked_subcommand}'")
         return
     settings = (load_parameters(params_file) if params_file else Settings()).merged(given)
@@ -183,17 +196,17 @@ def provision_group(ctx: click.Context, params_file: Path | None, slot: int | No
         fail("nothing to do: give --cert/--key, --generate, --csr or --params "
              "(or see 'tokenport provision status')")
     try:
-        _provision(settings, pin, pin_env, pin_file)
+        _provision(settings, pin, pin_env, pin_file, as_json)
     except ProvisioningError as exc:
         fail(str(exc))
 
 
 def _provision(settings: Settings, pin: str | None, pin_env: str | None,
-               pin_file: Path | None) -> None:
-    if settings.generate and (settings.cert or settings.key):
+               pin_file: Path | None, as_json: bool = False) -> None:
+    if settings.generate is not None and (settings.cert or settings.key):
         fail("--generate makes a new key, which no certificate matches yet: attach the issued "
              "certificate later with --cert")
-    spec = KeySpec.parse(settings.generate) if settings.generate else None
+    spec = KeySpec.parse(settings.generate) if settings.generate is not None else None
     password = None
     if settings.key_password_env:
         password = os.environ.get(settings.key_password_env, "").encode()
@@ -204,32 +217,60 @@ def _provision(settings: Settings, pin: str | None, pin_env: str | None,
     _check_writable(settings.csr)
     _check_writable(settings.hex_out)
     user_pin = read_pin("user", pin, pin_env, pin_file)
+    done: dict[str, object] = {}
+
+    def say(text: str) -> None:
+        if not as_json:
+            click.echo(text)
+
     with opened_module() as module:
         target = select_slot(module, settings.slot, settings.token)
         info = module.get_token_info(target)
+        done.update(token=info.label, serial=info.serial_number, generated=None,
+                    provisioned=[], csr=None, subject=None)
         with user_session(module, target, user_pin) as session:
             provisioner = Provisioner(module, session)
             plan = None if credentials.empty else provisioner.plan(credentials)  # checks all first
             spki = None
+            if spec is not None and not settings.force:
+                existing = [label for label in (DEVICE_PRIVATE_KEY, DEVICE_PUBLIC_KEY, DEVICE_CERT)
+                            if provisioner.find(label, CLASSES_OF[label])]
+                if existing:
+                    fail(f"token {info.label!r} already has a device key or certificate "
+                         f"({', '.join(map(repr, existing))}); use --force to replace it")
             if spec is not None:
                 spki = provisioner.generate_key_pair(spec, replace=settings.force)
-                click.echo(f"Generated the device key pair ({spec}) inside token {info.label!r}.")
+                done["generated"] = str(spec)
+                say(f"Generated the device key pair ({spec}) inside token {info.label!r}.")
             if plan is not None:
                 labels = provisioner.apply(plan)
-                click.echo(f"Provisioned token {info.label!r}: {', '.join(labels)}.")
+                done["provisioned"] = list(labels)
+                say(f"Provisioned token {info.label!r}: {', '.join(labels)}.")
             if settings.csr is not None:
                 subject = settings.subject or f"CN={info.serial_number}"
                 request = provisioner.certificate_request(subject)
                 settings.csr.write_text(keyfiles.to_pem("csr", request), encoding="ascii")
-                click.echo(f"Wrote the certificate request {settings.csr} ({subject}); have the CA "
-                           "sign it, then attach the certificate with "
-                           "'tokenport provision --cert FILE'.")
+                done.update(csr=str(settings.csr), subject=subject)
+                say(f"Wrote the certificate request {settings.csr} ({subject}); have the CA "
+                    "sign it, then attach the certificate with "
+                    "'tokenport provision --cert FILE'.")
             if spki is not None or settings.hex_out is not None:
                 status = provisioner.status()
                 if status.device_public_key is None or status.fingerprint is None:
                     fail("the token has no device public key to write")
                     return
-                _show_public_key(status.device_public_key, status.fingerprint, settings.hex_out)
+                if as_json:
+                    done.update(fingerprint=status.fingerprint,
+                                device_public_key_hex_dump=hex_dump(status.device_public_key))
+                    if settings.hex_out is not None:
+                        settings.hex_out.write_text(hex_dump(status.device_public_key),
+                                                    encoding="ascii")
+                        done["hex_out"] = str(settings.hex_out)
+                else:
+                    _show_public_key(status.device_public_key, status.fingerprint,
+                                     settings.hex_out)
+    if as_json:
+        emit_json(done)
 
 
 # -- status -----------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ import click
 from tokenport.ck import CKF, CKU
 from tokenport.cli.common import (
     emit_json,
+    explained_pin_errors,
     fail,
+    missing_store,
     opened_module,
     pin_options,
     read_pin,
@@ -21,6 +23,7 @@ from tokenport.cli.common import (
     token_state,
     user_session,
 )
+from tokenport.config import load_config
 from tokenport.core.directory import RepairReport, TokenDamaged
 from tokenport.core.module import Module
 
@@ -72,11 +75,12 @@ def token_group() -> None:
 @pin_options("so")
 @pin_options("user")
 @click.option("--no-user-pin", is_flag=True, help="Do not set the user PIN now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new token as JSON.")
 @reports_errors
 def token_init(
     label: str, slot: int | None, so_pin: str | None, so_pin_env: str | None,
     so_pin_file: Path | None, pin: str | None, pin_env: str | None, pin_file: Path | None,
-    no_user_pin: bool,
+    no_user_pin: bool, as_json: bool,
 ) -> None:
     """Initialize a token (the free slot's by default) and set its user PIN.
 
@@ -86,12 +90,16 @@ def token_init(
         fail("the label is longer than 32 bytes")
     so = read_pin("so", so_pin, so_pin_env, so_pin_file, confirm=True)
     user = None if no_user_pin else read_pin("user", pin, pin_env, pin_file, confirm=True)
-    with opened_module() as module:
+    with opened_module(creates_store=True) as module:
         target = free_slot(module) if slot is None else slot
-        module.init_token(target, so, label.encode().ljust(32))
+        with explained_pin_errors(module, target, CKU.SO):  # re-initializing: the SO PIN
+            module.init_token(target, so, label.encode().ljust(32))
         if user is not None:
             with user_session(module, target, so, CKU.SO) as session:
                 module.init_pin(session, user)
+        if as_json:
+            emit_json(token_summary(module, target))
+            return
         info = module.get_token_info(target)
         click.echo(f"Initialized token {info.label!r} (serial {info.serial_number}) in slot {target}.")
 
@@ -102,10 +110,15 @@ def token_init(
 def token_list(as_json: bool) -> None:
     """List the slots and their tokens (a token whose record is damaged is shown as
     DAMAGED, with its serial)."""
-    with opened_module() as module:
+    absent = missing_store(load_config())
+    with opened_module(missing_ok=True) as module:
         rows = [token_summary(module, slot) for slot in module.get_slot_list(True)]
     if as_json:
         emit_json(rows)
+        return
+    if absent is not None:
+        click.echo(f"no tokens: there is no store in {absent} yet ('tokenport quickstart' or "
+                   "'tokenport token init' creates it)")
         return
     for row in rows:
         if row["damaged"]:
