@@ -599,7 +599,7 @@ class Provisioner:
                for h in self.find(label, CLASSES_OF[label])]
         if old and not replace:
             raise ProvisioningError("the token already has a device key or certificate; "
-                                    "replacing them needs --force (replace=True)")
+                                    "pass replace=True to replace them")
         temporary_id = self.module.generate_random(self.session, 8)
         common: Template = [(CKA.ID, temporary_id), (CKA.TOKEN, True)]
         public: Template = [(CKA.LABEL, DEVICE_PUBLIC_KEY.encode()), (CKA.VERIFY, True), *common]
