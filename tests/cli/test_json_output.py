@@ -76,6 +76,8 @@ NO_REPORT = {
     "object export",  # prints the object itself (PEM or DER)
     "entropy seed",  # writes a secret file; its one line names it
     "quickstart",  # a guided first run for people, not scripts
+    "openssl-conf",  # prints the configuration file itself (or writes it; one line names it)
+    "p11-kit-module",  # writes one file; its one line names it (--print shows the file)
 }
 """Commands without --json, and why."""
 

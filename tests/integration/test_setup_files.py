@@ -146,15 +146,16 @@ def test_p11_kit_module_is_found_without_flags(quickstarted: dict[str, str], tmp
 def test_p11_kit_module_out_and_print(quickstarted: dict[str, str], tmp_path: Path,
                                       module_path: str) -> None:
     folder = tmp_path / "modules"
+    folder.mkdir()
     proc = tokenport(quickstarted, "p11-kit-module", "--out", str(folder))
     assert proc.returncode == 0, output(proc)
     assert (folder / "tokenport.module").read_text().endswith(f"\nmodule: {module_path}\n")
     printed = tokenport(quickstarted, "p11-kit-module", "--print")
     assert printed.returncode == 0 and printed.stdout.endswith(f"\nmodule: {module_path}\n")
-    blocked = tmp_path / "a-file"
-    blocked.write_text("")
-    refused = tokenport(quickstarted, "p11-kit-module", "--out", str(blocked / "sub"))
-    assert refused.returncode == 1 and refused.stderr.startswith("Error: cannot create the folder")
+    # --out names an existing folder: a typo never creates folders
+    refused = tokenport(quickstarted, "p11-kit-module", "--out", str(tmp_path / "typo" / "sub"))
+    assert refused.returncode != 0 and "does not exist" in refused.stderr
+    assert not (tmp_path / "typo").exists()
 
 
 SERVER_LINES = (

@@ -130,8 +130,8 @@ def openssl_conf_command(out: Path | None, engine: Path | None, module: Path | N
               help="Register for the current user: ~/.config/pkcs11/modules (default).")
 @click.option("--system", "scope", flag_value="system",
               help="Register for all users: /etc/pkcs11/modules (needs root).")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
-              help="Write tokenport.module into this folder instead.")
+@click.option("--out", "out", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Write tokenport.module into this existing folder instead.")
 @click.option("--print", "print_only", is_flag=True, help="Print the file instead of writing it.")
 def p11_kit_module_command(scope: str, out: Path | None, print_only: bool) -> None:
     """Write a p11-kit module file (pkcs11.conf(5)) naming tokenport's module, so that
