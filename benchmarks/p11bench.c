@@ -451,23 +451,18 @@ static void ensure_objects(int create)
 
 /* ---- the measured operations (one op each, on the session given) ------------------------- */
 
-static void op_ecdsa_sign(SH s)
+static void ecdsa_sign_with(SH s, OH key)
 {
     CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
     CK_BYTE sig[128];
     CK_ULONG len = sizeof sig;
-    CK(p11->C_SignInit, (s, &m, ec_priv));
+    CK(p11->C_SignInit, (s, &m, key));
     CK(p11->C_Sign, (s, hash32, sizeof hash32, sig, &len));
 }
 
-static void op_ecdsa_sign_token(SH s)
-{
-    CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
-    CK_BYTE sig[128];
-    CK_ULONG len = sizeof sig;
-    CK(p11->C_SignInit, (s, &m, ec_token_priv));
-    CK(p11->C_Sign, (s, hash32, sizeof hash32, sig, &len));
-}
+static void op_ecdsa_sign(SH s) { ecdsa_sign_with(s, ec_priv); }
+
+static void op_ecdsa_sign_token(SH s) { ecdsa_sign_with(s, ec_token_priv); }
 
 static void op_ecdsa_verify(SH s)
 {
