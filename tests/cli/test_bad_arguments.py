@@ -77,8 +77,11 @@ to create a token)."""
 
 def commands() -> Iterator[tuple[str, click.Command]]:
     def walk(command: click.Command, path: list[str]) -> Iterator[tuple[str, click.Command]]:
-        if isinstance(command, click.Group):
-            for name, sub in sorted(command.commands.items()):
+        if isinstance(command, click.Group):  # through click's API: the top group is lazy
+            ctx = click.Context(command)
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None, name
                 yield from walk(sub, [*path, name])
         if path and command.callback is not None:
             yield " ".join(path), command

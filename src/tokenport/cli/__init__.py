@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 
 import click
 
 from tokenport import __version__
-from tokenport.cli.codesign import codesign_group
-from tokenport.cli.entropy import entropy_group
-from tokenport.cli.info import mechanisms_command, module_path_command, quickstart_command
-from tokenport.cli.keys import key_group
-from tokenport.cli.objects import object_group
-from tokenport.cli.pins import pin_group
-from tokenport.cli.provision import provision_group
-from tokenport.cli.qualify import qualify_command
-from tokenport.cli.setup_files import openssl_conf_command, p11_kit_module_command
-from tokenport.cli.store import store_group
-from tokenport.cli.tokens import token_group
+
+COMMANDS: dict[str, str] = {
+    "token": "tokenport.cli.tokens:token_group",
+    "pin": "tokenport.cli.pins:pin_group",
+    "object": "tokenport.cli.objects:object_group",
+    "key": "tokenport.cli.keys:key_group",
+    "mechanisms": "tokenport.cli.info:mechanisms_command",
+    "module-path": "tokenport.cli.info:module_path_command",
+    "quickstart": "tokenport.cli.info:quickstart_command",
+    "store": "tokenport.cli.store:store_group",
+    "qualify": "tokenport.cli.qualify:qualify_command",
+    "provision": "tokenport.cli.provision:provision_group",
+    "codesign": "tokenport.cli.codesign:codesign_group",
+    "entropy": "tokenport.cli.entropy:entropy_group",
+    "openssl-conf": "tokenport.cli.setup_files:openssl_conf_command",
+    "p11-kit-module": "tokenport.cli.setup_files:p11_kit_module_command",
+}
+"""Every subcommand and where it lives: a command's module is imported only when that
+command runs (or when --help lists them all), so `tokenport token list` does not load the
+code-signing, provisioning or qualification code (issue 12, "a fast command line")."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use (COMMANDS)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            module_name, _, attribute = COMMANDS[cmd_name].partition(":")
+            command = getattr(import_module(module_name), attribute)
+            assert isinstance(command, click.Command) and command.name == cmd_name
+            self.add_command(command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tokenport")
 def app() -> None:
     """tokenport: a PKCS #11 software token you can load into any PKCS #11 application.
@@ -32,22 +58,6 @@ def app() -> None:
     $XDG_DATA_HOME/tokenport (default ~/.local/share/tokenport). PINs come from a prompt,
     from TOKENPORT_PIN / TOKENPORT_SO_PIN, or from the --pin-env / --pin-file options.
     """
-
-
-app.add_command(token_group)
-app.add_command(pin_group)
-app.add_command(object_group)
-app.add_command(key_group)
-app.add_command(mechanisms_command)
-app.add_command(module_path_command)
-app.add_command(quickstart_command)
-app.add_command(store_group)
-app.add_command(qualify_command)
-app.add_command(provision_group)
-app.add_command(codesign_group)
-app.add_command(entropy_group)
-app.add_command(openssl_conf_command)
-app.add_command(p11_kit_module_command)
 
 
 def main(args: list[str] | None = None) -> None:

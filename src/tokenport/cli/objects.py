@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from tokenport import keyfiles
 from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKK, CKO, CKR
 from tokenport.cli.common import (
@@ -188,6 +187,7 @@ def object_import(file: Path, slot: int | None, token_name: str | None, label: s
 
     Private keys are stored private, sensitive and non-extractable.
     """
+    from tokenport import keyfiles  # pyca and the key formats: loaded by import/export only
     key_id = parse_id(id_hex)
     data = file.read_bytes()
     detected = keyfiles.detect(data) if kind == "auto" else kind
@@ -229,6 +229,7 @@ def object_export(slot: int | None, token_name: str | None, label: str | None, i
                   pin: str | None, pin_env: str | None, pin_file: Path | None,
                   login: bool) -> None:
     """Export a certificate or public key; a private key only if it is extractable and not sensitive."""
+    from tokenport import keyfiles  # pyca and the key formats: loaded by import/export only
     uri = parse_uri(uri_text)
     kind = kind or (URI_KINDS.get(uri.text("type") or "") if uri else None)
     if kind is None:

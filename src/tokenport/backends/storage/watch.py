@@ -67,7 +67,6 @@ class DirectoryWatch:
         """A watch on ``directory``, or None where inotify is not available."""
         try:
             import ctypes
-            import ctypes.util
         except ImportError:  # pragma: no cover - CPython without ctypes
             return None
         try:
