@@ -78,6 +78,14 @@ def test_init_list_info_delete(cli: Cli) -> None:
     assert isinstance(slots, list) and len(slots) == 1 and not slots[0]["initialized"]
 
 
+def test_free_slot_names_the_slot_to_initialize(cli: Cli, tmp_path: Path) -> None:
+    assert cli.run("token", "list", "--free-slot").stdout == "0\n"
+    assert not (tmp_path / "tokenport.sqlite3").exists()  # asking creates no store
+    cli.run("token", "init", "--label", "dev")
+    assert cli.run("token", "list", "--free-slot").stdout == "1\n"
+    assert cli.json("token", "list", "--free-slot") == {"free_slot": 1}
+
+
 def test_store_lives_in_tokenport_home_with_owner_only_modes(cli: Cli, tmp_path: Path) -> None:
     cli.run("token", "init", "--label", "dev")
     store = tmp_path / "tokenport.sqlite3"

@@ -106,13 +106,25 @@ def token_init(
 
 @token_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--free-slot", is_flag=True,
+              help="Print only the ID of the free slot, the one to initialize (for scripts: "
+                   "pkcs11-tool --init-token --slot \"$(tokenport token list --free-slot)\").")
 @reports_errors
-def token_list(as_json: bool) -> None:
+def token_list(as_json: bool, free_slot: bool) -> None:
     """List the slots and their tokens (a token whose record is damaged is shown as
     DAMAGED, with its serial)."""
     absent = missing_store(load_config())
     with opened_module(missing_ok=True) as module:
         rows = [token_summary(module, slot) for slot in module.get_slot_list(True)]
+    if free_slot:
+        free = [row["slot"] for row in rows if not row["initialized"] and not row["damaged"]]
+        if not free:
+            raise click.ClickException("no free slot")
+        if as_json:
+            emit_json({"free_slot": free[0]})
+        else:
+            click.echo(free[0])
+        return
     if as_json:
         emit_json(rows)
         return
