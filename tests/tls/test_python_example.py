@@ -1,23 +1,21 @@
-"""docs/examples/mtls_client.py: mutual TLS from Python code with the token key."""
+"""tokenport.examples.mtls_client: mutual TLS from Python code with the token key."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
 from ..integration.tools import output, run
 from .tlstools import ENGINE, HTTP_GET, Device, TlsServer
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mtls_client.py"
 pytestmark = pytest.mark.skipif(not ENGINE.is_file(),
                                 reason="libengine-pkcs11-openssl is not installed")
 
 
 def example(device: Device, server: TlsServer, kind: str, *extra: str) -> tuple[int, str]:
     token = {"ec": "dev-ec", "rsa": "dev-rsa"}[kind]
-    proc = run([sys.executable, str(EXAMPLE), "--connect", f"127.0.0.1:{server.port}",
+    proc = run([sys.executable, "-m", "tokenport.examples.mtls_client", "--connect", f"127.0.0.1:{server.port}",
                 "--servername", "localhost", "--ca", str(device.pki.ca_file), "--token", token,
                 "--send", HTTP_GET.encode("unicode_escape").decode(), *extra],
                device.env, cwd=device.work, timeout=60)

@@ -14,7 +14,7 @@ Other routes, and why not here: a pure-Python TLS stack with a pluggable signer
 implementation; OpenSSL 3's pkcs11-provider would let ``ssl.SSLContext.load_cert_chain``
 read a key "file" that only holds a URI, but Debian 12 does not package it.
 
-    python3 mtls_client.py --connect 127.0.0.1:8443 --servername localhost --ca ca.pem \\
+    python3 -m tokenport.examples.mtls_client --connect 127.0.0.1:8443 --servername localhost --ca ca.pem \\
         --token dev --send 'GET / HTTP/1.0\\r\\n\\r\\n'
 
 The PIN comes from $TOKENPORT_PIN (or --pin-env VAR). Exit status 0 when the handshake
