@@ -27,7 +27,10 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK_TIMEOUT = 300
 STATE_FILTER = r"^declare -x (PWD|OLDPWD|SHLVL|_|BASH[A-Z_]*|DOCS_[A-Z_]*)="
 
-NEEDED_TOOLS = ("pkcs11-tool", "openssl", "p11-kit", "p11tool", "gnutls-cli", "curl")
+NEEDED_TOOLS = (
+    "pkcs11-tool", "openssl", "p11-kit", "p11tool", "gnutls-cli", "curl", "ssh-keygen",
+    "mosquitto", "mosquitto_pub", "mosquitto_sub", "softhsm2-util",
+)
 
 
 def _runnable_docs() -> list[Path]:
