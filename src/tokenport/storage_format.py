@@ -50,11 +50,14 @@ import re
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
 
 from tokenport.attributes.kinds import AttrKind, AttrValue, attribute_kind
 from tokenport.ck import CKA
 from tokenport.errors import DeviceError, EncryptedDataInvalid, PinIncorrect
-from tokenport.ports.crypto.seal import SealPort
+
+if TYPE_CHECKING:  # the port's package loads with the crypto port, not with the store
+    from tokenport.ports.crypto.seal import SealPort
 
 MAGIC = b"TPO"
 FORMAT_VERSION = 1  # of the token record
@@ -81,7 +84,7 @@ _TAG_OF_KIND = {
 }
 
 
-SealingCrypto = SealPort
+SealingCrypto: TypeAlias = "SealPort"
 """The part of the crypto port this module needs: the seal family (PBKDF2 + AES-GCM)."""
 
 

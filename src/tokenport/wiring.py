@@ -15,7 +15,7 @@ first use; C_Finalize zeroizes them, so the next C_Initialize starts afresh.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from tokenport.core.module import Module
@@ -107,33 +107,52 @@ class GivenRandom:
         """The caller owns the source."""
 
 
-class DeferredCrypto:
-    """The configured crypto port, imported and opened at its first use.
+class _Deferred:
+    """An object imported and built at its first use, then read without indirection: the
+    first attribute read builds the target; each attribute read is then copied onto this
+    object, so later reads are plain attribute reads (the hot path pays nothing)."""
 
-    Opening the pyca port imports pyca/cryptography (about 10 ms), which C_Initialize,
-    C_GetSlotList or C_OpenSession never need. The first attribute read opens the port;
-    each attribute read is then copied onto this object, so later reads are plain attribute
-    reads with no indirection (the hot path pays nothing). Only a port without options is
-    deferred: options are checked at C_Initialize, where a mistake in them belongs.
-    """
-
-    def __init__(self, opener: Callable[[], CryptoBackend]) -> None:
+    def __init__(self, opener: Callable[[], Any]) -> None:
         self._opener = opener
-        self._backend: CryptoBackend | None = None
+        self._built: Any = None
         self._lock = threading.Lock()
+
+    def _target(self) -> Any:
+        built = self._built
+        if built is None:
+            with self._lock:
+                built = self._built
+                if built is None:
+                    built = self._built = self._opener()
+        return built
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        backend = self._backend
-        if backend is None:
-            with self._lock:
-                backend = self._backend
-                if backend is None:
-                    backend = self._backend = self._opener()
-        value = getattr(backend, name)
+        value = getattr(self._target(), name)
         setattr(self, name, value)
         return value
+
+
+class DeferredCrypto(_Deferred):
+    """The configured crypto port, imported and opened at its first use.
+
+    Opening the pyca port imports pyca/cryptography (about 10 ms), which C_Initialize,
+    C_GetSlotList or C_OpenSession never need. Only a port without options is deferred:
+    options are checked at C_Initialize, where a mistake in them belongs.
+    """
+
+
+class DeferredRegistry(_Deferred):
+    """The mechanism registry, imported at its first use: the mechanism layer's base and
+    parameter classes (about 8 ms of imports) that C_GetSlotList, C_GetTokenInfo or a
+    command-line listing never need. (Its families load later still, one by one.)"""
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._target())
+
+    def __len__(self) -> int:
+        return len(self._target())
 
 
 def settings_of(config: Config) -> CoreSettings:
@@ -145,6 +164,12 @@ def settings_of(config: Config) -> CoreSettings:
         max_pin_len=config.max_pin_len,
         allow_wrap_with_decrypt_key=config.allow_wrap_with_decrypt_key,
     )
+
+
+def _default_registry() -> MechanismRegistry:
+    from tokenport.mechanisms import default_registry
+
+    return default_registry()
 
 
 def build_module(
@@ -167,9 +192,7 @@ def build_module(
             configured = config
             crypto = cast("CryptoBackend", DeferredCrypto(lambda: open_crypto(configured)))
     if registry is None:
-        from tokenport.mechanisms import default_registry
-
-        registry = default_registry()
+        registry = cast("MechanismRegistry", DeferredRegistry(_default_registry))
     parts = CoreParts(
         store=GivenStore(store) if store is not None else ConfiguredStore(config),
         crypto=crypto,

@@ -33,10 +33,11 @@ module = build_module()
 module.initialize()
 slots = module.get_slot_list(True)
 session = module.open_session(slots[0], 0x6) if slots else None
-core_needs = ("tokenport.mechanisms.base", "tokenport.mechanisms.params")
+deferred = ("tokenport.core.crypto_calls", "tokenport.core.key_calls", "tokenport.core.message")
 loaded_before = sorted(m for m in sys.modules
                        if m.split(".")[0] in ("cryptography", "logging")
-                       or (m.startswith("tokenport.mechanisms.") and m not in core_needs))
+                       or m == "tokenport.mechanisms" or m.startswith("tokenport.mechanisms.")
+                       or m in deferred)
 mechanisms = module.get_mechanism_list(slots[0]) if slots else []
 print(json.dumps({"before": loaded_before, "slots": len(slots), "mechanisms": len(mechanisms),
                   "crypto_after": "cryptography" in sys.modules}))

@@ -18,10 +18,11 @@ tokenport.errors on failure. There is no module-wide lock: see tokenport.core.st
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from tokenport.attributes.kinds import Template
 from tokenport.coerce import PinLike, pin_bytes
-from tokenport.core.crypto_calls import CryptoCalls
 from tokenport.core.directory import RepairReport, TokenDirectory
 from tokenport.core.handles import HandleTable
 from tokenport.core.info import (
@@ -32,15 +33,19 @@ from tokenport.core.info import (
     SlotInfo,
     TokenInfo,
 )
-from tokenport.core.key_calls import KeyCalls
-from tokenport.core.message import MessageCalls
 from tokenport.core.object_calls import ObjectCalls
-from tokenport.core.operation import OpKind, Produced, Step
+from tokenport.core.operation import OpKind
 from tokenport.core.session_calls import SessionCalls
 from tokenport.core.state import CoreParts, CoreSettings, CoreState
 from tokenport.errors import CryptokiAlreadyInitialized
-from tokenport.mechanisms.params import Mechanism
-from tokenport.ports.crypto import CryptoBackend
+
+if TYPE_CHECKING:  # the call groups below load on first use: a CLI listing needs none of them
+    from tokenport.core.crypto_calls import CryptoCalls
+    from tokenport.core.key_calls import KeyCalls
+    from tokenport.core.message import MessageCalls
+    from tokenport.core.operation import Produced, Step
+    from tokenport.mechanisms.params import Mechanism
+    from tokenport.ports.crypto import CryptoBackend
 
 
 class Module:
@@ -50,9 +55,28 @@ class Module:
         self.state = CoreState(parts, settings if settings is not None else CoreSettings())
         self.session_calls = SessionCalls(self.state)
         self.object_calls = ObjectCalls(self.state)
-        self.crypto_calls = CryptoCalls(self.state)
-        self.key_calls = KeyCalls(self.state)
-        self.message_calls = MessageCalls(self.state)
+
+    @cached_property
+    def crypto_calls(self) -> CryptoCalls:
+        """Encrypt, decrypt, digest, sign and verify (s5.8-5.12), loaded on first use with
+        the mechanism layer; afterwards an ordinary attribute (no cost per call)."""
+        from tokenport.core.crypto_calls import CryptoCalls
+
+        return CryptoCalls(self.state)
+
+    @cached_property
+    def key_calls(self) -> KeyCalls:
+        """Key generation, wrapping, derivation (s5.14-5.15), loaded on first use."""
+        from tokenport.core.key_calls import KeyCalls
+
+        return KeyCalls(self.state)
+
+    @cached_property
+    def message_calls(self) -> MessageCalls:
+        """The v3.0 message-based functions, loaded on first use."""
+        from tokenport.core.message import MessageCalls
+
+        return MessageCalls(self.state)
 
     # -- s5.4 C_Initialize / C_Finalize -----------------------------------------------------
 

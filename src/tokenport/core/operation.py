@@ -23,13 +23,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar, cast
 
 from tokenport.errors import OperationActive, UserNotLoggedIn
-from tokenport.mechanisms.base import CipherContext, DigestContext, SignContext, VerifyContext
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the mechanism layer loads with the first operation, not with the core
     from tokenport.core.session import Session
+    from tokenport.mechanisms.base import CipherContext, DigestContext, SignContext, VerifyContext
 
 R = TypeVar("R")
 
@@ -59,7 +59,7 @@ class Step(str, Enum):
     FINAL = "final"
 
 
-OperationContext = CipherContext | DigestContext | SignContext | VerifyContext
+OperationContext: TypeAlias = "CipherContext | DigestContext | SignContext | VerifyContext"
 
 
 class _Producer(Protocol):
@@ -170,7 +170,7 @@ class Operation:
             if output is None:
                 context = self.context
                 if step is Step.UPDATE:
-                    cipher = cast(CipherContext, context)
+                    cipher = cast("CipherContext", context)
                     length = cipher.update_length(len(data))
                     if capacity is None or capacity < length:
                         return Produced(length, None)

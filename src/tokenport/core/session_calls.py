@@ -17,7 +17,6 @@ from tokenport.core.info import (
     TokenInfo,
     Version,
 )
-from tokenport.core.message import message_flags
 from tokenport.core.operation import OpKind
 from tokenport.core.session import Session
 from tokenport.core.state import CoreState
@@ -172,6 +171,8 @@ class SessionCalls:
         spec = self._state.registry.get(mechanism_type)
         if spec is None:
             raise MechanismInvalid()
+        from tokenport.core.message import message_flags  # the message layer loads on first use
+
         return MechanismInfo(spec.min_key_size, spec.max_key_size, spec.flags | message_flags(spec))
 
     def init_token(self, slot_id: int, so_pin: bytes, label: bytes) -> None:

@@ -32,7 +32,6 @@ from tokenport.errors import (
     ObjectHandleInvalid,
     SessionHandleInvalid,
 )
-from tokenport.mechanisms.base import MechanismContext, MechanismRegistry
 from tokenport.objects.factory import ObjectFactory
 from tokenport.objects.model import ObjectKeyView, TokenObject
 from tokenport.ports.entropy import RandomSource
@@ -42,6 +41,7 @@ from tokenport.storage_format import MIN_PIN_KDF_ITERATIONS
 if TYPE_CHECKING:
     from tokenport.core.directory import TokenDirectory
     from tokenport.core.token import Token
+    from tokenport.mechanisms.base import MechanismContext, MechanismRegistry
     from tokenport.ports.crypto import CryptoBackend
 
 
@@ -176,6 +176,8 @@ class CoreState:
         """What mechanisms may use: the crypto port and the token's random source."""
         context = self._contexts.get(token.serial)
         if context is None:
+            from tokenport.mechanisms.base import MechanismContext  # loaded on first use
+
             context = MechanismContext(crypto=self.crypto, random_bytes=token.random_bytes)
             self._contexts[token.serial] = context
         return context
