@@ -280,9 +280,47 @@ def test_a_missing_device_is_a_device_error(tmp_path: Path) -> None:
     random = open_random_source(
         EntropyConfig(source="tpm2", tcti=f"device:{tmp_path}/no-tpmrm0")
     )
-    with pytest.raises(errors.DeviceError, match="cannot open TCTI") as info:
+    with pytest.raises(errors.DeviceError) as info:
         random.random_bytes(16)
+    assert str(info.value) == f"TPM: no TPM at {tmp_path}/no-tpmrm0 (no such device; see docs/tpm.md)"
     assert info.value.rv == CKR.DEVICE_ERROR
+
+
+def test_an_unreadable_device_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/dev/tpmrm0 without the tss group (access is faked: the tests may run as root)."""
+    pytest.importorskip("tpm2_pytss")
+    import tokenport.backends.entropy.tpm2 as tpm2_source
+
+    device = tmp_path / "tpmrm0"
+    device.write_bytes(b"")
+    monkeypatch.setattr(tpm2_source.os, "access", lambda path, mode: False)
+    source = TpmEntropySource(FakeConnection(FakeEsapi(os.urandom)))
+    assert len(source.read(8)) == 8  # a reachable TPM: access() is not asked
+    source = TpmEntropySource(TpmConnection(f"device:{device}"))
+
+    def unreachable(self: TpmConnection) -> Any:
+        raise errors.DeviceError("TPM: cannot open TCTI: tcti:IO failure")
+
+    monkeypatch.setattr(TpmConnection, "_open", unreachable)
+    with pytest.raises(errors.DeviceError) as info:
+        source.read(8)
+    assert str(info.value) == (
+        f"TPM: {device}: permission denied (add the user to the tss group; see docs/tpm.md)")
+
+
+def test_token_init_without_the_tpm_is_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("tpm2_pytss")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "tokenport.toml").write_text(
+        f'[entropy]\nsource = "tpm2"\ntcti = "device:{tmp_path}/none"\n', encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "tokenport", "token", "init", "--label", "x"],
+                          env=_client_env(home), capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 1
+    expected = (f"Error: TPM: no TPM at {tmp_path}/none (no such device; see docs/tpm.md) "
+                "(CKR_DEVICE_ERROR)")
+    assert proc.stderr.strip().splitlines() == [expected]
 
 
 PKCS11_DRAW = r"""

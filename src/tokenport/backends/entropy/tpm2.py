@@ -30,6 +30,7 @@ if set, else ``device:/dev/tpmrm0``).
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -77,9 +78,13 @@ class TpmEntropySource:
         empty = 0
         while len(out) < length:
             want = min(length - len(out), MAX_REQUEST)
-            chunk: bytes = self._connection.run(
-                "reading random bytes (TPM2_GetRandom)", functools.partial(_get_random, length=want)
-            )
+            try:
+                chunk: bytes = self._connection.run(
+                    "reading random bytes (TPM2_GetRandom)",
+                    functools.partial(_get_random, length=want),
+                )
+            except errors.DeviceError as exc:
+                raise _explained(exc, self._connection.tcti) from None
             if not chunk:
                 empty += 1
                 if empty >= MAX_EMPTY_ANSWERS:
@@ -93,6 +98,21 @@ class TpmEntropySource:
 
     def after_seeding(self, derive: Callable[[int], bytes]) -> None:
         """A noise source keeps no seed."""
+
+
+def _explained(exc: errors.DeviceError, tcti: str) -> errors.DeviceError:
+    """``exc``, or a plainer error when a device TCTI names a missing or inaccessible
+    device (the TSS says only "IO failure")."""
+    name, _, path = tcti.partition(":")
+    if name != "device" or not path:
+        return exc
+    if not os.path.exists(path):
+        return errors.DeviceError(
+            f"TPM: no TPM at {path} (no such device; see docs/tpm.md)")
+    if not os.access(path, os.R_OK | os.W_OK):
+        return errors.DeviceError(
+            f"TPM: {path}: permission denied (add the user to the tss group; see docs/tpm.md)")
+    return exc
 
 
 def _get_random(esys: ESAPI | Any, length: int) -> bytes:
