@@ -243,6 +243,62 @@ def test_a_forked_child_reads_the_tpm_on_its_own_connection(swtpm: Swtpm) -> Non
     source.connection.close()
 
 
+def test_closing_the_drbg_closes_the_tpm_connection(swtpm: Swtpm) -> None:
+    """C_Finalize closes the random sources: the TPM connection goes with them (a resource
+    manager counts connections: tabrmd refuses the 28th), and the next draw reopens it."""
+    closed: list[int] = []
+
+    class Counting(TpmConnection):
+        def close(self) -> None:
+            closed.append(self.generation)
+            super().close()
+
+    source = TpmEntropySource(Counting(swtpm.tcti))
+    random = DrbgRandomSource(source)
+    random.random_bytes(16)
+    assert source.connection.generation == 1 and closed == []
+    random.close()
+    assert closed == [1]
+    assert len(random.random_bytes(16)) == 16
+    assert source.connection.generation == 2  # a new context: the old one was closed
+    random.close()
+    assert closed == [1, 2]
+
+
+def test_c_finalize_closes_the_tpm_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[FakeEsapi] = []
+    closed: list[FakeEsapi] = []
+
+    class Tracked(FakeEsapi):
+        def close(self) -> None:
+            closed.append(self)
+
+    def factory(entropy: Any) -> TpmEntropySource:
+        esapi = Tracked(os.urandom)
+        opened.append(esapi)
+        return TpmEntropySource(FakeConnection(esapi))
+
+    import tokenport.config as config_module
+    from tokenport.backends.storage.memory import MemoryObjectStore
+
+    monkeypatch.setattr(config_module, "open_entropy_source", factory)
+    config = Config(store_backend="memory", store_dir=tmp_path,
+                    entropy=EntropyConfig(source="tpm2"))
+    store = MemoryObjectStore()
+    for _ in range(3):
+        module = build_module(config, store=store)
+        module.initialize()
+        slot = module.get_slot_list(True)[-1]
+        if not module.get_token_info(slot).flags & 0x400:  # CKF_TOKEN_INITIALIZED
+            module.init_token(slot, SO_PIN, b"fin".ljust(32))
+        session = module.open_session(module.get_slot_list(True)[0], 0x6)
+        module.generate_random(session, 16)
+        module.finalize()
+    assert len(opened) >= 3 and closed == opened  # every connection opened was closed at C_Finalize
+
+
 def test_a_stopped_simulator_is_a_device_error_at_the_first_draw(fresh_swtpm: Swtpm) -> None:
     tcti = fresh_swtpm.tcti
     fresh_swtpm.stop()

@@ -99,6 +99,11 @@ class TpmEntropySource:
     def after_seeding(self, derive: Callable[[int], bytes]) -> None:
         """A noise source keeps no seed."""
 
+    def close(self) -> None:
+        """Close the TPM connection (``DrbgRandomSource.close``, at C_Finalize): a
+        resource manager counts connections (tabrmd allows 27). The next read reopens it."""
+        self._connection.close()
+
 
 def _explained(exc: errors.DeviceError, tcti: str) -> errors.DeviceError:
     """``exc``, or a plainer error when a device TCTI names a missing or inaccessible
