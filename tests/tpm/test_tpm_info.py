@@ -206,6 +206,28 @@ def test_the_default_tcti_comes_from_the_config_then_the_environment(tmp_path: P
     assert default_tcti(configured) == "tabrmd:bus_type=session"
 
 
+def test_the_default_tcti_is_the_crypto_ports_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[crypto] backend = "tpm2": its [crypto.tpm2] tcti wins over [entropy] tcti and the
+    environment (the crypto port is pretended installed: another part of issue 13)."""
+    from tokenport import plugins
+
+    real = plugins.exists
+    monkeypatch.setattr(plugins, "exists", lambda kind, name: (kind, name) == ("crypto", "tpm2")
+                        or real(kind, name))
+    conf = tmp_path / "tokenport.toml"
+    conf.write_text('[crypto]\nbackend = "tpm2"\n[crypto.tpm2]\ntcti = "swtpm:port=2321"\n'
+                    '[entropy]\ntcti = "tabrmd:bus_type=session"\n', encoding="utf-8")
+    environ = {"HOME": str(tmp_path), "TOKENPORT_CONF": str(conf),
+               "TPM2TOOLS_TCTI": "mssim:port=2321"}
+    assert default_tcti(environ) == "swtpm:port=2321"
+    conf.write_text('[crypto.tpm2]\ntcti = "swtpm:port=2321"\n', encoding="utf-8")
+    assert default_tcti(environ) == "swtpm:port=2321"  # through [entropy] tcti's default
+    conf.write_text("", encoding="utf-8")
+    assert default_tcti(environ) == "mssim:port=2321"
+
+
 def test_the_cli_reads_the_configured_tpm(swtpm: Swtpm, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
