@@ -457,3 +457,32 @@ def test_entropy_selftest_runs_the_tpm_source(swtpm: Swtpm, tmp_path: Path) -> N
                           check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"pass  [entropy]: HMAC_DRBG (SHA-256) over tpm2 {swtpm.tcti}" in proc.stdout
+
+
+def test_crypto_port_and_entropy_source_share_the_tpm(swtpm: Swtpm, tmp_path: Path) -> None:
+    """[crypto] backend = "tpm2" and [entropy] source = "tpm2" on one simulator: the
+    entropy source takes its TCTI from [crypto.tpm2], keys are made in the TPM and every
+    random byte comes from it. (The crypto port is another part of issue 13: this runs
+    once both are merged.)"""
+    from tokenport import plugins
+
+    if not plugins.exists("crypto", "tpm2"):
+        pytest.skip("the tpm2 crypto port is not in this tree (issue 13, item 1)")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "tokenport.toml").write_text(
+        f'[crypto]\nbackend = "tpm2"\n[crypto.tpm2]\ntcti = "{swtpm.tcti}"\n'
+        '[entropy]\nsource = "tpm2"\n', encoding="utf-8")
+    env = _client_env(home)
+    for args in (["token", "init", "--label", "tpm"],
+                 ["key", "generate", "--type", "ec", "--label", "k"]):
+        proc = subprocess.run([sys.executable, "-m", "tokenport", *args], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, "-c", PKCS11_DRAW], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok "), proc.stdout + proc.stderr
+    selftest = subprocess.run([sys.executable, "-m", "tokenport", "entropy", "selftest"],
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert selftest.returncode == 0, selftest.stderr
+    assert f"over tpm2 {swtpm.tcti} " in selftest.stdout
