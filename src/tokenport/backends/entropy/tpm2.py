@@ -46,7 +46,8 @@ MAX_REQUEST = 1024
 """The most bytes asked for in one TPM2_GetRandom (the TPM answers with at most its largest
 digest size; asking for more costs nothing and covers future TPMs with larger digests)."""
 MAX_EMPTY_ANSWERS = 3
-"""TPM2_GetRandom answers with no bytes this many times in a row: the TPM is refused."""
+"""After this many empty TPM2_GetRandom answers in a row the source fails
+(CKR_DEVICE_ERROR) instead of asking forever."""
 
 
 class TpmEntropySource:
