@@ -48,9 +48,12 @@ File layout::
 
     [entropy]                   # the random source of every token (docs/porting.md)
     drbg = "hmac"               # "hmac": HMAC_DRBG SHA-256; "ctr": CTR_DRBG AES-256 with df
-    source = "os"               # "os" (getrandom), "nv-seed" (a seed file), "fixed" (tests),
-                                # or the name of a plug-in source (entry point group
+    source = "os"               # "os" (getrandom), "nv-seed" (a seed file), "tpm2" (the
+                                # TPM's TPM2_GetRandom; docs/tpm.md), "fixed" (tests), or
+                                # the name of a plug-in source (entry point group
                                 # tokenport.entropy_sources)
+    tcti = "device:/dev/tpmrm0" # tpm2: the TPM to read (a tpm2-tools TCTI string; default:
+                                # [crypto.tpm2] tcti if set, else device:/dev/tpmrm0)
     seed_file = "seed.bin"      # nv-seed: the seed file (relative to this file's directory)
     reseed_interval = 10000     # DRBG requests between reseeds, 1 .. 2^48
     prediction_resistance = false  # reseed from the source before every request (needs a
@@ -106,7 +109,7 @@ _TOKEN_LIMITS: Mapping[str, tuple[int, int | None]] = MappingProxyType(
 _STORE_KEYS = ("backend", "path")
 _ENTROPY_KEYS = (
     "drbg", "source", "seed_file", "reseed_interval", "prediction_resistance",
-    "allow_fixed_source", "fixed_pattern",
+    "allow_fixed_source", "fixed_pattern", "tcti",
 )
 _POLICY_KEYS = ("allow_wrap_with_decrypt_key",)
 _SECTIONS = ("store", "token", "entropy", "crypto", "policy")
@@ -128,6 +131,7 @@ class EntropyConfig:
     prediction_resistance: bool = False
     allow_fixed_source: bool = False
     fixed_pattern: bytes | None = None
+    tcti: str | None = None
 
     def __post_init__(self) -> None:
         if self.drbg not in DRBGS:
@@ -169,6 +173,13 @@ class EntropyConfig:
             raise ConfigError(
                 f"fixed_pattern: must be 1 .. {MAX_FIXED_PATTERN_BYTES} bytes"
             )
+        if self.tcti is not None:
+            from tokenport.backends.tpm.connection import check_tcti
+
+            try:
+                check_tcti(self.tcti)
+            except ValueError as exc:
+                raise ConfigError(f"tcti: {exc}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -271,7 +282,9 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
     for key in token:
         if key not in _TOKEN_LIMITS:
             raise fail(f"[token] {key}", f"unknown key (allowed: {', '.join(_TOKEN_LIMITS)})")
-    entropy, token_entropy = _entropy_configs(table.get("entropy", {}), source, fail)
+    entropy, token_entropy = _entropy_configs(
+        table.get("entropy", {}), source, fail, _crypto_tcti(crypto)
+    )
     policy: dict[str, Any] = table.get("policy", {})
     for key, value in policy.items():
         if key not in _POLICY_KEYS:
@@ -388,16 +401,33 @@ def open_random_source(
 # -- helpers ---------------------------------------------------------------------------
 
 
+def _crypto_tcti(crypto: Mapping[str, Any]) -> str | None:
+    """``[crypto.tpm2] tcti``, the default of ``[entropy] tcti``, when it is a valid TCTI
+    string (a bad one is the crypto port's to report, not the entropy section's)."""
+    options = crypto.get("tpm2")
+    tcti = options.get("tcti") if isinstance(options, dict) else None
+    from tokenport.backends.tpm.connection import check_tcti
+
+    try:
+        return check_tcti(tcti) if isinstance(tcti, str) else None
+    except ValueError:
+        return None
+
+
 def _entropy_configs(
-    table: object, source: Path | None, fail: Callable[[str, str], ConfigError]
+    table: object, source: Path | None, fail: Callable[[str, str], ConfigError],
+    default_tcti: str | None = None,
 ) -> tuple[EntropyConfig, Mapping[str, EntropyConfig]]:
-    """[entropy] and its [entropy.tokens."label or serial"] overrides."""
+    """[entropy] and its [entropy.tokens."label or serial"] overrides; ``default_tcti``
+    ([crypto.tpm2] tcti) stands in for an [entropy] tcti that is not given."""
     if not isinstance(table, dict):
         raise fail("entropy", "must be a table, written [entropy]")
     overrides = table.get("tokens", {})
     if not isinstance(overrides, dict):
         raise fail("[entropy] tokens", 'must be tables, written [entropy.tokens."label"]')
     base = {key: value for key, value in table.items() if key != "tokens"}
+    if default_tcti is not None:
+        base.setdefault("tcti", default_tcti)
     default = _entropy_config(base, source, "[entropy]", fail)
     per_token: dict[str, EntropyConfig] = {}
     for name, override in overrides.items():
@@ -434,7 +464,7 @@ def _entropy_config(
             args["fixed_pattern"] = None
         if args["fixed_pattern"] is None:
             raise fail(f"{where} fixed_pattern", "must be a string of hex digits")
-    for key in ("drbg", "source"):
+    for key in ("drbg", "source", "tcti"):
         if key in args and not isinstance(args[key], str):
             raise fail(f"{where} {key}", "must be a string")
     try:

@@ -43,6 +43,7 @@ BAD_TEXT: dict[str, list[str]] = {
     "so_pin": ["", "wrong-pin"],
     "module": [MISSING, ""],
     "groups": ["nonesuch"],
+    "tcti": ["bogus", "", "device:/nonexistent/tpmrm0", "swtpm:host=127.0.0.1,port=1"],
 }
 """Bad values of the free-text options, by parameter name."""
 

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "provision": "tokenport.cli.provision:provision_group",
     "codesign": "tokenport.cli.codesign:codesign_group",
     "entropy": "tokenport.cli.entropy:entropy_group",
+    "tpm": "tokenport.cli.tpm:tpm_group",
     "openssl-conf": "tokenport.cli.setup_files:openssl_conf_command",
     "p11-kit-module": "tokenport.cli.setup_files:p11_kit_module_command",
 }

@@ -200,10 +200,15 @@ class DrbgRandomSource:
                 raise self._fail(str(exc)) from None
 
     def close(self) -> None:
-        """Uninstantiate the DRBG (zeroize its state); later requests start it again."""
+        """Uninstantiate the DRBG (zeroize its state); later requests start it again.
+        A source with a ``close()`` (one holding a device, such as the tpm2 source) is
+        closed too; it reopens at its next read."""
         with self._lock:
             self._drop_pool()
             self._drbg.uninstantiate()
+            closer = getattr(self._source, "close", None)
+            if callable(closer):
+                closer()
 
     # -- internals ---------------------------------------------------------------------------
 
