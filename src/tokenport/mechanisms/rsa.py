@@ -57,7 +57,7 @@ from tokenport.errors import (
     SignatureLenRange,
     TemplateIncomplete,
 )
-from tokenport.mechanisms import keys
+from tokenport.mechanisms import hwkeys, keys
 from tokenport.mechanisms.base import (
     AttrMap,
     CipherFactory,
@@ -164,6 +164,16 @@ def generate_rsa_key_pair(
         exponent = int.from_bytes(raw_exponent, "big")
     else:
         raise AttributeValueInvalid("CKA_PUBLIC_EXPONENT must be a big-endian integer")
+    hardware = hwkeys.rsa_hardware(ctx, bits)
+    if hardware is not None:  # generated inside the hardware key port (hwkeys)
+        hwkeys.check_template(private_template)
+        auth = hwkeys.new_auth(ctx)
+        blob, n, e = hardware.generate_rsa(bits, exponent, auth)
+        public: dict[int, AttrValue] = {CKA.MODULUS: int_bytes(n), CKA.PUBLIC_EXPONENT: int_bytes(e)}
+        return (
+            {**public, CKA.MODULUS_BITS: bits},
+            {**public, **hwkeys.material(hardware, blob, auth)},
+        )
     private = ctx.crypto.rsa_generate(bits, exponent)
     nums = ctx.crypto.rsa_private_numbers(private)
     modulus = int_bytes(nums.n)
