@@ -21,16 +21,19 @@ host and the TPM it is in clear. Imports are wrapped with an inner AES-128-CFB k
 outer wrapper seeded for the primary key (``tpm2_pytss.utils.wrap``), so the clear private
 key never crosses the bus.
 
-Loaded keys: a TPM holds few transient objects (swtpm: three), so at most ``LOADED_KEYS``
-keys stay loaded next to the primary; the least recently used one is flushed first, and
-TPM_RC_OBJECT_MEMORY flushes every cached key and retries once. A command that finds its
+Loaded keys: a TPM holds few transient objects (swtpm: three), and without a resource
+manager a handle number may be reused by another process's object, so a key is loaded for
+each operation and flushed right after it (TPM2_Load of an EC key costs about 0.5 ms on
+swtpm); only the primary key stays loaded. TPM_RC_OBJECT_MEMORY flushes every transient object and retries once: without a resource
+manager (a direct /dev/tpm0 or a swtpm socket) the objects of processes that ended stay
+loaded, and this is what frees them (it also drops those of other live processes, which then
+reload theirs as below); behind /dev/tpmrm0 each connection only sees its own. A command that finds its
 handle gone (TPM_RC_HANDLE, TPM_RC_REFERENCE_*, an ESYS bad-reference error: a resource
 manager restarted, the TPM was reset and started again) drops the caches and retries once.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -50,7 +53,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 BLOB_FORMAT = 1
-LOADED_KEYS = 2
 EC_CURVES: dict[str, tuple[int, int]] = {"P-256": (32, 0x0003), "P-384": (48, 0x0004)}
 """Curves the TPM keeps: name -> (field size in bytes, TPM_ECC_CURVE)."""
 RSA_SIZES = frozenset({2048, 3072})
@@ -58,6 +60,7 @@ TPM_HASHES: dict[str, int] = {"sha1": 0x0004, "sha256": 0x000B, "sha384": 0x000C
 """Hashes the TPM signs and decrypts with (TPM_ALG_ID)."""
 ECDSA_HASH_BY_SIZE = {32: "sha256", 48: "sha384"}
 RC_VALUE = 0x084
+RC_FAILURE = 0x101
 RC_HANDLE = 0x08B
 RC_REFERENCE = frozenset(range(0x910, 0x918))  # TPM_RC_REFERENCE_H0 .. S6 (warnings)
 RC_OBJECT_MEMORY = 0x902
@@ -108,6 +111,17 @@ def _stale_handle(exc: BaseException) -> bool:
     if not isinstance(rc, int):
         return False
     return rc == ESYS_RC_BAD_TR or _rc_number(exc) in RC_REFERENCE or _rc_number(exc) == RC_HANDLE
+
+
+def _still_working(esys: ESAPI) -> bool:
+    """Whether the TPM answers a harmless command: libtpms (swtpm) reports a decryption
+    that fails its padding check as TPM_RC_FAILURE without entering failure mode, where
+    TPMs answer TPM_RC_VALUE; a TPM really in failure mode refuses this command too."""
+    try:
+        esys.get_random(1)
+    except Exception:  # noqa: BLE001 - any failure: the TPM is not working
+        return False
+    return True
 
 
 def split_blob(blob: bytes) -> tuple[Any, Any]:
@@ -197,7 +211,6 @@ class Tpm2Keys:
         self._owner_auth = owner_auth
         self._primary: Any = None
         self._primary_public: Any = None
-        self._loaded: OrderedDict[int, tuple[TpmKey, Any]] = OrderedDict()
         conn.on_reconnect(self._forget)
 
     def __repr__(self) -> str:
@@ -217,15 +230,20 @@ class Tpm2Keys:
         """Drop every cached transient handle (called under the connection's lock)."""
         self._primary = None
         self._primary_public = None
-        self._loaded.clear()
 
-    def _flush_cached(self, esys: ESAPI) -> None:
-        for _key, handle in self._loaded.values():
+    def _flush_transient(self, esys: ESAPI) -> None:
+        """Flush every transient object the TPM holds (ours and those other processes left
+        behind: without a resource manager, a process that ends keeps its objects loaded),
+        then forget our cached handles. Behind /dev/tpmrm0 the list is this connection's."""
+        from tpm2_pytss.constants import TPM2_CAP, TPM2_HC
+
+        _more, data = esys.get_capability(TPM2_CAP.HANDLES, TPM2_HC.TRANSIENT_FIRST, 64)
+        for handle in data.data.handles:
             try:
-                esys.flush_context(handle)
-            except Exception:  # noqa: BLE001, S110 - a handle may already be gone
+                esys.flush_context(esys.tr_from_tpmpublic(handle))
+            except Exception:  # noqa: BLE001, S110 - gone meanwhile
                 pass
-        self._loaded.clear()
+        self._forget()
 
     def _primary_handle(self, esys: ESAPI) -> Any:
         if self._primary is None:
@@ -252,31 +270,25 @@ class Tpm2Keys:
                 if _stale_handle(exc):
                     self._forget()
                 elif _rc_number(exc) == RC_OBJECT_MEMORY:
-                    self._flush_cached(esys)
+                    self._flush_transient(esys)
                 else:
                     raise
             return command(esys)
 
         return self._conn.run(doing, attempt)  # type: ignore[no-any-return]
 
-    def _load(self, esys: ESAPI, key: TpmKey) -> Any:
-        """The loaded handle of ``key`` (loads it, evicting the least recently used)."""
-        cached = self._loaded.get(id(key))
-        if cached is not None and cached[0] is key:
-            self._loaded.move_to_end(id(key))
-            return cached[1]
-        primary = self._primary_handle(esys)
+    def _with_key(self, esys: ESAPI, key: TpmKey, use: Callable[[Any], T]) -> T:
+        """``use(handle)`` with ``key`` loaded under the primary key, flushed afterwards."""
         public, private = split_blob(key.blob)
-        while len(self._loaded) >= LOADED_KEYS:
-            _old, (_k, old_handle) = self._loaded.popitem(last=False)
+        handle = esys.load(self._primary_handle(esys), private, public)
+        try:
+            esys.tr_set_auth(handle, key.auth)
+            return use(handle)
+        finally:
             try:
-                esys.flush_context(old_handle)
-            except Exception:  # noqa: BLE001, S110 - a handle may already be gone
+                esys.flush_context(handle)
+            except Exception:  # noqa: BLE001, S110 - the TPM may be gone (the error is raised)
                 pass
-        handle = esys.load(primary, private, public)
-        esys.tr_set_auth(handle, key.auth)
-        self._loaded[id(key)] = (key, handle)
-        return handle
 
     # -- generation and import ------------------------------------------------------------------
 
@@ -413,8 +425,8 @@ class Tpm2Keys:
         ticket = TPMT_TK_HASHCHECK(tag=TPM2_ST.HASHCHECK, hierarchy=TPM2_RH.NULL)
 
         def command(esys: ESAPI) -> tuple[int, int]:
-            signature = esys.sign(self._load(esys, key), digest, scheme, ticket,
-                                  session1=ESYS_TR.PASSWORD)
+            signature = self._with_key(esys, key, lambda handle: esys.sign(
+                handle, digest, scheme, ticket, session1=ESYS_TR.PASSWORD))
             ecdsa = signature.signature.ecdsa
             return (int.from_bytes(bytes(ecdsa.signatureR), "big"),
                     int.from_bytes(bytes(ecdsa.signatureS), "big"))
@@ -436,7 +448,8 @@ class Tpm2Keys:
 
         def command(esys: ESAPI) -> bytes:
             try:
-                z = esys.ecdh_zgen(self._load(esys, key), point, session1=ESYS_TR.PASSWORD)
+                z = self._with_key(esys, key, lambda handle: esys.ecdh_zgen(
+                    handle, point, session1=ESYS_TR.PASSWORD))
             except Exception as exc:
                 if _rc_number(exc) in (0x0A7, 0x154, RC_VALUE):  # ECC_POINT, NO_RESULT, VALUE
                     raise MechanismParamInvalid(
@@ -456,8 +469,8 @@ class Tpm2Keys:
         k = (key.n.bit_length() + 7) // 8
 
         def command(esys: ESAPI) -> bytes:
-            signature = esys.sign(self._load(esys, key), digest, scheme, ticket,
-                                  session1=ESYS_TR.PASSWORD)
+            signature = self._with_key(esys, key, lambda handle: esys.sign(
+                handle, digest, scheme, ticket, session1=ESYS_TR.PASSWORD))
             return bytes(signature.signature.rsassa.sig).rjust(k, b"\x00")
 
         return self._run("signing with the TPM key", command)
@@ -498,10 +511,12 @@ class Tpm2Keys:
 
         def command(esys: ESAPI) -> bytes:
             try:
-                message = esys.rsa_decrypt(self._load(esys, key), data, scheme, label,
-                                           session1=ESYS_TR.PASSWORD)
+                message = self._with_key(esys, key, lambda handle: esys.rsa_decrypt(
+                    handle, data, scheme, label, session1=ESYS_TR.PASSWORD))
             except Exception as exc:
-                if _rc_number(exc) == RC_VALUE:
+                if _rc_number(exc) == RC_VALUE or (
+                    _rc_number(exc) == RC_FAILURE and _still_working(esys)
+                ):
                     raise EncryptedDataInvalid("the TPM could not decrypt the data") from None
                 raise
             return bytes(message)
