@@ -132,7 +132,7 @@ emit(location=location, blob=blob, value=value, same=same, plain=plain,
 ''')
     assert results["location"] == b"tpm2" and results["rsa_location"] == b"tpm2"
     assert results["blob"] == "AttributeSensitive"
-    assert results["value"] == "AttributeTypeInvalid"
+    assert results["value"] == "AttributeSensitive"
     assert results["same"] is True
     assert results["plain"] == b"for the TPM"
     assert results["extractable"] == "TemplateInconsistent"

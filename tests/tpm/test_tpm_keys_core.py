@@ -195,14 +195,18 @@ def test_tpm_key_attributes(tpm_core: Module, session: int) -> None:
         CKA.NEVER_EXTRACTABLE, CKA.LOCAL, CKA.VALUE, CKA.TOKENPORT_TPM_BLOB, CKA.TOKENPORT_TPM_AUTH,
     ])
     assert [r.value for r in results[:6]] == [b"tpm2", True, True, False, True, True]
-    assert [r.error for r in results[6:]] == [
-        CKR.ATTRIBUTE_TYPE_INVALID, CKR.ATTRIBUTE_SENSITIVE, CKR.ATTRIBUTE_SENSITIVE]
+    # no CKA_VALUE is stored, and reading it says what it says of any sensitive key
+    assert [r.error for r in results[6:]] == [CKR.ATTRIBUTE_SENSITIVE] * 3
     _public, rsa_private = rsa_pair(tpm_core, session)
     results = tpm_core.get_attribute_value(session, rsa_private, [
         CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2, CKA.COEFFICIENT, CKA.MODULUS,
         CKA.TOKENPORT_KEY_LOCATION])
-    assert [r.error for r in results[:4]] == [CKR.ATTRIBUTE_TYPE_INVALID] * 4
+    assert [r.error for r in results[:4]] == [CKR.ATTRIBUTE_SENSITIVE] * 4
     assert results[5].value == b"tpm2" and isinstance(results[4].value, bytes)
+    obj = tpm_core.state.object(tpm_core.state.session(session), rsa_private)
+    assert not any(obj.has(a) for a in (CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2))
+    obj = tpm_core.state.object(tpm_core.state.session(session), private)
+    assert not obj.has(CKA.VALUE) and obj.has(CKA.TOKENPORT_TPM_BLOB)
 
 
 @pytest.mark.parametrize("attr,value", [(CKA.EXTRACTABLE, True), (CKA.SENSITIVE, False),
@@ -281,7 +285,8 @@ def test_imported_ec_key_moves_into_the_tpm(tpm_core: Module, session: int, name
     handle = tpm_core.create_object(session, _ec_template(key, oid, size))  # type: ignore[arg-type]
     results = tpm_core.get_attribute_value(session, handle, [
         CKA.TOKENPORT_KEY_LOCATION, CKA.VALUE, CKA.ALWAYS_SENSITIVE, CKA.NEVER_EXTRACTABLE, CKA.LOCAL])
-    assert results[0].value == b"tpm2" and results[1].error == CKR.ATTRIBUTE_TYPE_INVALID
+    assert results[0].value == b"tpm2" and results[1].error == CKR.ATTRIBUTE_SENSITIVE
+    assert not tpm_core.state.object(tpm_core.state.session(session), handle).has(CKA.VALUE)
     assert [r.value for r in results[2:]] == [False, False, False]
     signature = _sign(tpm_core, session, Mechanism(CKM.ECDSA_SHA256), handle, b"imported")
     key.public_key().verify(_dss(signature, size), b"imported", ec.ECDSA(hashes.SHA256()))
@@ -293,7 +298,10 @@ def test_imported_rsa_key_moves_into_the_tpm(tpm_core: Module, session: int) -> 
     results = tpm_core.get_attribute_value(session, handle, [
         CKA.TOKENPORT_KEY_LOCATION, CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.ALWAYS_SENSITIVE])
     assert results[0].value == b"tpm2"
-    assert [r.error for r in results[1:3]] == [CKR.ATTRIBUTE_TYPE_INVALID] * 2
+    assert [r.error for r in results[1:3]] == [CKR.ATTRIBUTE_SENSITIVE] * 2
+    obj = tpm_core.state.object(tpm_core.state.session(session), handle)
+    assert not any(obj.has(a) for a in (CKA.PRIVATE_EXPONENT, CKA.PRIME_1, CKA.PRIME_2,
+                                        CKA.EXPONENT_1, CKA.EXPONENT_2, CKA.COEFFICIENT))
     assert results[3].value is False
     signature = _sign(tpm_core, session, Mechanism(CKM.SHA256_RSA_PKCS), handle, b"imported")
     key.public_key().verify(signature, b"imported", padding.PKCS1v15(), hashes.SHA256())
@@ -317,7 +325,8 @@ def test_unwrapped_private_key_moves_into_the_tpm(tpm_core: Module, session: int
                                  aes_key_wrap_with_padding(kek, pkcs8),
                                  [(CKA.CLASS, CKO.PRIVATE_KEY), (CKA.TOKEN, True)])
     results = tpm_core.get_attribute_value(session, handle, [CKA.TOKENPORT_KEY_LOCATION, CKA.VALUE])
-    assert results[0].value == b"tpm2" and results[1].error == CKR.ATTRIBUTE_TYPE_INVALID
+    assert results[0].value == b"tpm2" and results[1].error == CKR.ATTRIBUTE_SENSITIVE
+    assert not tpm_core.state.object(tpm_core.state.session(session), handle).has(CKA.VALUE)
     signature = _sign(tpm_core, session, Mechanism(CKM.ECDSA_SHA384), handle, b"unwrapped")
     key.public_key().verify(_dss(signature, 48), b"unwrapped", ec.ECDSA(hashes.SHA384()))
 

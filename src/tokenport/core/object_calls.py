@@ -102,7 +102,11 @@ class ObjectCalls:
             results = []
             for attr in types:
                 attr = int(attr)
-                error = read_error(obj.schema, obj.attrs, attr, obj.has(attr))
+                present = obj.has(attr) or (  # a hardware-held key has its private values
+                    attr in obj.schema.sensitive_attributes()  # (in the TPM): sensitive, as
+                    and obj.has(CKA.TOKENPORT_TPM_BLOB)  # any sensitive key's
+                )
+                error = read_error(obj.schema, obj.attrs, attr, present)
                 value: AttrValue | None = None
                 if error == CKR.OK:
                     value = obj.attrs.get(attr)
