@@ -85,3 +85,39 @@ def test_wrong_authorization_counts_towards_the_tpm_lockout(fresh_swtpm: Swtpm, 
         with pytest.raises(PinLocked) as locked:
             _sign(module, session, good)
         assert locked.value.rv == CKR.PIN_LOCKED
+
+
+def test_tpm_key_under_a_software_port_is_a_device_error(swtpm: Swtpm, tmp_path: Path) -> None:
+    from tokenport.backends.storage.memory import MemoryObjectStore
+    from tokenport.ck import CKO, CKU
+    from tokenport.config import Config
+    from tokenport.wiring import build_module
+
+    from .tpm_token import RW, USER_PIN
+
+    store = MemoryObjectStore()
+    with tpm_module(swtpm.tcti, tmp_path, store) as module:
+        ec_pair(module, user_session(module), label=b"held")
+    software = build_module(Config(store_backend="memory", store_dir=tmp_path), store=store)
+    software.initialize()
+    try:
+        session = software.open_session(0, RW)
+        software.login(session, CKU.USER, USER_PIN)
+        software.find_objects_init(session, [(CKA.LABEL, b"held"), (CKA.CLASS, CKO.PRIVATE_KEY)])
+        (private,) = software.find_objects(session, 2)
+        with pytest.raises(DeviceError, match="held in hardware") as failure:
+            _sign(software, session, private)
+        assert failure.value.rv == CKR.DEVICE_ERROR
+    finally:
+        software.finalize()
+
+
+def test_deferred_tpm2_port_offers_its_hardware(tmp_path: Path) -> None:
+    from tokenport.backends.crypto.tpm2_keys import Tpm2Keys
+    from tokenport.config import Config
+    from tokenport.ports.crypto.hardware import hardware_of
+    from tokenport.wiring import DeferredCrypto, build_module
+
+    module = build_module(Config(store_backend="memory", store_dir=tmp_path, crypto_backend="tpm2"))
+    assert isinstance(module.crypto, DeferredCrypto)  # no options: opened at first use
+    assert isinstance(hardware_of(module.crypto), Tpm2Keys)

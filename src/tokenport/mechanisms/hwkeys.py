@@ -28,6 +28,7 @@ from tokenport.attributes.kinds import AttrValue
 from tokenport.ck import CKA, CKK, CKO
 from tokenport.errors import (
     AttributeValueInvalid,
+    DeviceError,
     PKCS11Error,
     TemplateIncomplete,
     TemplateInconsistent,
@@ -145,9 +146,11 @@ def blob_and_auth(get: Getter, missing: type[PKCS11Error]) -> tuple[bytes, bytes
 
 
 def _port(crypto: object) -> HardwareKeyPort:
+    """The hardware port that holds a stored hardware key; CKR_DEVICE_ERROR when the
+    configuration selects a software-only port (the key's device is not there)."""
     hw = hardware_of(crypto)
     if hw is None:
-        raise AttributeValueInvalid(
+        raise DeviceError(
             "the key is held in hardware, and this token's crypto port has none "
             "(configure the port that made it, e.g. [crypto] backend = \"tpm2\")")
     return hw
