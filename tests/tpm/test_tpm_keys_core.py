@@ -136,9 +136,20 @@ def test_rsa_key_generated_in_the_tpm_signs_verifiably(tpm_core: Module, session
 def test_pss_salt_the_tpm_cannot_use_is_a_parameter_error(tpm_core: Module, session: int) -> None:
     _public, private = rsa_pair(tpm_core, session)
     for params in (PssParams(CKM.SHA256, CKG.MGF1_SHA256, 20), PssParams(CKM.SHA256, CKG.MGF1_SHA1, 32)):
-        tpm_core.sign_init(session, Mechanism(CKM.SHA256_RSA_PKCS_PSS, params), private)
+        with pytest.raises(MechanismParamInvalid, match="TPM-held key"):  # at C_SignInit
+            tpm_core.sign_init(session, Mechanism(CKM.SHA256_RSA_PKCS_PSS, params), private)
         with pytest.raises(MechanismParamInvalid, match="TPM-held key"):
-            tpm_core.sign(session, b"message")
+            tpm_core.sign_init(session, Mechanism(CKM.RSA_PKCS_PSS, params), private)
+    # the TPM's salt length works, and verification (in software) takes any salt length
+    params = PssParams(CKM.SHA256, CKG.MGF1_SHA256, 20)
+    key = rsa.generate_private_key(65537, 2048)
+    other = key.sign(b"m", padding.PSS(padding.MGF1(hashes.SHA256()), 20), hashes.SHA256())
+    numbers = key.public_key().public_numbers()
+    public = tpm_core.create_object(session, [
+        (CKA.CLASS, CKO.PUBLIC_KEY), (CKA.KEY_TYPE, CKK.RSA), (CKA.MODULUS, numbers.n.to_bytes(256, "big")),
+        (CKA.PUBLIC_EXPONENT, b"\x01\x00\x01")])
+    tpm_core.verify_init(session, Mechanism(CKM.SHA256_RSA_PKCS_PSS, params), public)
+    tpm_core.verify(session, b"m", other)
 
 
 def test_oaep_and_pkcs1_decryption_in_the_tpm(tpm_core: Module, session: int) -> None:

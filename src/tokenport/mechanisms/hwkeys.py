@@ -29,6 +29,7 @@ from tokenport.ck import CKA, CKK, CKO
 from tokenport.errors import (
     AttributeValueInvalid,
     DeviceError,
+    MechanismParamInvalid,
     PKCS11Error,
     TemplateIncomplete,
     TemplateInconsistent,
@@ -40,6 +41,7 @@ from tokenport.ports.crypto import (
     CurveName,
     EcPort,
     EcPrivateKeyHandle,
+    HashName,
     RsaPort,
     RsaPrivateKeyHandle,
 )
@@ -168,3 +170,16 @@ def rsa_private(crypto: RsaPort, get: Getter, blob: bytes, auth: bytes) -> RsaPr
     if isinstance(n, bytes) and int.from_bytes(n, "big") != hw.rsa_modulus(blob):
         raise AttributeValueInvalid("CKA_MODULUS differs from the hardware key's modulus")
     return hw.rsa_key(blob, auth)
+
+
+def check_pss(crypto: object, key: RsaPrivateKeyHandle, alg: HashName, mgf_alg: HashName,
+              salt_len: int) -> None:
+    """C_SignInit of RSA-PSS: refuse parameters a hardware key cannot sign with
+    (MechanismParamInvalid) before any data is given."""
+    hw = hardware_of(crypto)
+    if hw is None:
+        return
+    wanted = hw.rsa_pss_salt(key, alg, mgf_alg)
+    if wanted is not None and salt_len != wanted:
+        raise MechanismParamInvalid(
+            f"a TPM-held key signs PSS with a {wanted}-byte salt for this hash and key size")

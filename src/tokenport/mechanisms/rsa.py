@@ -214,6 +214,10 @@ class _Key:
             self.obj = keys.rsa_public_key(crypto, key)
 
     @property
+    def is_private(self) -> bool:
+        return self._private is not None
+
+    @property
     def private(self) -> RsaPrivateKeyHandle:
         """The private key handle (only for a key checked as a private key)."""
         if self._private is None:
@@ -409,6 +413,8 @@ class _Pss:
         em_len = (rsa.bits - 1 + 7) // 8
         if self.salt < 0 or em_len < digest_size(self.alg) + self.salt + 2:
             raise MechanismParamInvalid("PSS salt length does not fit the key")
+        if rsa.is_private:  # a hardware key signs with its own salt length only
+            hwkeys.check_pss(rsa.crypto, rsa.private, self.alg, self.mgf, self.salt)
         self.rsa = rsa
 
     def sign(self, digest: bytes) -> bytes:

@@ -496,14 +496,19 @@ class Tpm2Keys:
         and uses MGF1 with the message hash, so other parameters are refused."""
         from tpm2_pytss.constants import TPM2_ALG
 
-        if alg not in TPM_HASHES or mgf_alg != alg:
-            raise MechanismParamInvalid(
-                "a TPM-held key signs PSS with SHA-1/256/384/512 and MGF1 of the same hash")
-        wanted = pss_salt_length(key.n.bit_length(), alg)
+        wanted = self.rsa_pss_salt(key, alg, mgf_alg)
         if salt_len != wanted:
             raise MechanismParamInvalid(
                 f"a TPM-held key signs PSS with a {wanted}-byte salt for this hash and key size")
         return self._rsa_sign(key, TPM2_ALG.RSAPSS, alg, digest)
+
+    def rsa_pss_salt(self, key: object, alg: HashName, mgf_alg: HashName) -> int | None:
+        if not isinstance(key, TpmKey) or key.kind != "rsa":
+            return None
+        if alg not in TPM_HASHES or mgf_alg != alg:
+            raise MechanismParamInvalid(
+                "a TPM-held key signs PSS with SHA-1/256/384/512 and MGF1 of the same hash")
+        return pss_salt_length(key.n.bit_length(), alg)
 
     def _rsa_decrypt(self, key: TpmKey, data: bytes, scheme: Any, label: bytes | None,
                      doing: str) -> bytes:

@@ -29,7 +29,7 @@ from typing import Protocol, runtime_checkable
 
 from tokenport.ports.crypto.ec import EcPrivateKeyHandle
 from tokenport.ports.crypto.rsa import RsaPrivateKeyHandle, RsaPrivateNumbers
-from tokenport.ports.crypto.types import CurveName
+from tokenport.ports.crypto.types import CurveName, HashName
 
 AUTH_SIZE = 32
 """Bytes of a key's authorization value (the size of a SHA-256 digest, the TPM's nameAlg)."""
@@ -73,6 +73,12 @@ class HardwareKeyPort(Protocol):
     def rsa_key(self, blob: bytes, auth: bytes) -> RsaPrivateKeyHandle:
         """The port handle of a stored RSA key (n and e read from the blob; no hardware
         access yet). AttributeValueInvalid for a malformed blob."""
+        ...
+
+    def rsa_pss_salt(self, key: RsaPrivateKeyHandle, alg: HashName, mgf_alg: HashName) -> int | None:
+        """The salt length the hardware signs RSASSA-PSS with, for ``key`` and these hashes;
+        None when ``key`` is not a hardware key. MechanismParamInvalid for hashes the
+        hardware cannot sign PSS with. Lets C_SignInit refuse what C_Sign could not do."""
         ...
 
     def rsa_modulus(self, blob: bytes) -> int:
