@@ -121,3 +121,24 @@ def test_deferred_tpm2_port_offers_its_hardware(tmp_path: Path) -> None:
     module = build_module(Config(store_backend="memory", store_dir=tmp_path, crypto_backend="tpm2"))
     assert isinstance(module.crypto, DeferredCrypto)  # no options: opened at first use
     assert isinstance(hardware_of(module.crypto), Tpm2Keys)
+
+
+def test_a_store_moved_to_another_tpm_cannot_use_its_keys(
+    swtpm: Swtpm, fresh_swtpm: Swtpm, tmp_path: Path
+) -> None:
+    from tokenport.backends.storage.memory import MemoryObjectStore
+    from tokenport.ck import CKO, CKU
+
+    from .tpm_token import RW, USER_PIN
+
+    store = MemoryObjectStore()
+    with tpm_module(swtpm.tcti, tmp_path, store) as module:
+        ec_pair(module, user_session(module), label=b"bound")
+    with tpm_module(fresh_swtpm.tcti, tmp_path, store, initialize_token=False) as other:
+        session = other.open_session(0, RW)
+        other.login(session, CKU.USER, USER_PIN)  # the PIN is right: the TPM is another one
+        other.find_objects_init(session, [(CKA.LABEL, b"bound"), (CKA.CLASS, CKO.PRIVATE_KEY)])
+        (private,) = other.find_objects(session, 2)
+        with pytest.raises(DeviceError, match="TPM_RC") as failure:
+            _sign(other, session, private)
+        assert failure.value.rv == CKR.DEVICE_ERROR
