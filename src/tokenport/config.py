@@ -40,6 +40,7 @@ File layout::
     [crypto.tpm2]               # options of the tpm2 port (docs/porting.md)
     tcti = "device:/dev/tpmrm0" # the TCTI string (swtpm:host=...,port=..., tabrmd:...)
     owner_auth = ""             # the owner hierarchy's authorization
+    auth_session = "hmac"       # "hmac" (keys' auth never on the bus) or "password"
 
     [token]
     max_pin_attempts = 10       # wrong PINs in a row before the PIN locks

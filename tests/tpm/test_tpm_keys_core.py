@@ -375,3 +375,30 @@ def _find(module: Module, session: int, label: bytes, object_class: int) -> int:
     (handle,) = module.find_objects(session, 2)
     module.find_objects_final(session)
     return handle
+
+
+def test_password_sessions_work_too(swtpm: Swtpm, tmp_path: Path) -> None:
+    from types import MappingProxyType
+
+    from tokenport.config import Config
+    from tokenport.wiring import build_module
+
+    from .tpm_token import RW, SO_PIN
+
+    config = Config(store_backend="memory", store_dir=tmp_path, crypto_backend="tpm2",
+                    crypto_options=MappingProxyType({"tcti": swtpm.tcti, "auth_session": "password"}))
+    module = build_module(config, store=MemoryObjectStore())
+    module.initialize()
+    try:
+        module.init_token(0, SO_PIN, b"pw".ljust(32))
+        session = module.open_session(0, RW)
+        module.login(session, CKU.SO, SO_PIN)
+        module.init_pin(session, USER_PIN)
+        module.logout(session)
+        module.login(session, CKU.USER, USER_PIN)
+        public, private = ec_pair(module, session)
+        signature = _sign(module, session, Mechanism(CKM.ECDSA_SHA256), private, b"pw")
+        _ec_public(module, session, public, ec.SECP256R1()).verify(
+            _dss(signature, 32), b"pw", ec.ECDSA(hashes.SHA256()))
+    finally:
+        module.finalize()

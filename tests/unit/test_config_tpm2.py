@@ -56,6 +56,7 @@ def test_bad_crypto_sections(tmp_path: Path, text: str, message: str) -> None:
     ('tcti = ""', "tcti must be a non-empty string"),
     ('bogus = 1', "unknown option 'bogus'"),
     ("owner_auth = 5", "owner_auth must be a string"),
+    ('auth_session = "none"', "auth_session must be one of 'hmac', 'password'"),
 ])
 def test_bad_tpm2_options_are_one_line_config_errors(tmp_path: Path, options: str, message: str) -> None:
     config = _config(tmp_path, f'[crypto]\nbackend = "tpm2"\n\n[crypto.tpm2]\n{options}\n')

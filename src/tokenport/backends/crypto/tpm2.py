@@ -5,6 +5,8 @@ Configuration (``[crypto] backend = "tpm2"``, or ``port = "tpm2"``)::
     [crypto.tpm2]
     tcti = "device:/dev/tpmrm0"   # the TCTI string of tpm2-tools (swtpm:..., tabrmd:...)
     owner_auth = ""                # the owner hierarchy's authorization (TPM2_CreatePrimary)
+    auth_session = "hmac"          # "hmac": salted HMAC sessions (keys' auth never on the
+                                   # bus); "password": faster, auth in clear on the bus
 
 It is a composition, not a copy: every call goes to the pyca port (``software``) except the
 private-key calls on a TPM-held key handle (``tpm2_keys.TpmKey``), which go to the TPM
@@ -25,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from tokenport.backends.crypto.tpm2_keys import Tpm2Keys, TpmKey, refuse_export
+from tokenport.backends.crypto.tpm2_keys import AUTH_SESSIONS, Tpm2Keys, TpmKey, refuse_export
 from tokenport.backends.tpm.connection import DEFAULT_TCTI, TpmConnection
 from tokenport.errors import KeyTypeInconsistent
 from tokenport.ports.crypto import (
@@ -41,7 +43,7 @@ from tokenport.ports.crypto import (
     RsaPrivateNumbers,
 )
 
-OPTIONS = ("tcti", "owner_auth")
+OPTIONS = ("tcti", "owner_auth", "auth_session")
 
 
 def _tpm(key: object, kind: str) -> TpmKey | None:
@@ -190,13 +192,14 @@ class Tpm2Crypto:
 
 
 def tpm2_crypto(tcti: str = DEFAULT_TCTI, owner_auth: bytes = b"",
-                software: CryptoBackend | None = None) -> CryptoBackend:
+                software: CryptoBackend | None = None, *,
+                auth_session: str = "hmac") -> CryptoBackend:
     """A ``tpm2`` port on ``tcti`` (the TPM is reached at the first key operation)."""
     if software is None:
         from tokenport.backends.crypto.pyca import PycaCrypto
 
         software = cast("CryptoBackend", PycaCrypto())
-    keys = Tpm2Keys(TpmConnection(tcti), owner_auth)
+    keys = Tpm2Keys(TpmConnection(tcti), owner_auth, auth_session=auth_session)
     return cast("CryptoBackend", Tpm2Crypto(software, keys))
 
 
@@ -210,9 +213,12 @@ def from_config(options: Mapping[str, Any]) -> CryptoBackend:
     owner_auth = options.get("owner_auth", "")
     if not isinstance(owner_auth, str):
         raise TypeError("owner_auth must be a string")
+    auth_session = options.get("auth_session", "hmac")
+    if auth_session not in AUTH_SESSIONS:
+        raise ValueError(f"auth_session must be one of {', '.join(map(repr, AUTH_SESSIONS))}")
     try:
         import tpm2_pytss  # noqa: F401
     except ImportError:
         raise ValueError(
             "the tpm2 port needs tpm2-pytss (pip install 'tokenport[tpm2]')") from None
-    return tpm2_crypto(tcti, owner_auth.encode("utf-8"))
+    return tpm2_crypto(tcti, owner_auth.encode("utf-8"), auth_session=auth_session)
