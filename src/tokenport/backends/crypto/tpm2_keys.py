@@ -16,26 +16,28 @@ ECDSA and ECDH (EC) or signatures, OAEP / PKCS #1 v1.5 decryption and the raw RS
 (RSA); imported keys cannot be fixedTPM or fixedParent (TPM2_Import refuses them). No key has
 ``noDA``: a wrong authValue counts towards the TPM's dictionary-attack lockout.
 
-Authorization (``auth_session``): "hmac" (the default) authorizes every use of a key with an
-HMAC session (AES-128-CFB parameter encryption) started once per connection: the authValue
-never crosses the bus, and the results of TPM2_RSA_Decrypt and TPM2_ECDH_ZGen are encrypted on
-the way out (keys derived from the key's random authValue); TPM2_Create runs in a session
-salted for the primary key, so the new key's authValue is encrypted on the way in. "password" sends the authValue
-in clear in a password session (``ESYS_TR.PASSWORD``): faster (about 2 ms less per command
-on swtpm), for a TPM whose bus nobody can probe. The owner authorization (TPM2_CreatePrimary)
-always travels in a password session. Imports are wrapped with an inner AES-128-CFB key and an
-outer wrapper seeded for the primary key (``tpm2_pytss.utils.wrap``), so the clear private
-key never crosses the bus.
+Authorization (``auth_session``): "hmac" (the default) authorizes every use of a key with
+an HMAC session (AES-128-CFB parameter encryption) started once per connection: the
+authValue never crosses the bus, and the results of TPM2_RSA_Decrypt and TPM2_ECDH_ZGen are
+encrypted on the way out (keys derived from the key's random authValue); TPM2_Create runs
+in a session salted for the primary key, so the new key's authValue is encrypted on the way
+in. "password" sends the authValue in clear in a password session (``ESYS_TR.PASSWORD``):
+faster (about 1.5 ms less per operation on swtpm), for a TPM whose bus nobody can probe.
+The owner authorization (TPM2_CreatePrimary) always travels in a password session. Imports
+are wrapped with an inner AES-128-CFB key and an outer wrapper seeded for the primary key
+(``tpm2_pytss.utils.wrap``), so the clear private key never crosses the bus.
 
 Loaded keys: a TPM holds few transient objects (swtpm: three), and without a resource
 manager a handle number may be reused by another process's object, so a key is loaded for
 each operation and flushed right after it (TPM2_Load of an EC key costs about 0.5 ms on
-swtpm); only the primary key stays loaded. TPM_RC_OBJECT_MEMORY flushes every transient object and retries once: without a resource
-manager (a direct /dev/tpm0 or a swtpm socket) the objects of processes that ended stay
-loaded, and this is what frees them (it also drops those of other live processes, which then
-reload theirs as below); behind /dev/tpmrm0 each connection only sees its own. A command that finds its
-handle gone (TPM_RC_HANDLE, TPM_RC_REFERENCE_*, an ESYS bad-reference error: a resource
-manager restarted, the TPM was reset and started again) drops the caches and retries once.
+swtpm); only the primary key and the sessions stay loaded. TPM_RC_OBJECT_MEMORY or
+TPM_RC_SESSION_MEMORY flushes every transient object and session and retries once: without
+a resource manager (a direct /dev/tpm0 or a swtpm socket) the objects and sessions of
+processes that ended stay loaded, and this is what frees them (it also drops those of other
+live processes, which then reload theirs as below); behind /dev/tpmrm0 each connection only
+sees its own. A command that finds its handle gone (TPM_RC_HANDLE, TPM_RC_REFERENCE_*, an
+ESYS bad-reference error: a resource manager restarted, the TPM was reset and started
+again) drops the caches and retries once; a failed command also drops the sessions.
 """
 
 from __future__ import annotations
