@@ -78,6 +78,11 @@ EXTRAS["CKF"].update({
 EXTRAS["CKK"]["CHACHA20"] = 0x33
 EXTRAS["CKM"].update({"CHACHA20_KEY_GEN": 0x1225, "CHACHA20_POLY1305": 0x4021})
 EXTRAS["CKR"]["AEAD_DECRYPT_FAILED"] = 0x35
+# tokenport's vendor attributes (CKA_VENDOR_DEFINED | 0x54500000, "TP"): where a private key
+# lives ("tpm2" or "software", readable) and, for a TPM-held key, its TPM2B_PUBLIC ||
+# TPM2B_PRIVATE blob and its authValue (sealed at rest, never readable: docs/porting.md).
+EXTRAS["CKA"].update({"TOKENPORT_KEY_LOCATION": 0x80545001, "TOKENPORT_TPM_BLOB": 0x80545002,
+                      "TOKENPORT_TPM_AUTH": 0x80545003})
 
 # v3.2 enumerations whose prefix or values collide with another group (OASIS pkcs11t.h).
 EXTRA_CLASSES: dict[str, tuple[str, dict[str, int]]] = {

@@ -33,7 +33,14 @@ File layout::
     sector_size = 4096
 
     [crypto]
-    backend = "pyca"            # or a plug-in crypto port (entry point group tokenport.crypto)
+    backend = "pyca"            # "pyca", "tpm2" (keys in a TPM 2.0), or a plug-in crypto
+                                # port (entry point group tokenport.crypto); ``port`` is
+                                # accepted as a synonym of ``backend`` in this section
+
+    [crypto.tpm2]               # options of the tpm2 port (docs/porting.md)
+    tcti = "device:/dev/tpmrm0" # the TCTI string (swtpm:host=...,port=..., tabrmd:...)
+    owner_auth = ""             # the owner hierarchy's authorization
+    auth_session = "hmac"       # "hmac" (keys' auth never on the bus) or "password"
 
     [token]
     max_pin_attempts = 10       # wrong PINs in a row before the PIN locks
@@ -271,10 +278,15 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
                 f"[store] {key}",
                 f"unknown key (allowed: {', '.join(_STORE_KEYS)}, or a [store.<backend>] table)",
             )
-    crypto: dict[str, Any] = table.get("crypto", {})
+    crypto: dict[str, Any] = dict(table.get("crypto", {}))
+    if "port" in crypto:  # the synonym of issue 13's spelling
+        if "backend" in crypto and crypto["backend"] != crypto["port"]:
+            raise fail("[crypto] port", "contradicts [crypto] backend (give one of them)")
+        crypto["backend"] = crypto.pop("port")
     for key, value in crypto.items():
         if key != "backend" and not (isinstance(value, dict) and plugins.exists("crypto", key)):
-            raise fail(f"[crypto] {key}", "unknown key (allowed: backend, or a [crypto.<backend>] table)")
+            raise fail(f"[crypto] {key}",
+                       "unknown key (allowed: backend or port, or a [crypto.<backend>] table)")
     crypto_backend = crypto.get("backend", "pyca")
     if not isinstance(crypto_backend, str) or not plugins.exists("crypto", crypto_backend):
         raise fail("[crypto] backend", f"{crypto_backend!r} is not installed (available: "

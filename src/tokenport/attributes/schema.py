@@ -158,6 +158,9 @@ PRIVATE_KEY = (
     _r(CKA.WRAP_WITH_TRUSTED, False, M | Rule.STICKY_TRUE),
     _r(CKA.ALWAYS_AUTHENTICATE, False),
     _r(CKA.PUBLIC_KEY_INFO, ABSENT),
+    # tokenport vendor attribute: where the private key lives, b"tpm2" or b"software" on a
+    # token whose crypto port holds keys in hardware (absent: software)
+    _r(CKA.TOKENPORT_KEY_LOCATION, ABSENT, Rule.COMPUTED),
 )
 # s4.10 table 35, secret keys. CKA_WRAP and CKA_UNWRAP default to FALSE: a key that both
 # wraps and decrypts hands out the keys it wraps (Clulow, "On the security of PKCS #11",
@@ -179,6 +182,13 @@ SECRET_KEY = (
 )
 
 PRIV = Rule.MATERIAL | Rule.SENSITIVE | Rule.SECRET
+# tokenport vendor attributes of a key held by a hardware key port (the TPM 2.0 port,
+# docs/porting.md): its TPM2B_PUBLIC || TPM2B_PRIVATE blob and its authValue. Set by the
+# token only, sealed at rest like key material, never readable (CKR_ATTRIBUTE_SENSITIVE).
+HARDWARE_KEY = (
+    _r(CKA.TOKENPORT_TPM_BLOB, ABSENT, Rule.COMPUTED | Rule.SENSITIVE | Rule.SECRET),
+    _r(CKA.TOKENPORT_TPM_AUTH, ABSENT, Rule.COMPUTED | Rule.SENSITIVE | Rule.SECRET),
+)
 # Current Mechanisms s2.1.2-2.1.3, RSA public and private key objects.
 RSA_PUBLIC = (
     _r(CKA.MODULUS, ABSENT, Rule.MATERIAL),
@@ -194,6 +204,7 @@ RSA_PRIVATE = (
     _r(CKA.EXPONENT_1, ABSENT, PRIV & ~Rule.REQUIRED_CREATE),
     _r(CKA.EXPONENT_2, ABSENT, PRIV & ~Rule.REQUIRED_CREATE),
     _r(CKA.COEFFICIENT, ABSENT, PRIV & ~Rule.REQUIRED_CREATE),
+    *HARDWARE_KEY,
 )
 # Current Mechanisms s2.3.3-2.3.4 (EC), PKCS #11 v3.0 s2.3.5-2.3.6 (Edwards) and s2.3.7-2.3.8
 # (Montgomery): the same two attributes each.
@@ -298,7 +309,7 @@ SCHEMAS: dict[tuple[int, int | None], tuple[AttributeRule, ...]] = {
     (CKO.PUBLIC_KEY, CKK.RSA): STORAGE + KEY + PUBLIC_KEY + RSA_PUBLIC,
     (CKO.PRIVATE_KEY, CKK.RSA): STORAGE + KEY + PRIVATE_KEY + RSA_PRIVATE,
     (CKO.PUBLIC_KEY, CKK.EC): STORAGE + KEY + PUBLIC_KEY + EC_PUBLIC,
-    (CKO.PRIVATE_KEY, CKK.EC): STORAGE + KEY + PRIVATE_KEY + EC_PRIVATE,
+    (CKO.PRIVATE_KEY, CKK.EC): STORAGE + KEY + PRIVATE_KEY + EC_PRIVATE + HARDWARE_KEY,
     (CKO.PUBLIC_KEY, CKK.EC_EDWARDS): STORAGE + KEY + PUBLIC_KEY + EC_PUBLIC,
     (CKO.PRIVATE_KEY, CKK.EC_EDWARDS): STORAGE + KEY + PRIVATE_KEY + EC_PRIVATE,
     (CKO.PUBLIC_KEY, CKK.ML_DSA): STORAGE + KEY + PUBLIC_KEY + PQ_PUBLIC,

@@ -38,7 +38,8 @@ KEY_TYPE_NAMES: dict[int, str] = {CKK.RSA: "rsa", CKK.EC: "ec", CKK.EC_EDWARDS: 
 URI_HELP = "A pkcs11: URI (RFC 7512) naming the token and the object (object=, id=, type=)."
 URI_KINDS = {"cert": "cert", "public": "pubkey", "private": "privkey"}
 SHOWN = (CKA.CLASS, CKA.LABEL, CKA.ID, CKA.KEY_TYPE, CKA.TOKEN, CKA.PRIVATE, CKA.SENSITIVE,
-         CKA.EXTRACTABLE, CKA.MODULUS_BITS, CKA.VALUE_LEN, CKA.SUBJECT)
+         CKA.EXTRACTABLE, CKA.MODULUS_BITS, CKA.VALUE_LEN, CKA.SUBJECT,
+         CKA.TOKENPORT_KEY_LOCATION)
 
 
 def maybe_pin(pin: str | None, pin_env: str | None, pin_file: Path | None, login: bool) -> bytes | None:
@@ -70,14 +71,19 @@ class ObjectRow:
     size: str | None = None
     flags: list[str] = field(default_factory=list)
     uri: str | None = None
+    location: str | None = None
+    """Where a private key lives on a token with a hardware key port ("tpm2", "software")."""
 
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
         data["class"] = data.pop("object_class")
+        if data["location"] is None:
+            del data["location"]
         return data
 
     def line(self) -> str:
-        extra = " ".join(x for x in (self.key_type, self.size) if x)
+        where = f"location={self.location}" if self.location else None
+        extra = " ".join(x for x in (self.key_type, self.size, where) if x)
         return (f"{self.object_class:<9} label={self.label!r} id={self.id or '-'}"
                 f"{' ' + extra if extra else ''} [{','.join(self.flags)}]"
                 f"{' ' + self.uri if self.uri else ''}")
@@ -111,6 +117,9 @@ def describe(module: Module, session: int, handle: int) -> ObjectRow:
                                 (CKA.SENSITIVE, "sensitive"), (CKA.EXTRACTABLE, "extractable"))
         if values.get(attr) is True
     ]
+    location = values.get(CKA.TOKENPORT_KEY_LOCATION)
+    if isinstance(location, bytes):
+        row.location = location.decode("ascii", "replace")
     return row
 
 

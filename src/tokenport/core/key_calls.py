@@ -119,6 +119,8 @@ class KeyCalls:
     ) -> tuple[int, int]:
         """C_GenerateKeyPair (s5.14): a public/private key pair; the private key is stored
         first, and removed again if storing the public key fails."""
+        from tokenport.mechanisms import hwkeys
+
         with self._state.lock:
             current = self._state.session(session)
             spec = find_spec(self._state, mechanism, "generate_key_pair")
@@ -149,6 +151,8 @@ class KeyCalls:
                 priv_schema, Origin.GENERATE, priv_t, {**priv_fixed, **priv_material}, is_so=is_so,
                 mechanism=mechanism.type,
             )
+            hwkeys.mark_software(self._state.mechanism_context(current.token),
+                                 private.object_class, private.attrs)
             private_handle = self._store_new(current, private)
             try:
                 public_handle = self._store_new(current, public)
@@ -207,6 +211,7 @@ class KeyCalls:
         template: Template,
     ) -> int:
         """C_UnwrapKey (s5.14): a secret key from its value or a private key from PKCS #8."""
+        from tokenport.mechanisms import hwkeys
         from tokenport.mechanisms.keyformats import decode_private_key_pkcs8
 
         with self._state.lock:
@@ -250,6 +255,8 @@ class KeyCalls:
             schema = self._state.factory.prepare(Origin.UNWRAP, wanted, fixed, is_so=is_so)
             self._access_of(current, wanted, object_class, key_type)
             obj = self._state.factory.build(schema, Origin.UNWRAP, wanted, {**fixed, **material}, is_so=is_so)
+            hwkeys.adopt(self._state.mechanism_context(current.token), object_class, key_type,
+                         obj.attrs)  # a hardware key port imports it (TPM2_Import)
             return self._store_new(current, obj)
 
     def derive_key(self, session: int, mechanism: Mechanism, base_key: int, template: Template) -> int:

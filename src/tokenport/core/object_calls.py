@@ -15,7 +15,7 @@ from tokenport.attributes.template import (
     read_error,
     template_dict,
 )
-from tokenport.ck import CKA, CKR
+from tokenport.ck import CKA, CKO, CKR
 from tokenport.core import wrap_policy
 from tokenport.core.access import ACCESS, check_write
 from tokenport.core.info import AttributeResult
@@ -48,6 +48,14 @@ class ObjectCalls:
         with self._state.lock:
             current = self._state.session(session)
             obj = self._state.factory.create(template_dict(template), is_so=self._state.is_so(current))
+            if obj.object_class == CKO.PRIVATE_KEY:  # a hardware key port imports it (TPM2_Import)
+                from tokenport.mechanisms.hwkeys import adopt
+
+                check_write(current.state, obj.is_token, obj.is_private)
+                key_type = obj.attrs.get(CKA.KEY_TYPE)
+                assert isinstance(key_type, int)
+                adopt(self._state.mechanism_context(current.token), obj.object_class, key_type,
+                      obj.attrs)
             return self._add(current, obj)
 
     def copy_object(self, session: int, handle: int, template: Template) -> int:
@@ -94,7 +102,11 @@ class ObjectCalls:
             results = []
             for attr in types:
                 attr = int(attr)
-                error = read_error(obj.schema, obj.attrs, attr, obj.has(attr))
+                present = obj.has(attr) or (  # a hardware-held key has its private values
+                    attr in obj.schema.sensitive_attributes()  # (in the TPM): sensitive, as
+                    and obj.has(CKA.TOKENPORT_TPM_BLOB)  # any sensitive key's
+                )
+                error = read_error(obj.schema, obj.attrs, attr, present)
                 value: AttrValue | None = None
                 if error == CKR.OK:
                     value = obj.attrs.get(attr)

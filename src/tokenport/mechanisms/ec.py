@@ -18,6 +18,9 @@ the curve (the crypto library refuses it otherwise: CKR_ATTRIBUTE_VALUE_INVALID)
 Randomness: the private scalar comes from the token's random source (FIPS 186-4 B.4.1,
 extra random bits); ECDSA signing nonces are generated inside the crypto library.
 
+On a token whose crypto port holds keys in hardware (the ``tpm2`` port: P-256, P-384), the
+key pair is generated there and signing and ECDH run there (``hwkeys``).
+
 ECDH output: ``length`` bytes when the caller asked for a length (CKA_VALUE_LEN), else the
 natural size. With CKD_NULL that is Z (the x coordinate) truncated by removing leading bytes,
 as the specification says of raw shared secrets; with a KDF it is X9.63 output of ``length``
@@ -45,7 +48,7 @@ from tokenport.errors import (
     TemplateIncomplete,
     TemplateInconsistent,
 )
-from tokenport.mechanisms import curves, keys, montgomery
+from tokenport.mechanisms import curves, hwkeys, keys, montgomery
 from tokenport.mechanisms.base import (
     AttrMap,
     KeyView,
@@ -118,6 +121,15 @@ def generate_ec_key_pair(
         raise TemplateIncomplete("CKA_EC_PARAMS is required in the public key template")
     curve = curves.weierstrass_curve(params)
     assert isinstance(params, bytes)
+    hardware = hwkeys.ec_hardware(ctx, curve.name)
+    if hardware is not None:  # generated inside the hardware key port (hwkeys)
+        hwkeys.check_template(private_template)
+        auth = hwkeys.new_auth(ctx)
+        blob, point = hardware.generate_ec(curve.name, auth)
+        return (
+            {CKA.EC_PARAMS: params, CKA.EC_POINT: curves.encode_point(point)},
+            {CKA.EC_PARAMS: params, **hwkeys.material(hardware, blob, auth)},
+        )
     d = random_scalar(ctx.random_bytes, curve.order)
     private = ctx.crypto.ec_private_from_scalar(curve.name, d)
     point = ctx.crypto.ec_public_point(private)

@@ -54,7 +54,13 @@ def build_rsa_private(
 ) -> RsaPrivateKeyHandle:
     """The private key from CKA_MODULUS and CKA_PRIVATE_EXPONENT plus either the primes or
     CKA_PUBLIC_EXPONENT; absent CRT values are computed. ``validate`` False skips the
-    library's full key check (keys already on the token were checked at creation)."""
+    library's full key check (keys already on the token were checked at creation). A key
+    held by a hardware key port (``hwkeys``) gives that port's handle instead."""
+    from tokenport.mechanisms import hwkeys
+
+    held = hwkeys.blob_and_auth(get, missing)
+    if held is not None:
+        return hwkeys.rsa_private(crypto, get, *held)
     n = get_int(get, CKA.MODULUS, missing)
     d = get_int(get, CKA.PRIVATE_EXPONENT, missing)
     e = opt_int(get, CKA.PUBLIC_EXPONENT)
@@ -130,7 +136,14 @@ def ec_scalar(curve: curves.Curve, value: bytes) -> int:
 def build_ec_private(
     crypto: EcPort, get: Getter, missing: type[PKCS11Error]
 ) -> EcPrivateKeyHandle:
+    """The private key from CKA_VALUE, or the hardware key port's handle for a key it
+    holds (``hwkeys``)."""
+    from tokenport.mechanisms import hwkeys
+
     curve = ec_curve(get, missing)
+    held = hwkeys.blob_and_auth(get, missing)
+    if held is not None:
+        return hwkeys.ec_private(crypto, curve.name, *held)
     d = ec_scalar(curve, get_bytes(get, CKA.VALUE, missing))
     return crypto.ec_private_from_scalar(curve.name, d)
 

@@ -57,7 +57,7 @@ from tokenport.errors import (
     SignatureLenRange,
     TemplateIncomplete,
 )
-from tokenport.mechanisms import keys
+from tokenport.mechanisms import hwkeys, keys
 from tokenport.mechanisms.base import (
     AttrMap,
     CipherFactory,
@@ -164,6 +164,16 @@ def generate_rsa_key_pair(
         exponent = int.from_bytes(raw_exponent, "big")
     else:
         raise AttributeValueInvalid("CKA_PUBLIC_EXPONENT must be a big-endian integer")
+    hardware = hwkeys.rsa_hardware(ctx, bits)
+    if hardware is not None:  # generated inside the hardware key port (hwkeys)
+        hwkeys.check_template(private_template)
+        auth = hwkeys.new_auth(ctx)
+        blob, n, e = hardware.generate_rsa(bits, exponent, auth)
+        public: dict[int, AttrValue] = {CKA.MODULUS: int_bytes(n), CKA.PUBLIC_EXPONENT: int_bytes(e)}
+        return (
+            {**public, CKA.MODULUS_BITS: bits},
+            {**public, **hwkeys.material(hardware, blob, auth)},
+        )
     private = ctx.crypto.rsa_generate(bits, exponent)
     nums = ctx.crypto.rsa_private_numbers(private)
     modulus = int_bytes(nums.n)
@@ -202,6 +212,10 @@ class _Key:
             self.obj = self._private = keys.rsa_private_key(crypto, key)
         else:
             self.obj = keys.rsa_public_key(crypto, key)
+
+    @property
+    def is_private(self) -> bool:
+        return self._private is not None
 
     @property
     def private(self) -> RsaPrivateKeyHandle:
@@ -399,6 +413,8 @@ class _Pss:
         em_len = (rsa.bits - 1 + 7) // 8
         if self.salt < 0 or em_len < digest_size(self.alg) + self.salt + 2:
             raise MechanismParamInvalid("PSS salt length does not fit the key")
+        if rsa.is_private:  # a hardware key signs with its own salt length only
+            hwkeys.check_pss(rsa.crypto, rsa.private, self.alg, self.mgf, self.salt)
         self.rsa = rsa
 
     def sign(self, digest: bytes) -> bytes:
