@@ -126,6 +126,13 @@ class _Deferred:
                     built = self._built = self._opener()
         return built
 
+    def close(self) -> None:
+        """Close the target if it was built and can be closed (never builds it)."""
+        built = self._built
+        close = getattr(built, "close", None) if built is not None else None
+        if callable(close):
+            close()
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)

@@ -172,3 +172,25 @@ def test_default_config_defers_the_crypto_port_and_digests_through_it(tmp_path: 
         assert module.digest(session, b"abc") == hashlib.sha256(b"abc").digest()
     finally:
         module.finalize()
+
+
+def test_closing_a_deferred_port_never_opens_it() -> None:
+    """C_Finalize closes the crypto port; a port never used must not be opened for that."""
+    opened: list[str] = []
+
+    class Closable:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    def opener() -> Any:
+        opened.append("opened")
+        return Closable()
+
+    deferred = DeferredCrypto(opener)
+    deferred.close()
+    assert opened == []
+    target = deferred._target()
+    deferred.close()
+    assert opened == ["opened"] and target.closed

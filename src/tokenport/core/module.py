@@ -115,6 +115,9 @@ class Module:
             if store is not None:
                 state.parts.store.release(store)
             state.forget_token_state()
+            close_crypto = getattr(state.crypto, "close", None)  # a port holding a device
+            if callable(close_crypto):
+                close_crypto()
 
     @property
     def initialized(self) -> bool:

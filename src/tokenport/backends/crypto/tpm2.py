@@ -64,6 +64,12 @@ class Tpm2Crypto:
     def __repr__(self) -> str:
         return f"<Tpm2Crypto {self.hardware!r}>"
 
+    def close(self) -> None:
+        """C_Finalize: close the TPM connection (the next use opens a new one and loads the
+        primary key again), so that a resource manager's per-client limits are never reached
+        by a process that initializes and finalizes many times."""
+        self.hardware.close()
+
     def __getattr__(self, name: str) -> Any:
         """Every call this class does not define is the software port's."""
         if name.startswith("__") or name in ("software", "hardware"):

@@ -232,6 +232,10 @@ class Tpm2Keys:
     def __repr__(self) -> str:
         return f"<Tpm2Keys on {self._conn.tcti}>"
 
+    def close(self) -> None:
+        """Close the TPM connection; cached handles are forgotten when it reopens."""
+        self._conn.close()
+
     # -- what the TPM keeps -------------------------------------------------------------------
 
     def holds_ec(self, curve: CurveName) -> bool:
