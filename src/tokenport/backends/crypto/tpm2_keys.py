@@ -30,7 +30,11 @@ are wrapped with an inner AES-128-CFB key and an outer wrapper seeded for the pr
 Loaded keys: a TPM holds few transient objects (swtpm: three), and without a resource
 manager a handle number may be reused by another process's object, so a key is loaded for
 each operation and flushed right after it (TPM2_Load of an EC key costs about 0.5 ms on
-swtpm); only the primary key and the sessions stay loaded. TPM_RC_OBJECT_MEMORY or
+swtpm); only the primary key and the sessions stay loaded. Behind a resource manager (the
+kernel's /dev/tpmrm0, tabrmd), which gives each connection its own view of the TPM and
+swaps objects in and out of it, the last ``LOADED_KEYS`` keys used stay loaded
+(``keep_loaded``); the least recently used one is flushed when another is loaded. A cached
+key's authValue is cleared from ESYS between uses. TPM_RC_OBJECT_MEMORY or
 TPM_RC_SESSION_MEMORY flushes every transient object and session and retries once: without
 a resource manager (a direct /dev/tpm0 or a swtpm socket) the objects and sessions of
 processes that ended stay loaded, and this is what frees them (it also drops those of other
@@ -42,6 +46,7 @@ again) drops the caches and retries once; a failed command also drops the sessio
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -75,6 +80,16 @@ RC_OBJECT_MEMORY = 0x902
 RC_SESSION_MEMORY = 0x903
 AUTH_SESSIONS = ("hmac", "password")
 ESYS_RC_BAD_TR = 0x070018  # TSS2_ESYS_RC_BAD_TR: an ESYS_TR the context no longer knows
+
+LOADED_KEYS = 8
+"""How many keys stay loaded behind a resource manager (``keep_loaded``)."""
+
+
+def behind_resource_manager(tcti: str) -> bool:
+    """Whether ``tcti`` reaches the TPM through a resource manager (the kernel's
+    /dev/tpmrm*, tabrmd), which isolates this connection's loaded objects from others'."""
+    name, _, conf = tcti.partition(":")
+    return name == "tabrmd" or (name == "device" and conf.startswith("/dev/tpmrm"))
 
 
 class TpmKey:
@@ -217,7 +232,7 @@ class Tpm2Keys:
     location = "tpm2"
 
     def __init__(self, conn: TpmConnection, owner_auth: bytes = b"", *,
-                 auth_session: str = "hmac") -> None:
+                 auth_session: str = "hmac", keep_loaded: bool | None = None) -> None:
         if auth_session not in AUTH_SESSIONS:
             raise ValueError(f"auth_session must be one of {', '.join(map(repr, AUTH_SESSIONS))}")
         self._conn = conn
@@ -227,6 +242,8 @@ class Tpm2Keys:
         self._primary_public: Any = None
         self._session: Any = None
         self._salted: Any = None
+        self._keep_loaded = behind_resource_manager(conn.tcti) if keep_loaded is None else keep_loaded
+        self._loaded: OrderedDict[bytes, Any] = OrderedDict()
         conn.on_reconnect(self._forget)
 
     def __repr__(self) -> str:
@@ -251,6 +268,7 @@ class Tpm2Keys:
         self._primary = None
         self._primary_public = None
         self._session = self._salted = None
+        self._loaded.clear()
 
     def _auth(self, esys: ESAPI, *, encrypt: bool = False, decrypt: bool = False,
               salted: bool = False) -> Any:
@@ -351,7 +369,10 @@ class Tpm2Keys:
         return self._conn.run(doing, attempt)  # type: ignore[no-any-return]
 
     def _with_key(self, esys: ESAPI, key: TpmKey, use: Callable[[Any], T]) -> T:
-        """``use(handle)`` with ``key`` loaded under the primary key, flushed afterwards."""
+        """``use(handle)`` with ``key`` loaded under the primary key, flushed afterwards
+        (or kept loaded, behind a resource manager: ``keep_loaded``)."""
+        if self._keep_loaded:
+            return self._with_cached_key(esys, key, use)
         public, private = split_blob(key.blob)
         handle = esys.load(self._primary_handle(esys), private, public)
         try:
@@ -362,6 +383,26 @@ class Tpm2Keys:
                 esys.flush_context(handle)
             except Exception:  # noqa: BLE001, S110 - the TPM may be gone (the error is raised)
                 pass
+
+    def _with_cached_key(self, esys: ESAPI, key: TpmKey, use: Callable[[Any], T]) -> T:
+        handle = self._loaded.get(key.blob)
+        if handle is None:
+            public, private = split_blob(key.blob)
+            handle = esys.load(self._primary_handle(esys), private, public)
+            self._loaded[key.blob] = handle
+            while len(self._loaded) > LOADED_KEYS:
+                _, oldest = self._loaded.popitem(last=False)
+                try:
+                    esys.flush_context(oldest)
+                except Exception:  # noqa: BLE001, S110 - gone already (reset, evicted)
+                    pass
+        else:
+            self._loaded.move_to_end(key.blob)
+        esys.tr_set_auth(handle, key.auth)
+        try:
+            return use(handle)
+        finally:
+            esys.tr_set_auth(handle, b"")
 
     # -- generation and import ------------------------------------------------------------------
 
