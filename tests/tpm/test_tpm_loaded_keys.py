@@ -91,7 +91,7 @@ def test_authvalue_is_cleared_between_uses(fresh_swtpm: Swtpm) -> None:
             scheme = TPMT_SIG_SCHEME(scheme=TPM2_ALG.ECDSA)
             scheme.details.any.hashAlg = TPM2_ALG.SHA256
             ticket = TPMT_TK_HASHCHECK(tag=TPM2_ST.HASHCHECK, hierarchy=TPM2_RH.NULL)
-            with pytest.raises(Exception, match="auth"):  # noqa: PT011 - a TSS2_Exception
+            with pytest.raises(Exception, match="auth"):
                 esys.sign(handle, b"\x02" * 32, scheme, ticket)
     finally:
         conn.close()
