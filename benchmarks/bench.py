@@ -321,6 +321,17 @@ def pyca_ecdsa(seconds: float, warmup: float) -> dict[str, float]:
 # -- reporting -------------------------------------------------------------------------------
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what the platform module knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, str]:
     os_name = platform.system()
     try:
@@ -328,14 +339,7 @@ def machine() -> dict[str, str]:
         os_name = release.get("PRETTY_NAME", os_name)
     except OSError:
         pass
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {
         "cores": str(os.cpu_count()),
         "cpu": cpu,

@@ -375,14 +375,9 @@ def table(columns: dict[str, dict[str, Any] | str], rows: list[str]) -> str:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from bench import cpu_model  # benchmarks/bench.py, next to this script
+
+    cpu = cpu_model()
     swtpm = subprocess.run(["swtpm", "--version"], capture_output=True, text=True,
                            check=False).stdout.strip().splitlines()
     return (f"{cpu}, {os.cpu_count()} cores; {platform.platform()}; Python "
