@@ -99,6 +99,7 @@ class Library:
                 raise CryptokiAlreadyInitialized()
             module = self._factory()
             module.initialize()
+            module.prepare_calls()
             self._module = module
 
     def finalize(self) -> None:

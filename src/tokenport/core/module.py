@@ -78,6 +78,16 @@ class Module:
 
         return MessageCalls(self.state)
 
+    def prepare_calls(self) -> None:
+        """Build the call groups and the mechanism registry now (without its families or
+        the crypto library). The C library does this at C_Initialize: a C application's
+        signal handler may call the module while a call is under way, and if that call
+        were importing a call group's module for the first time, the nested call would
+        find it half imported. The command line skips it (a listing needs none of them)."""
+        for group in (self.crypto_calls, self.key_calls, self.message_calls):
+            assert group is not None
+        getattr(self.state.registry, "get")  # noqa: B009 - builds a DeferredRegistry's target
+
     # -- s5.4 C_Initialize / C_Finalize -----------------------------------------------------
 
     def initialize(self) -> None:
