@@ -148,6 +148,9 @@ class FakeModule:
     def initialize(self) -> None:
         self.log.append("initialize")
 
+    def prepare_calls(self) -> None:
+        self.prepared = True
+
     def finalize(self) -> None:
         self.log.append("finalize")
 
@@ -161,6 +164,7 @@ def test_library_lifecycle() -> None:
     with pytest.raises(CryptokiAlreadyInitialized):
         library.initialize()
     assert isinstance(library.module(), FakeModule)
+    assert library.module().prepared  # type: ignore[attr-defined]  # C_Initialize loads the call groups
     library.finalize()
     with pytest.raises(CryptokiNotInitialized):
         library.finalize()
