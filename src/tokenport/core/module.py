@@ -84,9 +84,8 @@ class Module:
         signal handler may call the module while a call is under way, and if that call
         were importing a call group's module for the first time, the nested call would
         find it half imported. The command line skips it (a listing needs none of them)."""
-        for group in (self.crypto_calls, self.key_calls, self.message_calls):
-            assert group is not None
-        getattr(self.state.registry, "get")  # noqa: B009 - builds a DeferredRegistry's target
+        _ = self.crypto_calls, self.key_calls, self.message_calls
+        _ = self.state.registry.get  # builds a DeferredRegistry's target
 
     # -- s5.4 C_Initialize / C_Finalize -----------------------------------------------------
 

@@ -278,6 +278,9 @@ class FakeCrypto(FakePq, FakeDsaDh, FakeDes, fake_octet.FakeOctetCurves, FakeAea
     (see the module docstring; Ed448, X25519 and X448 come from ``fake_octet``). ``seed``
     varies the RSA keys ``rsa_generate`` makes."""
 
+    hardware = None
+    """No hardware key port (``ports.crypto.hardware``)."""
+
     def __init__(self, seed: bytes = b"") -> None:
         self._seed = seed
         self._generated = itertools.count()

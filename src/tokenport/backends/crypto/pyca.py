@@ -348,6 +348,9 @@ class PycaCrypto(PycaPq, PycaDsa, PycaDh, PycaDes, PycaOctetCurves, PycaAead):
     ``EllipticCurvePrivateKey`` ...); a handle of the wrong family raises
     KeyTypeInconsistent."""
 
+    hardware = None
+    """No hardware key port: every key is a software key (``ports.crypto.hardware``)."""
+
     # -- hashes and MACs --------------------------------------------------------------------
     def hash_new(self, alg: HashName) -> HashContext:
         return _Digest(hashes.Hash(_hash(alg)))
