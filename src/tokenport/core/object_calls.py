@@ -103,8 +103,8 @@ class ObjectCalls:
             for attr in types:
                 attr = int(attr)
                 present = obj.has(attr) or (  # a hardware-held key has its private values
-                    attr in obj.schema.sensitive_attributes()  # (in the TPM): sensitive, as
-                    and obj.has(CKA.TOKENPORT_TPM_BLOB)  # any sensitive key's
+                    obj.has(CKA.TOKENPORT_TPM_BLOB)  # (in the TPM): sensitive, as any
+                    and attr in obj.schema.sensitive_attributes()  # sensitive key's
                 )
                 error = read_error(obj.schema, obj.attrs, attr, present)
                 value: AttrValue | None = None
